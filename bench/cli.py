@@ -1,0 +1,150 @@
+"""The ``bench3d`` command: list, run, report, data (and the comparison commands).
+
+Every user error (bad names, paths, databases) is printed as one line and exits 2;
+a run whose cases did not all succeed exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import BenchError, UsageError
+from bench.suite import PROFILES
+
+DEFAULT_OUT = Path("reports")
+
+
+def default_db(out_dir: Path) -> str:
+    return os.environ.get("BENCH3D_DB") or str(out_dir / "bench3d.db")
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="results database: a file path (SQLite) or an SQLAlchemy URL "
+                                "(default: $BENCH3D_DB or OUT/bench3d.db)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for runs and reports (default: reports)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench3d", description="Benchmark and evaluation harness for 3D deep "
+                                     "learning: runs suites, stores results, writes reports.")
+    parser.add_argument("--version", action="version", version=f"bench3d {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list suites with their cases, profiles and metrics",
+                       description="List the registered suites (built in and from the bench3d.suites entry points).")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--profile", choices=PROFILES, help="only show cases of this profile")
+
+    p = sub.add_parser("run", help="run suites and store the results",
+                       description="Run every case of the chosen suites (all by default), one subprocess per case; "
+                                   "store results and write the run's reports (md, html, json).")
+    p.add_argument("--suite", action="append", metavar="NAME", help="suite to run (repeatable; default: all)")
+    p.add_argument("--case", action="append", metavar="NAME", help="only these cases (repeatable)")
+    p.add_argument("--profile", default="smoke", help="smoke (CPU, <1 min/suite), standard (1 GPU) or full")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument("--backend", default="auto", help="3D backend: auto (pytorch3d if importable), torch, pytorch3d")
+    p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
+    p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue a run: only cases not yet stored as ok/skipped")
+    p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    p.add_argument("--no-report", action="store_true", help="do not write the reports")
+    _add_db(p)
+
+    p = sub.add_parser("report", help="write a report of a stored run",
+                       description="Render a stored run as markdown, self-contained HTML or JSON.")
+    p.add_argument("run_id", metavar="RUN_ID", help="run id, unique prefix, 'latest' or a git commit")
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--out", type=Path, help="file to write (default: print to stdout)")
+    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+
+    for _name, module, add, _run in _EXTENSIONS:
+        getattr(importlib.import_module(module), add)(sub)
+    return parser
+
+
+# Sub-commands that live with their own package: (name, module, parser adder, handler).
+_EXTENSIONS: list[tuple[str, str, str, str]] = [
+    ("data", "bench.data.cli", "add_data_parser", "run_data_command"),
+]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench.suite import Registry
+
+    reg = Registry()
+    suites = [reg.get(n) for n in reg.names()]
+    if args.json:
+        print(json.dumps({"suites": [s.describe() for s in suites]}, indent=2))
+        return 0
+    for s in suites:
+        print(f"{s.name}: {s.description}")
+        for prof in s.profiles:
+            if args.profile and prof != args.profile:
+                continue
+            print(f"  profile {prof}: {', '.join(c.name for c in s.cases(prof))}")
+        arrows = {True: "↑", False: "↓", None: ""}
+        print("  metrics: " + ", ".join(f"{m.name}{arrows[m.higher_is_better]}" + (f" [{m.unit}]" if m.unit else "")
+                                       for m in s.metrics))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import render_report, write_report
+    from bench.store import Store
+
+    store = Store.open(args.db or default_db(DEFAULT_OUT), create=False)
+    try:
+        run_id = store.resolve(args.run_id)
+        run_dir = _run_dir_for(store, run_id)
+        if args.out:
+            path = write_report(store, run_id, args.format, args.out, artifact_root=run_dir)
+            print(f"wrote {path}")
+        else:
+            print(render_report(store, run_id, args.format, artifact_root=run_dir))
+    finally:
+        store.close()
+    return 0
+
+
+def _run_dir_for(store, run_id: str) -> Path | None:
+    out = store.get_run(run_id).environment.get("bench3d_run_dir")
+    return Path(out) if out else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    handlers = {"list": cmd_list, "report": cmd_report, "run": _cmd_run}
+    handlers.update({name: getattr(importlib.import_module(mod), fn) for name, mod, _add, fn in _EXTENSIONS})
+    try:
+        return handlers[args.command](args)
+    except BenchError as exc:
+        print(f"bench3d {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"bench3d {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.cli_run import cmd_run
+
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "UsageError"]

@@ -1,0 +1,152 @@
+"""``bench3d run``: validate the request, run the cases with visible progress, store, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.errors import StoreError, UsageError, unknown_name
+from bench.results import CaseResult
+from bench.runner import RunOptions, execute, make_run_record, resolve_device, run_status
+from bench.suite import Case, Registry, Suite
+
+STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
+
+
+def check_writable(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove it is writable, or raise a one-line error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".bench3d-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"output folder {str(folder)!r} is not writable: {exc.strerror or exc}") from exc
+    return folder
+
+
+def select_cases(suites: list[Suite], profile: str, case_names: list[str] | None) -> list[Case]:
+    cases = []
+    for s in suites:
+        if profile not in s.profiles:
+            raise unknown_name(f"profile of suite {s.name!r}", profile, s.profiles)
+        cases.extend(s.cases(profile))
+    if case_names:
+        by_name = {c.name: c for c in cases} | {f"{c.suite}/{c.name}": c for c in cases}
+        missing = [n for n in case_names if n not in by_name]
+        if missing:
+            raise unknown_name("case", missing[0], sorted({c.name for c in cases}))
+        wanted = {by_name[n].key for n in case_names}
+        cases = [c for c in cases if c.key in wanted]
+    return cases
+
+
+def _summary(result: CaseResult, limit: int = 3) -> str:
+    vals = ", ".join(f"{m.name}={m.value:.4g}" for m in result.metrics[:limit] if m.value is not None)
+    return vals if result.status == "ok" else (result.error or "")[:160]
+
+
+def _progress(total: int, quiet: bool):
+    """A rich progress bar on stderr plus one line per finished case."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True, disable=quiet)
+    task = bar.add_task("starting", total=total)
+
+    def update(event: str, case: Case, result: CaseResult | None) -> None:
+        if event == "start":
+            bar.update(task, description=f"{case.suite}/{case.name}")
+            return
+        bar.advance(task)
+        style = STATUS_STYLE.get(result.status, "red")
+        console.print(f"[{style}]{result.status:>7}[/] {case.suite}/{case.name} "
+                      f"({result.duration_s or 0:.1f} s) {_summary(result)}", highlight=False)
+
+    return bar, update
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.store import Store
+
+    out_dir = check_writable(args.out)
+    store = Store.open(args.db or os.environ.get("BENCH3D_DB") or str(out_dir / "bench3d.db"), create=True)
+    try:
+        registry = Registry()
+        if args.resume:
+            run = store.get_run(store.resolve(args.resume))
+            suites = registry.select(run.suites)
+            opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
+                              backend=run.backend, out_dir=out_dir, data_root=args.data_root, argv=sys.argv[1:])
+            done = store.done_cases(run.run_id)
+            cases = [c for c in select_cases(suites, run.profile, args.case) if c.key not in done]
+            run_dir = Path(run.environment.get("bench3d_run_dir") or out_dir / "runs" / run.run_id)
+        else:
+            suites = registry.select(args.suite)
+            cases = select_cases(suites, args.profile, args.case)
+            device = resolve_device(args.device)
+            from bench import backends
+
+            if args.backend not in backends.CHOICES:
+                raise unknown_name("backend", args.backend, backends.CHOICES)
+            opts = RunOptions(profile=args.profile, device=device, seed=args.seed, timeout=args.timeout,
+                              backend=args.backend, out_dir=out_dir, data_root=args.data_root, argv=sys.argv[1:])
+            run = make_run_record(opts, suites, device)
+            run_dir = check_writable(out_dir / "runs" / run.run_id)
+            run.environment["bench3d_run_dir"] = str(run_dir.resolve())
+            store.create_run(run)
+
+        print(f"run {run.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
+              f"{run.profile} on {run.device}", file=sys.stderr)
+        bar, update = _progress(len(cases), quiet=not sys.stderr.isatty())
+        with bar:
+            execute(store, run, cases, opts, run_dir, progress=update)
+        all_results = store.cases(run.run_id)
+        status = run_status(all_results)
+        store.finish_run(run.run_id, status, datetime.now(timezone.utc).isoformat())
+        paths = {} if args.no_report else _write_reports(store, run.run_id, run_dir)
+        if args.json:
+            print(json.dumps(run_json(run.run_id, status, all_results, paths), indent=2))
+        else:
+            for fmt, path in paths.items():
+                print(f"{fmt} report: {path}")
+        return 0 if status == "ok" else 1
+    finally:
+        store.close()
+
+
+def _write_reports(store, run_id: str, run_dir: Path) -> dict[str, str]:
+    from bench.report import write_report
+
+    paths = {}
+    for fmt, name in (("md", "report.md"), ("html", "report.html"), ("json", "report.json")):
+        try:
+            paths[fmt] = str(write_report(store, run_id, fmt, run_dir / name, artifact_root=run_dir))
+        except (OSError, StoreError) as exc:  # a report failure never loses the stored run
+            print(f"warning: could not write the {fmt} report: {exc}", file=sys.stderr)
+    return paths
+
+
+def run_json(run_id: str, status: str, results: list[CaseResult], reports: dict[str, str]) -> dict:
+    """The ``--json`` contract of ``bench3d run``."""
+    return {
+        "run_id": run_id,
+        "status": status,
+        "reports": reports,
+        "cases": [
+            {"suite": r.suite, "case": r.case, "status": r.status,
+             "metrics": {m.name: m.value for m in r.metrics},
+             "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n} for t in r.timings},
+             "error": r.error}
+            for r in results
+        ],
+    }
+
+
+__all__ = ["cmd_run", "run_json", "select_cases", "check_writable"]

@@ -1,0 +1,118 @@
+"""Plain records that travel from a case's subprocess to the store and the reports.
+
+They are the one contract between the runner, the store, the reports and the
+comparison tools: a case's worker serialises a :class:`CaseResult` to JSON, the
+parent process stores it in one transaction, and reports read it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+# Status of one case. "ok" is the only success; "skipped" means the case could
+# not run here (a missing optional dependency or dataset) and is not a failure.
+CASE_STATUSES = ("ok", "error", "oom", "nan", "timeout", "crashed", "skipped")
+FAILED_STATUSES = ("error", "oom", "nan", "timeout", "crashed")
+
+
+@dataclass
+class MetricRecord:
+    """One metric value of a case, with its per-item raw values and convention."""
+
+    name: str
+    value: float | None
+    unit: str = ""
+    higher_is_better: bool | None = None
+    items: list[float] | None = None
+    item_ids: list[str] | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    def is_nan(self) -> bool:
+        return self.value is not None and isinstance(self.value, float) and math.isnan(self.value)
+
+
+@dataclass
+class TimingRecord:
+    """Raw samples (seconds per call) of one timed callable and their statistics."""
+
+    name: str
+    samples: list[float]
+    median: float
+    iqr: float
+    mean: float
+    min: float
+    n: int
+    noisy: bool = False
+    unit: str = "s"
+    method: str = "perf_counter"  # or "cuda_event" or "loop" (measured inside an optimisation)
+    inner_loops: int = 1
+    peak_memory_bytes: int | None = None
+    memory_kind: str | None = None  # "cuda_max_allocated" or "rss_delta"
+
+
+@dataclass
+class ArtifactRecord:
+    """A file a case produced (image, mesh, curve), relative to the run's output folder."""
+
+    name: str
+    kind: str  # image | mesh | curve | table | text | gif
+    path: str
+    sha256: str
+    bytes: int
+
+
+@dataclass
+class CaseResult:
+    """Everything one case produced; what the store keeps per case."""
+
+    suite: str
+    case: str
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
+    log_tail: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    seed: int | None = None
+    device: str | None = None
+    backend: str | None = None
+    datasets: dict[str, str] = field(default_factory=dict)  # name -> version
+    metrics: list[MetricRecord] = field(default_factory=list)
+    timings: list[TimingRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CaseResult:
+        d = dict(d)
+        d["metrics"] = [MetricRecord(**m) for m in d.get("metrics", [])]
+        d["timings"] = [TimingRecord(**t) for t in d.get("timings", [])]
+        d["artifacts"] = [ArtifactRecord(**a) for a in d.get("artifacts", [])]
+        return cls(**d)
+
+
+@dataclass
+class RunRecord:
+    """One invocation of `bench3d run` (or an ingested file): provenance of its cases."""
+
+    run_id: str
+    created_at: str
+    profile: str
+    device: str
+    seed: int
+    backend: str = "auto"
+    status: str = "running"  # running | ok | failed | interrupted
+    finished_at: str | None = None
+    argv: list[str] = field(default_factory=list)
+    suites: list[str] = field(default_factory=list)
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    machine: str | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    source: str = "run"  # run | ingest

@@ -1,0 +1,153 @@
+"""Schedules cases, one subprocess per case, and stores each result as it finishes.
+
+A segfault, out-of-memory, NaN, exception or hang in one case becomes that case's
+status with its reason and the tail of its log; the run goes on. Every finished
+case is committed to the store in its own transaction, so killing the runner at
+any moment loses nothing already finished, and ``resume`` runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import env as envmod
+from bench.results import FAILED_STATUSES, CaseResult, RunRecord
+from bench.suite import Case, Suite
+
+LOG_TAIL_LINES = 40
+
+
+@dataclass
+class RunOptions:
+    """What `bench3d run` was asked for."""
+
+    profile: str = "smoke"
+    device: str = "auto"
+    seed: int = 0
+    timeout: float = 900.0
+    backend: str = "auto"
+    out_dir: Path = Path("reports")
+    data_root: Path | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> "cuda" when a CUDA device is usable, else "cpu"; other values as given, checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from bench.errors import UsageError
+
+        raise UsageError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__})")
+    if device != "cpu" and not device.startswith("cuda"):
+        from bench.errors import UsageError
+
+        raise UsageError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def make_run_record(opts: RunOptions, suites: Sequence[Suite], device: str) -> RunRecord:
+    environment = envmod.capture()
+    return RunRecord(
+        run_id=new_run_id(), created_at=datetime.now(timezone.utc).isoformat(), profile=opts.profile,
+        device=device, seed=opts.seed, backend=opts.backend, argv=list(opts.argv),
+        suites=[s.name for s in suites], git_commit=environment.get("git_commit"),
+        git_dirty=environment.get("git_dirty"), machine=environment.get("machine"), environment=environment,
+    )
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path) -> CaseResult:
+    """Run one case in a fresh Python process and classify how it ended."""
+    safe = f"{case.suite}__{case.name}".replace("/", "_").replace(",", "_")[:150]
+    log_dir = run_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{safe}.log"
+    with tempfile.TemporaryDirectory(prefix="bench3d-case-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec = {"suite": case.suite, "case": case.name, "params": dict(case.params), "profile": run.profile,
+                "device": run.device, "seed": run.seed, "backend": opts.backend,
+                "artifact_root": str(run_dir / "artifacts"), "result_path": str(result_path),
+                "data_root": str(opts.data_root) if opts.data_root else None}
+        spec_path.write_text(json.dumps(spec))
+        t0 = time.perf_counter()
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(spec_path)], stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            try:
+                code = proc.wait(timeout=opts.timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+                timed_out = True
+        duration = time.perf_counter() - t0
+        if result_path.exists() and not timed_out:
+            result = CaseResult.from_dict(json.loads(result_path.read_text()))
+        else:
+            result = CaseResult(suite=case.suite, case=case.name, params=dict(case.params), seed=run.seed,
+                                device=run.device, duration_s=duration)
+            if timed_out:
+                result.status, result.error = "timeout", f"no result after the per-case timeout of {opts.timeout:g} s"
+            elif code < 0:
+                name = _signal_name(code)
+                hint = " (the kernel's out-of-memory killer sends SIGKILL)" if name == "SIGKILL" else ""
+                result.status, result.error = "crashed", f"worker killed by {name}{hint}"
+            else:
+                result.status, result.error = "crashed", f"worker exited with code {code} without a result"
+    result.log_tail = _tail(log_path)
+    return result
+
+
+ProgressFn = Callable[[str, Case, CaseResult | None], None]
+
+
+def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_dir: Path,
+            progress: ProgressFn | None = None) -> list[CaseResult]:
+    """Run ``cases`` one after another, storing each result as soon as it exists."""
+    results = []
+    for case in cases:
+        if progress:
+            progress("start", case, None)
+        result = run_case_subprocess(case, run, opts, run_dir)
+        store.add_case(run.run_id, result)
+        results.append(result)
+        if progress:
+            progress("done", case, result)
+    return results
+
+
+def run_status(results: Sequence[CaseResult]) -> str:
+    return "failed" if any(r.status in FAILED_STATUSES for r in results) else "ok"

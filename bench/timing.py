@@ -1,0 +1,289 @@
+"""Careful timing of a callable: warm-up, automatic repetition, raw samples, statistics, peak memory.
+
+``measure(fn)`` keeps setup outside the timed callable, warms up, sizes the number of
+calls per sample so that a sample lasts at least ``block_time`` (timer resolution and
+loop overhead then stay negligible), and collects samples until ``min_run_time``.
+On CUDA each sample is bracketed by CUDA events after a synchronisation; on CPU by
+``time.perf_counter``. Every statistic is declared once, in :class:`TimingResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.results import TimingRecord
+
+NOISY_IQR_FRACTION = 0.10  # IQR/median above this flags a timing as noisy
+
+
+@dataclass
+class TimingResult:
+    """Raw per-call samples (seconds) and their statistics."""
+
+    samples: list[float]
+    method: str = "perf_counter"
+    inner_loops: int = 1
+    peak_memory_bytes: int | None = None
+    memory_kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[float], **kwargs: Any) -> TimingResult:
+        if len(samples) == 0:
+            raise ValueError("timing samples: expected at least one sample, got none")
+        return cls(samples=[float(s) for s in samples], **kwargs)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.samples))
+
+    @property
+    def iqr(self) -> float:
+        q1, q3 = np.percentile(self.samples, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples))
+
+    @property
+    def min(self) -> float:
+        return float(np.min(self.samples))
+
+    @property
+    def noisy(self) -> bool:
+        """True when IQR/median exceeds 10%: the figure should not be trusted alone."""
+        med = self.median
+        return med > 0 and self.iqr / med > NOISY_IQR_FRACTION
+
+    def to_record(self, name: str) -> TimingRecord:
+        return TimingRecord(name=name, samples=list(self.samples), median=self.median, iqr=self.iqr,
+                            mean=self.mean, min=self.min, n=self.n, noisy=self.noisy, method=self.method,
+                            inner_loops=self.inner_loops, peak_memory_bytes=self.peak_memory_bytes,
+                            memory_kind=self.memory_kind)
+
+    def __repr__(self) -> str:
+        flag = " NOISY" if self.noisy else ""
+        return (f"TimingResult(median={self.median * 1e3:.4g} ms, iqr={self.iqr * 1e3:.3g} ms, "
+                f"n={self.n}, loops={self.inner_loops}, {self.method}{flag})")
+
+
+# --- memory -------------------------------------------------------------------------------
+
+def _read_status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS watermark (Linux ``clear_refs`` 5); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakMemory:
+    """Context manager measuring peak memory above the level at entry.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation at entry.
+    CPU: the peak resident set size minus the RSS at entry (``/proc`` watermark reset
+    where Linux allows it, else ``ru_maxrss``, which only sees new process-wide peaks).
+    """
+
+    def __init__(self, device: str = "cpu"):
+        self.device = str(device)
+        self.peak_bytes: int | None = None
+        self.kind = "cuda_max_allocated" if self.device.startswith("cuda") else "rss_delta"
+
+    def __enter__(self) -> PeakMemory:
+        if self.kind == "cuda_max_allocated":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._proc = _reset_peak_rss()
+            rss = _read_status_kb("VmRSS") if self._proc else None
+            if rss is None:
+                self._proc = False
+                self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            else:
+                self._base = rss * 1024
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind == "cuda_max_allocated":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._base)
+        elif self._proc:
+            hwm = _read_status_kb("VmHWM")
+            self.peak_bytes = max(0, (hwm or 0) * 1024 - self._base)
+        else:
+            self.peak_bytes = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self._base)
+
+
+# --- timers -------------------------------------------------------------------------------
+
+def _block_timer(device: str) -> Callable[[Callable[[], Any], int], float]:
+    """A function timing ``loops`` calls of a callable, in seconds, for the device."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        def cuda_block(call: Callable[[], Any], loops: int) -> float:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize(device)
+            start.record()
+            for _ in range(loops):
+                call()
+            end.record()
+            torch.cuda.synchronize(device)
+            return start.elapsed_time(end) / 1e3
+
+        return cuda_block
+
+    def cpu_block(call: Callable[[], Any], loops: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            call()
+        return time.perf_counter() - t0
+
+    return cpu_block
+
+
+def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, device: str = "cpu",
+            warmup: int = 2, min_run_time: float = 0.5, block_time: float = 0.02, min_samples: int = 5,
+            max_samples: int = 1000, measure_memory: bool = True) -> TimingResult:
+    """Time ``fn`` and return per-call samples.
+
+    Args:
+        fn: the work. Called as ``fn()``, or ``fn(state)`` where ``state = setup()``.
+        setup: run once, untimed; its return value is passed to ``fn``.
+        device: "cpu" or "cuda[:i]"; selects perf_counter or CUDA events.
+        warmup: untimed calls before measuring (first-call costs, allocator, caches).
+        min_run_time: keep sampling until this many seconds were measured (and ``min_samples``).
+        block_time: calls per sample are chosen so one sample lasts at least this long.
+        max_samples: stop after this many samples even if ``min_run_time`` is not reached.
+    """
+    state = setup() if setup is not None else None
+    call = (lambda: fn(state)) if setup is not None else fn
+    timer = _block_timer(device)
+    method = "cuda_event" if str(device).startswith("cuda") else "perf_counter"
+
+    peak = PeakMemory(device) if measure_memory else None
+    if peak is not None:
+        with peak:
+            call()
+    for _ in range(max(0, warmup - (1 if peak is not None else 0))):
+        call()
+
+    # Size the block: double the loop count until one block lasts block_time.
+    loops = 1
+    while True:
+        t = timer(call, loops)
+        if t >= block_time or loops >= 1 << 20:
+            break
+        loops = max(loops * 2, int(math.ceil(loops * block_time / max(t, 1e-9))))
+    samples = [t / loops]
+    total = t
+    while (total < min_run_time or len(samples) < min_samples) and len(samples) < max_samples:
+        t = timer(call, loops)
+        samples.append(t / loops)
+        total += t
+    return TimingResult(samples=samples, method=method, inner_loops=loops,
+                        peak_memory_bytes=None if peak is None else peak.peak_bytes,
+                        memory_kind=None if peak is None else peak.kind)
+
+
+def overhead_per_sample(device: str = "cpu") -> float:
+    """Seconds of harness overhead per call (timing an empty callable), to state with results."""
+    res = measure(lambda: None, device=device, warmup=1, min_run_time=0.05, measure_memory=False)
+    return res.median
+
+
+def profile_table(fn: Callable[[], Any], *, device: str = "cpu", top_k: int = 15, repeats: int = 3) -> str:
+    """A ``torch.profiler`` table of the top-k operators (and kernels on CUDA) by self time."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    sort_by = "self_cpu_time_total"
+    if str(device).startswith("cuda"):
+        activities.append(ProfilerActivity.CUDA)
+        sort_by = "self_cuda_time_total"
+    fn()
+    with profile(activities=activities) as prof:
+        for _ in range(repeats):
+            fn()
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize(device)
+    return prof.key_averages().table(sort_by=sort_by, row_limit=top_k)
+
+
+def cpu_threads() -> int:
+    """Threads torch uses for intra-op parallelism (recorded with CPU timings)."""
+    import torch
+
+    return torch.get_num_threads() or os.cpu_count() or 1
+
+
+class StepTimer:
+    """Per-step durations of a loop the case runs itself (optimisation iterations).
+
+    ``with timer.step(): ...`` records one sample; on CUDA the device is synchronised
+    before the clock is read, so queued kernels are counted in their own step.
+    """
+
+    def __init__(self, device: str = "cpu"):
+        self.device = str(device)
+        self.samples: list[float] = []
+
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def step(self) -> _Step:
+        return _Step(self)
+
+    def result(self, **kwargs: Any) -> TimingResult:
+        method = "cuda_sync" if self.device.startswith("cuda") else "perf_counter"
+        return TimingResult.from_samples(self.samples, method=method, **kwargs)
+
+
+class _Step:
+    def __init__(self, timer: StepTimer):
+        self.timer = timer
+
+    def __enter__(self) -> _Step:
+        self.timer._sync()
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer._sync()
+        self.timer.samples.append(time.perf_counter() - self.t0)
