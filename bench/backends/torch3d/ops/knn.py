@@ -1,0 +1,119 @@
+"""K nearest neighbours between padded point batches, chunked so memory stays bounded."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import torch
+
+_KNN = namedtuple("KNN", "dists idx knn")
+
+# Largest number of (query, candidate) distances held at once: 2**24 floats is 64 MiB.
+_CHUNK_ELEMENTS = 1 << 24
+
+
+def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device, name: str) -> torch.Tensor:
+    if lengths is None:
+        return torch.full((n,), p, dtype=torch.int64, device=device)
+    lengths = torch.as_tensor(lengths, device=device).to(torch.int64)
+    if lengths.shape != (n,):
+        raise ValueError(f"knn_points: {name} must have shape ({n},), got {tuple(lengths.shape)}")
+    if n and (int(lengths.min()) < 0 or int(lengths.max()) > p):
+        raise ValueError(f"knn_points: {name} must be in [0, {p}]")
+    return lengths
+
+
+@torch.no_grad()
+def _nearest_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int,
+                 sorted_: bool) -> torch.Tensor:
+    """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1."""
+    N, P1, _ = p1.shape
+    P2 = p2.shape[1]
+    centre = p2.mean(1, keepdim=True) if P2 else 0.0
+    a, b = p1 - centre, p2 - centre  # centring keeps the |a|^2 - 2ab + |b|^2 expansion accurate
+    invalid = (torch.arange(P2, device=p2.device)[None] >= lengths2[:, None])[:, None, :]
+    b2 = (b * b).sum(-1)[:, None, :]
+    bt = b.transpose(1, 2)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, N * P2))
+    out = []
+    for s in range(0, P1, rows):
+        ac = a[:, s:s + rows]
+        if norm == 2:
+            d = torch.baddbmm(b2, ac, bt, alpha=-2.0).add_((ac * ac).sum(-1, keepdim=True))
+        else:
+            d = torch.cdist(ac, b, p=1.0)
+        d.masked_fill_(invalid, float("inf"))
+        if K == 1:
+            out.append(d.argmin(-1, keepdim=True))
+        else:
+            out.append(d.topk(K, dim=-1, largest=False, sorted=sorted_).indices)
+    if not out:
+        return torch.zeros((N, 0, K), dtype=torch.int64, device=p1.device)
+    return torch.cat(out, 1)
+
+
+def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None = None,
+               lengths2: torch.Tensor | None = None, norm: int = 2, K: int = 1, version: int = -1,
+               return_nn: bool = False, return_sorted: bool = True) -> _KNN:
+    """For each point of p1 (N, P1, D), its K nearest points in p2 (N, P2, D).
+
+    Returns KNN(dists (N, P1, K), idx (N, P1, K), knn (N, P1, K, D) or None). ``dists`` are
+    squared L2 distances for norm=2 and L1 distances for norm=1, differentiable in p1 and p2.
+    Entries past lengths2[n] (when K > lengths2[n]) and rows past lengths1[n] are 0.
+    """
+    if not (torch.is_tensor(p1) and torch.is_tensor(p2)) or p1.ndim != 3 or p2.ndim != 3:
+        raise ValueError("knn_points: p1 and p2 must be tensors of shape (N, P, D)")
+    if p1.shape[0] != p2.shape[0] or p1.shape[2] != p2.shape[2]:
+        raise ValueError(f"knn_points: p1 {tuple(p1.shape)} and p2 {tuple(p2.shape)} must share N and D")
+    if norm not in (1, 2):
+        raise ValueError(f"knn_points: norm must be 1 or 2, got {norm!r}")
+    if not isinstance(K, int) or K < 1:
+        raise ValueError(f"knn_points: K must be a positive int, got {K!r}")
+    N, P1, D = p1.shape
+    P2 = p2.shape[1]
+    lengths1 = _lengths(lengths1, N, P1, p1.device, "lengths1")
+    lengths2 = _lengths(lengths2, N, P2, p1.device, "lengths2")
+    Kc = min(K, P2)
+    if Kc == 0:
+        idx = torch.zeros((N, P1, 0), dtype=torch.int64, device=p1.device)
+    else:
+        idx = _nearest_idx(p1.detach(), p2.detach(), lengths2, Kc, norm, return_sorted)
+    nn = knn_gather(p2, idx)
+    diff = p1[:, :, None, :] - nn
+    dists = (diff * diff).sum(-1) if norm == 2 else diff.abs().sum(-1)
+    if return_sorted and Kc > 1:
+        with torch.no_grad():  # re-sort on the exact distances
+            key = dists.detach().masked_fill(
+                torch.arange(Kc, device=p1.device)[None, None] >= lengths2[:, None, None], float("inf"))
+            order = key.argsort(-1, stable=True)
+        idx, dists = idx.gather(-1, order), dists.gather(-1, order)
+    if Kc < K:
+        pad = K - Kc
+        idx = torch.cat([idx, idx.new_zeros((N, P1, pad))], -1)
+        dists = torch.cat([dists, dists.new_zeros((N, P1, pad))], -1)
+    valid = (torch.arange(K, device=p1.device)[None, None] < lengths2[:, None, None]) & \
+        (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
+    dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
+    idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    knn = knn_gather(p2, idx, lengths2) if return_nn else None
+    if knn is not None:
+        knn = torch.where(valid[..., None], knn, torch.zeros((), dtype=knn.dtype, device=knn.device))
+    return _KNN(dists=dists, idx=idx, knn=knn)
+
+
+def knn_gather(x: torch.Tensor, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Gather x (N, M, U) at idx (N, L, K) into (N, L, K, U); entries with k >= lengths[n] are 0."""
+    if x.ndim != 3 or idx.ndim != 3 or x.shape[0] != idx.shape[0]:
+        raise ValueError(f"knn_gather: x must be (N, M, U) and idx (N, L, K) with the same N, "
+                         f"got {tuple(x.shape)} and {tuple(idx.shape)}")
+    N, M, U = x.shape
+    _, L, K = idx.shape
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= max(M, 1)):
+        raise ValueError(f"knn_gather: idx must be in [0, {M - 1}]")
+    if M == 0:
+        return x.new_zeros((N, L, K, U))
+    out = x.gather(1, idx.reshape(N, L * K, 1).expand(-1, -1, U)).reshape(N, L, K, U)
+    if lengths is not None:
+        mask = torch.arange(K, device=x.device)[None, None, :, None] < lengths.to(x.device)[:, None, None, None]
+        out = torch.where(mask, out, torch.zeros((), dtype=out.dtype, device=out.device))
+    return out
