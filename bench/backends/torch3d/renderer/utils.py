@@ -1,0 +1,91 @@
+"""``TensorProperties``: a batch of named tensor fields broadcast to a common batch size.
+
+Cameras, lights and materials store their parameters this way (as PyTorch3D does), so a
+single value is shared by every batch element and per-element values can be indexed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+Device = str | torch.device
+
+
+def _to_tensor(value: Any, dtype: torch.dtype, device: Device) -> torch.Tensor:
+    if torch.is_tensor(value):
+        return value if value.device == torch.device(device) else value.to(device)
+    return torch.tensor(value, dtype=dtype, device=device)
+
+
+class TensorProperties(nn.Module):
+    """Named tensor fields, all broadcast to one batch size N along dim 0.
+
+    Scalars become shape (N,); sequences such as ``((1, 1, 1),)`` become (N, 3).
+    ``None``, strings and booleans are kept as plain attributes.
+    """
+
+    def __init__(self, dtype: torch.dtype = torch.float32, device: Device = "cpu", **kwargs: Any) -> None:
+        super().__init__()
+        self.device = torch.device(device)
+        self._N = 0
+        tensors: dict[str, torch.Tensor] = {}
+        for name, value in kwargs.items():
+            if value is None or isinstance(value, (str, bool)):
+                setattr(self, name, value)
+                continue
+            try:
+                t = _to_tensor(value, dtype, self.device)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: expected a number, sequence or tensor, got {type(value).__name__}") from exc
+            tensors[name] = t if t.dim() > 0 else t.view(1)
+        sizes = {t.shape[0] for t in tensors.values()}
+        n = max(sizes, default=1)
+        if sizes - {1, n}:
+            detail = ", ".join(f"{k}: {t.shape[0]}" for k, t in tensors.items())
+            raise ValueError(f"{type(self).__name__}: batch sizes must be 1 or a common N, got {detail}")
+        self._N = n
+        for name, t in tensors.items():
+            setattr(self, name, t.expand((n,) + tuple(t.shape[1:])) if t.shape[0] == 1 and n > 1 else t)
+
+    def __len__(self) -> int:
+        return self._N
+
+    def isempty(self) -> bool:
+        return self._N == 0
+
+    def _tensor_fields(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in vars(self).items() if torch.is_tensor(v) and not k.startswith("_")}
+
+    def to(self, device: Device = "cpu") -> "TensorProperties":  # type: ignore[override]
+        """Move every tensor field to ``device`` in place and return self."""
+        self.device = torch.device(device)
+        for name, value in self._tensor_fields().items():
+            setattr(self, name, value.to(self.device))
+        return self
+
+    def cpu(self) -> "TensorProperties":  # type: ignore[override]
+        return self.to("cpu")
+
+    def cuda(self, device: Device | None = None) -> "TensorProperties":  # type: ignore[override]
+        return self.to(device or "cuda")
+
+    def clone(self) -> "TensorProperties":
+        """A copy with cloned tensor fields."""
+        other = self.__class__.__new__(self.__class__)
+        nn.Module.__init__(other)
+        for name, value in vars(self).items():
+            if name.startswith("_") and name not in ("_N",) and not name.startswith("_in_ndc"):
+                continue
+            object.__setattr__(other, name, value.clone() if torch.is_tensor(value) else value)
+        return other
+
+    def gather_props(self, batch_idx: torch.Tensor) -> "TensorProperties":
+        """Expand each field along a new index: field[i] becomes field[batch_idx] (used per point/face)."""
+        for name, value in self._tensor_fields().items():
+            if value.shape[0] == self._N and batch_idx.numel():
+                idx = batch_idx.reshape(batch_idx.shape + (1,) * (value.dim() - 1))
+                setattr(self, name, value.gather(0, idx.expand(batch_idx.shape + tuple(value.shape[1:]))))
+        return self
