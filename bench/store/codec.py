@@ -1,0 +1,44 @@
+"""Faithful storage of floats that may be NaN or +-inf.
+
+SQLite stores NaN as NULL, so a float column travels as (finite value or NULL, marker), where the
+marker is None for finite/None values and "nan", "inf" or "-inf" otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def encode(value: float | None) -> tuple[float | None, str | None]:
+    """Split a float into (REAL column value, ``_special`` marker)."""
+    if value is None:
+        return None, None
+    value = float(value)
+    if math.isnan(value):
+        return None, "nan"
+    if math.isinf(value):
+        return None, "inf" if value > 0 else "-inf"
+    return value, None
+
+
+def decode(value: float | None, special: str | None) -> float | None:
+    """Inverse of :func:`encode`."""
+    if special is not None:
+        if special not in _SPECIAL:
+            raise ValueError(f"unknown float marker {special!r} in the results database")
+        return _SPECIAL[special]
+    return None if value is None else float(value)
+
+
+def columns(name: str, value: float | None) -> dict[str, Any]:
+    """``{name: ..., name_special: ...}`` for an insert."""
+    v, s = encode(value)
+    return {name: v, f"{name}_special": s}
+
+
+def from_row(row: Any, name: str) -> float | None:
+    """Read back the float column ``name`` of a result row (a mapping)."""
+    return decode(row[name], row[f"{name}_special"])

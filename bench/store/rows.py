@@ -1,0 +1,132 @@
+"""Conversion between the records of :mod:`bench.results` and table rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.results import ArtifactRecord, CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.store import codec, schema
+
+_TIMING_STATS = ("median", "iqr", "mean", "min")
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id, "created_at": run.created_at, "finished_at": run.finished_at, "status": run.status,
+        "profile": run.profile, "device": run.device, "seed": int(run.seed), "backend": run.backend,
+        "argv": list(run.argv), "suites": list(run.suites), "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty, "machine": run.machine, "source": run.source,
+    }
+
+
+def run_from_row(row: Mapping[str, Any], env_rows: Sequence[Mapping[str, Any]]) -> RunRecord:
+    env = {r["key"]: r["value"] for r in sorted(env_rows, key=lambda r: r["position"])}
+    return RunRecord(
+        run_id=row["run_id"], created_at=row["created_at"], profile=row["profile"], device=row["device"],
+        seed=row["seed"], backend=row["backend"], status=row["status"], finished_at=row["finished_at"],
+        argv=list(row["argv"] or []), suites=list(row["suites"] or []), git_commit=row["git_commit"],
+        git_dirty=None if row["git_dirty"] is None else bool(row["git_dirty"]), machine=row["machine"],
+        environment=env, source=row["source"],
+    )
+
+
+def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
+    """Insert one case and all its children; returns the case's primary key."""
+    res = conn.execute(sa.insert(schema.cases).values(
+        run_id=run_id, suite=case.suite, case=case.case, params=dict(case.params), status=case.status,
+        error=case.error, log_tail=case.log_tail or "", started_at=case.started_at, finished_at=case.finished_at,
+        seed=case.seed, device=case.device, backend=case.backend, datasets=dict(case.datasets),
+        **codec.columns("duration_s", case.duration_s)))
+    case_pk = res.inserted_primary_key[0]
+    for pos, m in enumerate(case.metrics):
+        metric_pk = conn.execute(sa.insert(schema.metrics).values(
+            case_pk=case_pk, position=pos, name=m.name, unit=m.unit or "", higher_is_better=m.higher_is_better,
+            has_items=m.items is not None, has_item_ids=m.item_ids is not None, fingerprint=dict(m.fingerprint),
+            **codec.columns("value", m.value))).inserted_primary_key[0]
+        items = list(m.items or [])
+        ids = list(m.item_ids or [])
+        if ids and len(ids) != len(items):
+            raise ValueError(f"metric {m.name!r} of case {case.suite}/{case.case}: "
+                             f"{len(items)} items but {len(ids)} item_ids")
+        if items:
+            conn.execute(sa.insert(schema.metric_items), [
+                {"metric_pk": metric_pk, "idx": i, "item_id": ids[i] if ids else None, **codec.columns("value", v)}
+                for i, v in enumerate(items)])
+    for pos, t in enumerate(case.timings):
+        stats = {}
+        for s in _TIMING_STATS:
+            stats.update(codec.columns(s, getattr(t, s)))
+        timing_pk = conn.execute(sa.insert(schema.timings).values(
+            case_pk=case_pk, position=pos, name=t.name, n=int(t.n), noisy=bool(t.noisy), unit=t.unit,
+            method=t.method, inner_loops=int(t.inner_loops), peak_memory_bytes=t.peak_memory_bytes,
+            memory_kind=t.memory_kind, **stats)).inserted_primary_key[0]
+        if t.samples:
+            conn.execute(sa.insert(schema.timing_samples), [
+                {"timing_pk": timing_pk, "idx": i, **codec.columns("value", v)} for i, v in enumerate(t.samples)])
+    if case.artifacts:
+        conn.execute(sa.insert(schema.artifacts), [
+            {"case_pk": case_pk, "position": pos, "name": a.name, "kind": a.kind, "path": a.path,
+             "sha256": a.sha256, "bytes": int(a.bytes)} for pos, a in enumerate(case.artifacts)])
+    return case_pk
+
+
+def _group(rows: Sequence[Any], key: str) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r)
+    return out
+
+
+def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
+    """All cases of a run, in insertion order, with metrics, items, timings, samples and artifacts."""
+    c, m, mi, t, ts, a = (schema.cases, schema.metrics, schema.metric_items, schema.timings,
+                          schema.timing_samples, schema.artifacts)
+    case_rows = conn.execute(sa.select(c).where(c.c.run_id == run_id).order_by(c.c.case_pk)).mappings().all()
+    in_run = sa.select(c.c.case_pk).where(c.c.run_id == run_id)
+    metric_rows = conn.execute(sa.select(m).where(m.c.case_pk.in_(in_run)).order_by(m.c.position)).mappings().all()
+    item_rows = conn.execute(sa.select(mi).join(m, m.c.metric_pk == mi.c.metric_pk)
+                             .where(m.c.case_pk.in_(in_run)).order_by(mi.c.idx)).mappings().all()
+    timing_rows = conn.execute(sa.select(t).where(t.c.case_pk.in_(in_run)).order_by(t.c.position)).mappings().all()
+    sample_rows = conn.execute(sa.select(ts).join(t, t.c.timing_pk == ts.c.timing_pk)
+                               .where(t.c.case_pk.in_(in_run)).order_by(ts.c.idx)).mappings().all()
+    art_rows = conn.execute(sa.select(a).where(a.c.case_pk.in_(in_run)).order_by(a.c.position)).mappings().all()
+
+    items_by, samples_by = _group(item_rows, "metric_pk"), _group(sample_rows, "timing_pk")
+    metrics_by, timings_by, arts_by = (_group(metric_rows, "case_pk"), _group(timing_rows, "case_pk"),
+                                       _group(art_rows, "case_pk"))
+    out = []
+    for r in case_rows:
+        pk = r["case_pk"]
+        out.append(CaseResult(
+            suite=r["suite"], case=r["case"], params=dict(r["params"] or {}), status=r["status"], error=r["error"],
+            log_tail=r["log_tail"], started_at=r["started_at"], finished_at=r["finished_at"],
+            duration_s=codec.from_row(r, "duration_s"), seed=r["seed"], device=r["device"], backend=r["backend"],
+            datasets=dict(r["datasets"] or {}),
+            metrics=[_metric(mr, items_by.get(mr["metric_pk"], [])) for mr in metrics_by.get(pk, [])],
+            timings=[_timing(tr, samples_by.get(tr["timing_pk"], [])) for tr in timings_by.get(pk, [])],
+            artifacts=[ArtifactRecord(name=ar["name"], kind=ar["kind"], path=ar["path"], sha256=ar["sha256"],
+                                      bytes=ar["bytes"]) for ar in arts_by.get(pk, [])],
+        ))
+    return out
+
+
+def _metric(r: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> MetricRecord:
+    return MetricRecord(
+        name=r["name"], value=codec.from_row(r, "value"), unit=r["unit"],
+        higher_is_better=None if r["higher_is_better"] is None else bool(r["higher_is_better"]),
+        items=[codec.from_row(i, "value") for i in items] if r["has_items"] else None,
+        item_ids=[i["item_id"] for i in items] if r["has_item_ids"] else None,
+        fingerprint=dict(r["fingerprint"] or {}),
+    )
+
+
+def _timing(r: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]) -> TimingRecord:
+    return TimingRecord(
+        name=r["name"], samples=[codec.from_row(s, "value") for s in samples],
+        median=codec.from_row(r, "median"), iqr=codec.from_row(r, "iqr"), mean=codec.from_row(r, "mean"),
+        min=codec.from_row(r, "min"), n=r["n"], noisy=bool(r["noisy"]), unit=r["unit"], method=r["method"],
+        inner_loops=r["inner_loops"], peak_memory_bytes=r["peak_memory_bytes"], memory_kind=r["memory_kind"],
+    )

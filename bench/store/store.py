@@ -1,0 +1,218 @@
+"""The results store: runs, cases, metrics, timings and artifacts in one SQL database."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from bench.errors import StoreError, UsageError
+from bench.results import CASE_STATUSES, CaseResult, RunRecord
+from bench.store import engine as _engine
+from bench.store import migrations, rows, schema
+
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+
+
+class Store:
+    """A results database. Open with :meth:`Store.open`; every write is one transaction."""
+
+    def __init__(self, engine: sa.Engine, where: str):
+        self.engine = engine
+        self.where = where
+
+    # --- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, url_or_path: str | os.PathLike[str], *, create: bool = True) -> Store:
+        """Open (and create or migrate) a store: a file path means SQLite; otherwise any SQLAlchemy URL.
+
+        Raises StoreError, without writing anything, for an unwritable path, a corrupt or foreign
+        file, or a database from a newer bench3d.
+        """
+        url, path = _engine.parse_target(url_or_path)
+        where = _engine.describe(url, path)
+        if path is not None:
+            _engine.precheck_sqlite_file(path, create=create)
+        eng = _engine.create_engine(url, path)
+        store = cls(eng, where)
+        try:
+            store._prepare(create=create)
+        except StoreError:
+            eng.dispose()
+            raise
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            eng.dispose()
+            raise StoreError(f"cannot open results database {where}: {_short(exc)}") from None
+        return store
+
+    def _prepare(self, *, create: bool) -> None:
+        with self._tx(write=True) as conn:
+            version = migrations.detect_version(conn, self.where)
+            if version is None and not create:
+                raise StoreError(f"{self.where} holds no bench3d results (empty database)")
+            if version is not None:
+                migrations.check_supported(version, self.where)
+            if version != schema.SCHEMA_VERSION:
+                migrations.upgrade(conn, version)
+
+    def close(self) -> None:
+        """Release every connection (and the SQLite file handles)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, *, write: bool = False) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(bench_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn driver errors into one-line StoreErrors."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"{action} in {self.where} failed: {_short(exc)}") from None
+
+    def schema_version(self) -> int | None:
+        """The version recorded in the database."""
+        with self._tx() as conn:
+            return migrations.detect_version(conn, self.where)
+
+    # --- writing ------------------------------------------------------------------------------
+    def create_run(self, run: RunRecord) -> None:
+        """Insert a run and its environment rows."""
+        if run.status not in RUN_STATUSES:
+            raise ValueError(f"run status {run.status!r}; expected one of {', '.join(RUN_STATUSES)}")
+        with self._guard(f"creating run {run.run_id}"), self._tx(write=True) as conn:
+            if conn.execute(sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run.run_id)).first():
+                raise StoreError(f"run {run.run_id} already exists in {self.where}")
+            conn.execute(sa.insert(schema.runs).values(**rows.run_row(run)))
+            if run.environment:
+                conn.execute(sa.insert(schema.environment), [
+                    {"run_id": run.run_id, "key": str(k), "position": i, "value": v}
+                    for i, (k, v) in enumerate(run.environment.items())])
+
+    def add_case(self, run_id: str, case: CaseResult) -> None:
+        """Store one case with everything it produced, in one transaction, replacing an earlier
+        row of the same (run, suite, case)."""
+        if case.status not in CASE_STATUSES:
+            raise ValueError(f"case status {case.status!r}; expected one of {', '.join(CASE_STATUSES)}")
+        c = schema.cases
+        with self._guard(f"storing case {case.suite}/{case.case}"), self._tx(write=True) as conn:
+            if not conn.execute(sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)).first():
+                raise self._unknown_run(conn, run_id)
+            conn.execute(sa.delete(c).where(c.c.run_id == run_id, c.c.suite == case.suite, c.c.case == case.case))
+            rows.insert_case(conn, run_id, case)
+
+    def finish_run(self, run_id: str, status: str, finished_at: str) -> None:
+        """Record the run's final status and end time."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
+        r = schema.runs
+        with self._guard(f"finishing run {run_id}"), self._tx(write=True) as conn:
+            res = conn.execute(sa.update(r).where(r.c.run_id == run_id).values(status=status, finished_at=finished_at))
+            if res.rowcount == 0:
+                raise self._unknown_run(conn, run_id)
+
+    # --- reading ------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with exactly this id (UsageError with close matches otherwise)."""
+        with self._guard(f"reading run {run_id}"), self._tx() as conn:
+            row = conn.execute(sa.select(schema.runs).where(schema.runs.c.run_id == run_id)).mappings().first()
+            if row is None:
+                raise self._unknown_run(conn, run_id)
+            return self._run(conn, row)
+
+    def _run(self, conn: sa.Connection, row: sa.RowMapping) -> RunRecord:
+        e = schema.environment
+        env_rows = conn.execute(sa.select(e).where(e.c.run_id == row["run_id"])).mappings().all()
+        return rows.run_from_row(row, env_rows)
+
+    def list_runs(self, suite: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first; with ``suite``, only runs that planned or stored a case of it."""
+        r, c = schema.runs, schema.cases
+        with self._guard("listing runs"), self._tx() as conn:
+            all_rows = conn.execute(sa.select(r).order_by(r.c.created_at.desc(), r.c.run_id.desc())).mappings().all()
+            if suite is not None:
+                with_cases = set(conn.execute(sa.select(c.c.run_id).where(c.c.suite == suite).distinct()).scalars())
+                all_rows = [row for row in all_rows if row["run_id"] in with_cases or suite in (row["suites"] or [])]
+            if limit is not None:
+                all_rows = all_rows[: max(0, int(limit))]
+            return [self._run(conn, row) for row in all_rows]
+
+    def cases(self, run_id: str) -> list[CaseResult]:
+        """Every stored case of a run, as full records, in the order they were stored."""
+        with self._guard(f"reading cases of run {run_id}"), self._tx() as conn:
+            if not conn.execute(sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)).first():
+                raise self._unknown_run(conn, run_id)
+            return rows.load_cases(conn, run_id)
+
+    def done_cases(self, run_id: str) -> set[tuple[str, str]]:
+        """(suite, case) pairs already stored with status ok or skipped (what --resume leaves out)."""
+        c = schema.cases
+        with self._guard(f"reading cases of run {run_id}"), self._tx() as conn:
+            q = sa.select(c.c.suite, c.c.case).where(c.c.run_id == run_id, c.c.status.in_(("ok", "skipped")))
+            return {(s, k) for s, k in conn.execute(q)}
+
+    def resolve(self, ref: str) -> str:
+        """A run id from: a run id, a unique prefix of one, "latest", or a git commit (prefix),
+        which means the newest run at that commit."""
+        r = schema.runs
+        ref = str(ref).strip()
+        if not ref:
+            raise UsageError("empty run reference; give a run id, a prefix of one, 'latest' or a git commit")
+        with self._guard(f"resolving run {ref!r}"), self._tx() as conn:
+            newest = sa.select(r.c.run_id).order_by(r.c.created_at.desc(), r.c.run_id.desc())
+            if ref == "latest":
+                run_id = conn.execute(newest.limit(1)).scalar()
+                if run_id is None:
+                    raise UsageError(f"no runs stored in {self.where} yet; 'latest' has nothing to refer to")
+                return run_id
+            ids = list(conn.execute(sa.select(r.c.run_id)).scalars())
+            if ref in ids:
+                return ref
+            matches = sorted(i for i in ids if i.startswith(ref))
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UsageError(f"run prefix {ref!r} is ambiguous: {', '.join(matches[:5])}"
+                                 f"{' ...' if len(matches) > 5 else ''}; give more characters")
+            if _HEX.match(ref):
+                commits = conn.execute(newest.add_columns(r.c.git_commit).where(r.c.git_commit.is_not(None))).all()
+                hits = [(run_id, commit) for run_id, commit in commits if commit.lower().startswith(ref.lower())]
+                if len({commit for _, commit in hits}) > 1:
+                    shown = ", ".join(sorted({commit[:12] for _, commit in hits})[:5])
+                    raise UsageError(f"git commit prefix {ref!r} is ambiguous: {shown}; give more characters")
+                if hits:
+                    return hits[0][0]
+            raise self._unknown_run(conn, ref, ids=ids)
+
+    def _unknown_run(self, conn: sa.Connection, run_id: str, ids: list[str] | None = None) -> UsageError:
+        if ids is None:
+            ids = list(conn.execute(sa.select(schema.runs.c.run_id)).scalars())
+        close = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        if not ids:
+            return UsageError(f"unknown run {run_id!r}: {self.where} holds no runs yet")
+        return UsageError(f"unknown run {run_id!r} in {self.where} ({len(ids)} runs stored; "
+                          f"`bench3d report latest` takes the newest).{hint}")
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a driver error, without SQLAlchemy's background link."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
