@@ -1,0 +1,1 @@
+"""Datasets bench3d builds itself, deterministically from a seed."""

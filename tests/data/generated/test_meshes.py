@@ -1,0 +1,74 @@
+"""Procedural meshes against their analytic surfaces and volumes."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.data.generated.meshes import make_mesh
+from bench.errors import DataError, UsageError
+
+COW = Path("/work/shared/data/cow_mesh/cow.obj")
+
+
+def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
+    tri = v[f]
+    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
+
+
+@pytest.mark.parametrize("level", [0, 2, 3])
+def test_ico_sphere_counts_and_radius(level):
+    v, f = make_mesh("ico_sphere", level=level, radius=2.0)
+    assert v.shape == (10 * 4**level + 2, 3) and f.shape == (20 * 4**level, 3)
+    np.testing.assert_allclose(v.norm(dim=1).numpy(), 2.0, rtol=1e-6)
+
+
+def test_volumes_are_positive_and_close_to_analytic():
+    v, f = make_mesh("ico_sphere", level=4)
+    assert signed_volume(v.double().numpy(), f.numpy()) == pytest.approx(4 / 3 * math.pi, rel=0.01)
+    v, f = make_mesh("ellipsoid", radii=(1.0, 0.5, 0.25), level=4)
+    assert signed_volume(v.double().numpy(), f.numpy()) == pytest.approx(4 / 3 * math.pi * 0.125, rel=0.01)
+    v, f = make_mesh("box", extents=(1.0, 2.0, 3.0))
+    assert signed_volume(v.double().numpy(), f.numpy()) == pytest.approx(6.0, rel=1e-6)
+    v, f = make_mesh("torus", major=1.0, minor=0.25, sections=(96, 48))
+    assert signed_volume(v.double().numpy(), f.numpy()) == pytest.approx(2 * math.pi**2 * 0.25**2, rel=0.01)
+
+
+def test_surfaces_satisfy_implicit_equations():
+    v, _ = make_mesh("ellipsoid", radii=(1.0, 0.7, 0.5), level=2)
+    np.testing.assert_allclose(((v.double() / v.new_tensor([1.0, 0.7, 0.5]).double()) ** 2).sum(1), 1.0, atol=1e-5)
+    v, _ = make_mesh("torus", major=1.0, minor=0.3)
+    x, y, z = v.double().unbind(1)
+    np.testing.assert_allclose(((x**2 + y**2).sqrt() - 1.0) ** 2 + z**2, 0.09, atol=1e-5)
+
+
+def test_teapot_is_y_up_and_normalised():
+    v, f = make_mesh("teapot", resolution=4)
+    extent = v.max(0).values - v.min(0).values
+    assert v.norm(dim=1).max() == pytest.approx(1.0, abs=1e-6)
+    assert extent[1] < extent[0]  # height (y) is below the spout-to-handle length (x)
+    assert int(f.max()) < len(v)
+
+
+@pytest.mark.skipif(not COW.is_file(), reason="cow mesh not present")
+def test_cow_file_keeps_vertex_order():
+    lines = COW.read_text().splitlines()
+    want_v = np.array([[float(t) for t in ln.split()[1:4]] for ln in lines if ln.startswith("v ")])
+    n_faces = sum(1 for ln in lines if ln.startswith("f "))
+    v, f = make_mesh("file", path=COW)
+    np.testing.assert_allclose(v.numpy(), want_v, atol=1e-6)
+    assert f.shape == (n_faces, 3)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(UsageError, match="(?i)did you mean 'torus'"):
+        make_mesh("toruss")
+    with pytest.raises(DataError, match="missing"):
+        make_mesh("file", path=tmp_path / "nope.obj")
+    bad = tmp_path / "bad.ply"
+    bad.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 99\n")
+    with pytest.raises(DataError, match="bad.ply"):
+        make_mesh("file", path=bad)
+    with pytest.raises(ValueError, match="level"):
+        make_mesh("ico_sphere", level=-1)
