@@ -85,7 +85,7 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         with torch.no_grad():  # re-sort on the exact distances
             key = dists.detach().masked_fill(
                 torch.arange(Kc, device=p1.device)[None, None] >= lengths2[:, None, None], float("inf"))
-            order = key.argsort(-1, stable=True)
+            order = key.argsort(dim=-1, stable=True)
         idx, dists = idx.gather(-1, order), dists.gather(-1, order)
     if Kc < K:
         pad = K - Kc

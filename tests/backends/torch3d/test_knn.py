@@ -1,0 +1,88 @@
+"""knn_points / knn_gather against a brute-force numpy loop, including padding, chunking and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.backends.torch3d.ops import knn as knn_module
+from bench.backends.torch3d.ops import knn_gather, knn_points
+
+
+def _naive(p1, p2, l1, l2, K, norm):
+    N, P1, _ = p1.shape
+    dists = np.zeros((N, P1, K))
+    idx = np.zeros((N, P1, K), dtype=np.int64)
+    for n in range(N):
+        for i in range(l1[n]):
+            diff = p1[n, i][None] - p2[n, :l2[n]]
+            d = (diff**2).sum(1) if norm == 2 else np.abs(diff).sum(1)
+            order = np.argsort(d, kind="stable")[:K]
+            dists[n, i, :len(order)] = d[order]
+            idx[n, i, :len(order)] = order
+    return dists, idx
+
+
+@pytest.mark.parametrize("norm", [1, 2])
+@pytest.mark.parametrize("K", [1, 3, 7])
+def test_matches_brute_force_heterogeneous(norm, K):
+    g = torch.Generator().manual_seed(K + norm)
+    p1, p2 = torch.randn(3, 20, 3, generator=g), torch.randn(3, 15, 3, generator=g)
+    l1, l2 = torch.tensor([20, 11, 4]), torch.tensor([15, 5, 9])
+    out = knn_points(p1, p2, l1, l2, norm=norm, K=K, return_nn=True)
+    ref_d, ref_i = _naive(p1.double().numpy(), p2.double().numpy(), l1.tolist(), l2.tolist(), K, norm)
+    np.testing.assert_allclose(out.dists.numpy(), ref_d, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out.idx.numpy(), ref_i)
+    assert out.knn.shape == (3, 20, K, 3)
+    for n in range(3):
+        for k in range(min(K, int(l2[n]))):
+            assert torch.equal(out.knn[n, :l1[n], k], p2[n][out.idx[n, :l1[n], k]])
+        assert (out.knn[n, :, int(l2[n]):] == 0).all()
+
+
+def test_chunked_equals_unchunked(monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    p1, p2 = torch.randn(2, 300, 3, generator=g) * 100 + 1000, torch.randn(2, 200, 3, generator=g) * 100 + 1000
+    full = knn_points(p1, p2, K=4)
+    monkeypatch.setattr(knn_module, "_CHUNK_ELEMENTS", 1000)
+    chunked = knn_points(p1, p2, K=4)
+    assert torch.equal(full.idx, chunked.idx)
+    ref_d, ref_i = _naive(p1.double().numpy(), p2.double().numpy(), [300, 300], [200, 200], 4, 2)
+    np.testing.assert_array_equal(full.idx.numpy(), ref_i)  # far from the origin: centring keeps it exact
+    np.testing.assert_allclose(full.dists.numpy(), ref_d, rtol=1e-4)
+
+
+def test_unsorted_returns_same_set():
+    p1, p2 = torch.randn(1, 30, 3), torch.randn(1, 40, 3)
+    s = knn_points(p1, p2, K=5)
+    u = knn_points(p1, p2, K=5, return_sorted=False)
+    assert torch.equal(u.idx.sort(-1).values, s.idx.sort(-1).values)
+
+
+def test_gradcheck():
+    p1 = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
+    p2 = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    l1, l2 = torch.tensor([6, 4]), torch.tensor([5, 2])
+    for norm in (1, 2):
+        assert torch.autograd.gradcheck(lambda a, b: knn_points(a, b, l1, l2, norm=norm, K=3).dists, (p1, p2))
+
+
+def test_knn_gather_masks_past_lengths():
+    x = torch.arange(12.0).view(1, 4, 3)
+    idx = torch.tensor([[[3, 1, 0]]])
+    out = knn_gather(x, idx, lengths=torch.tensor([2]))
+    assert torch.equal(out[0, 0, 0], x[0, 3]) and torch.equal(out[0, 0, 1], x[0, 1])
+    assert (out[0, 0, 2] == 0).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(p1=torch.zeros(2, 3), p2=torch.zeros(1, 2, 3)), r"\(N, P, D\)"),
+    (dict(p1=torch.zeros(1, 2, 3), p2=torch.zeros(1, 2, 2)), "share N and D"),
+    (dict(p1=torch.zeros(1, 2, 3), p2=torch.zeros(1, 2, 3), K=0), "K must"),
+    (dict(p1=torch.zeros(1, 2, 3), p2=torch.zeros(1, 2, 3), norm=3), "norm"),
+    (dict(p1=torch.zeros(1, 2, 3), p2=torch.zeros(1, 2, 3), lengths2=torch.tensor([5])), "lengths2"),
+])
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        knn_points(**kwargs)
