@@ -1,0 +1,81 @@
+"""Reading a case's artifact files for the HTML report: images as data URIs, curves as plotly figures."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.results import ArtifactRecord
+
+MAX_INLINE_BYTES = 8 * 2**20  # larger files are listed, not inlined
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp"}
+
+
+@dataclass
+class ArtifactView:
+    record: ArtifactRecord
+    note: str = ""  # "missing", "changed since the run", ...
+    data_uri: str | None = None  # images
+    curve: dict[str, Any] | None = None  # {"x": [...], "series": {name: [...]}, "x_label", "y_label"}
+    text: str | None = None  # small text/table artifacts
+
+
+def _locate(root: Path | None, rec: ArtifactRecord) -> tuple[Path | None, str]:
+    if root is None:
+        return None, "missing (no artifact folder given)"
+    root = root.resolve()
+    path = (root / rec.path).resolve()
+    if not path.is_relative_to(root):
+        return None, f"skipped: path {rec.path!r} points outside the artifact folder"
+    if not path.is_file():
+        return None, f"missing ({path})"
+    return path, ""
+
+
+def load(root: Path | None, rec: ArtifactRecord) -> ArtifactView:
+    """Read one artifact; problems become a note shown in the report, never an exception."""
+    path, note = _locate(root, rec)
+    view = ArtifactView(rec, note)
+    if path is None:
+        return view
+    if path.stat().st_size > MAX_INLINE_BYTES:
+        view.note = f"not inlined ({path.stat().st_size} bytes)"
+        return view
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != rec.sha256:
+        view.note = "changed since the run (sha256 differs)"
+    if rec.kind in ("image", "gif"):
+        mime = IMAGE_TYPES.get(path.suffix.lower())
+        if mime is None:
+            view.note = _join(view.note, f"not an inlinable image type ({path.suffix})")
+        else:
+            view.data_uri = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+    elif rec.kind == "curve":
+        try:
+            view.curve = _curve(json.loads(data))
+        except (ValueError, TypeError, KeyError) as exc:
+            view.note = _join(view.note, f"unreadable curve ({exc})")
+    elif rec.kind in ("text", "table") and len(data) <= 64 * 1024:
+        view.text = data.decode("utf-8", errors="replace")
+    return view
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _curve(obj: Any) -> dict[str, Any]:
+    """Validate a curve file: {"x": [...], "series": {name: [...]}} with matching lengths."""
+    x, series = obj["x"], obj["series"]
+    if not isinstance(x, list) or not isinstance(series, dict):
+        raise TypeError("expected a list 'x' and an object 'series'")
+    for name, ys in series.items():
+        if not isinstance(ys, list) or len(ys) != len(x):
+            raise ValueError(f"series {name!r} has {len(ys) if isinstance(ys, list) else '?'} values for "
+                             f"{len(x)} x values")
+    return {"x": x, "series": series, "x_label": obj.get("x_label", ""), "y_label": obj.get("y_label", "")}

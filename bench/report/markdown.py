@@ -1,0 +1,50 @@
+"""The markdown report: pandas tables per suite (metrics, timings), failures with logs, environment."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.report.model import ReportView, fmt_bytes, fmt_env, fmt_seconds, fmt_value, log_tail, run_summary
+
+
+def _cell(x: object) -> str:
+    """Table cells stay on one line and cannot close the table early."""
+    return str(x).replace("\n", " ").replace("|", "\\|")
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    df = pd.DataFrame([{k: _cell(v) for k, v in r.items()} for r in rows])
+    return df.to_markdown(index=False, disable_numparse=True)
+
+
+def render(view: ReportView) -> str:
+    out = [f"# bench3d report: run {view.run.run_id}", ""]
+    out += [_table([{"": k, "value": v} for k, v in run_summary(view)]), ""]
+    for s in view.suites:
+        out += [f"## Suite `{s.name}`", ""]
+        if s.metrics:
+            out += ["### Metrics", "", "↑ higher is better, ↓ lower is better; std over the per-item values.", ""]
+            out += [_table([{"case": m.case, "metric": m.name, "dir": m.direction, "value": fmt_value(m.value),
+                             "std": fmt_value(m.spread), "n": m.n, "unit": m.unit} for m in s.metrics]), ""]
+        if s.timings:
+            out += ["### Timings", ""]
+            out += [_table([{"case": case, "timing": t.name, "median": fmt_seconds(t.median),
+                             "IQR": fmt_seconds(t.iqr), "n": t.n, "min": fmt_seconds(t.min),
+                             "noisy": "yes (IQR > 10% of median)" if t.noisy else "",
+                             "peak memory": fmt_bytes(t.peak_memory_bytes), "method": t.method}
+                            for case, t in s.timings]), ""]
+        if s.failures:
+            out += ["### Failures", ""]
+            for c in s.failures:
+                out += [f"- **{c.case}**: `{c.status}`: {_cell(c.error or 'no reason recorded')}"]
+                tail = log_tail(c.log_tail)
+                if tail:
+                    out += ["", "  ```text", *[f"  {ln}" for ln in tail.splitlines()], "  ```"]
+            out += [""]
+        if s.skipped:
+            out += ["### Skipped", ""]
+            out += [f"- **{c.case}**: {_cell(c.error or 'no reason recorded')}" for c in s.skipped] + [""]
+    out += ["## Environment", ""]
+    env = view.run.environment
+    out += [_table([{"key": k, "value": fmt_env(v)} for k, v in env.items()]) if env else "(not recorded)", ""]
+    return "\n".join(out)
