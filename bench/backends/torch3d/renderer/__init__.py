@@ -19,3 +19,31 @@ from .cameras import (
 )
 from .camera_utils import convert_to_tensors_and_broadcast
 from .utils import TensorProperties
+from .implicit import (
+    AbsorptionOnlyRaymarcher,
+    EmissionAbsorptionRaymarcher,
+    GridRaysampler,
+    HarmonicEmbedding,
+    ImplicitRenderer,
+    MonteCarloRaysampler,
+    MultinomialRaysampler,
+    NDCGridRaysampler,
+    NDCMultinomialRaysampler,
+    RayBundle,
+    VolumeRenderer,
+    VolumeSampler,
+    ray_bundle_to_ray_points,
+    ray_bundle_variables_to_ray_points,
+)
+from .points import (
+    AlphaCompositor,
+    NormWeightedCompositor,
+    PointFragments,
+    PointsRasterizationSettings,
+    PointsRasterizer,
+    PointsRenderer,
+    alpha_composite,
+    norm_weighted_sum,
+    rasterize_points,
+    weighted_sum,
+)
