@@ -1,0 +1,127 @@
+"""3D-R2N2: ShapeNet renderings (24 RGBA views per model, ``rendering_metadata.txt``) and 32^3 binvox voxels.
+
+Each metadata line is ``azimuth elevation in-plane-rotation distance-ratio fov`` (degrees); the
+camera sits ``ratio * 1.75`` from the origin (R2N2's maximum camera distance) looking at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.data.files import check_images, read_image
+from bench.data.formats.binvox import read_binvox
+from bench.data.report import CheckReport, Problems
+from bench.errors import DataError
+
+VIEWS = 24
+MAX_CAMERA_DISTANCE = 1.75
+RENDER = "ShapeNetRendering"
+VOX = "ShapeNetVox32"
+
+
+def read_metadata(path: Path) -> np.ndarray:
+    """(V, 5) rows of azimuth, elevation, in-plane rotation, distance ratio, fov; DataError naming the file."""
+    try:
+        rows = [[float(x) for x in line.split()] for line in Path(path).read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be parsed ({exc})") from exc
+    arr = np.array(rows, dtype=np.float64) if rows else np.zeros((0, 5))
+    if arr.ndim != 2 or arr.shape[1] != 5:
+        raise DataError(f"{path}: expected 5 numbers per line, got {arr.shape[1:] or 'ragged lines'}")
+    return arr
+
+
+def look_at_p3d(dist: np.ndarray, elev_deg: np.ndarray, azim_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch3D ``look_at_view_transform`` geometry in numpy: R (N, 3, 3), T (N, 3) aiming at the origin, +y up."""
+    el, az = np.radians(elev_deg), np.radians(azim_deg)
+    eye = np.stack([dist * np.cos(el) * np.sin(az), dist * np.sin(el), dist * np.cos(el) * np.cos(az)], -1)
+    z = -eye / np.linalg.norm(eye, axis=-1, keepdims=True)
+    x = np.cross(np.array([0.0, 1.0, 0.0]), z)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    y = np.cross(z, x)
+    R = np.stack([x, y, z], axis=-1)
+    return R, -np.einsum("ni,nij->nj", eye, R)
+
+
+@dataclass
+class R2N2(Sequence):
+    """Lazy list of models present in both renderings and voxels.
+
+    ``ds[i]`` -> dict(synset, model_id, images (V, H, W, 3) on white, alpha (V, H, W), voxels (32, 32, 32) bool,
+    metadata (V, 5), R (V, 3, 3), T (V, 3), fov (V,) degrees).
+    """
+
+    root: Path
+    synsets: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.items: list[tuple[str, str]] = []
+        for sdir in sorted(p for p in (self.root / RENDER).iterdir() if p.is_dir()):
+            if self.synsets is not None and sdir.name not in self.synsets:
+                continue
+            for mdir in sorted(p for p in sdir.iterdir() if p.is_dir()):
+                if (self.root / VOX / sdir.name / mdir.name / "model.binvox").is_file():
+                    self.items.append((sdir.name, mdir.name))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:  # type: ignore[override]
+        synset, model = self.items[i]
+        rdir = self.root / RENDER / synset / model / "rendering"
+        meta = read_metadata(rdir / "rendering_metadata.txt")
+        rgba = np.stack([read_image(rdir / f"{v:02d}.png", "RGBA") for v in range(len(meta))])
+        alpha = rgba[..., 3]
+        rgb = rgba[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
+        R, T = look_at_p3d(meta[:, 3] * MAX_CAMERA_DISTANCE, meta[:, 1], meta[:, 0])
+        vox = read_binvox(self.root / VOX / synset / model / "model.binvox").data
+        return {"synset": synset, "model_id": model, "images": torch.from_numpy(rgb.astype(np.float32)),
+                "alpha": torch.from_numpy(alpha), "voxels": torch.from_numpy(vox),
+                "metadata": torch.tensor(meta, dtype=torch.float32), "R": torch.tensor(R, dtype=torch.float32),
+                "T": torch.tensor(T, dtype=torch.float32), "fov": torch.tensor(meta[:, 4], dtype=torch.float32)}
+
+
+def load(root: Path, synsets: tuple[str, ...] | None = None) -> R2N2:
+    return R2N2(root, synsets)
+
+
+def check(root: Path) -> CheckReport:
+    """Every rendered model has its 24 views, a 5-column metadata file and a readable 32^3 voxel file."""
+    root = Path(root)
+    problems = Problems(root)
+    for sub in (RENDER, VOX):
+        if not (root / sub).is_dir():
+            problems.add(root / sub, "folder is missing")
+    if problems:
+        return problems.report("r2n2")
+    models, images = 0, []
+    for sdir in sorted(p for p in (root / RENDER).iterdir() if p.is_dir()):
+        for mdir in sorted(p for p in sdir.iterdir() if p.is_dir()):
+            models += 1
+            rdir = mdir / "rendering"
+            try:
+                meta = read_metadata(rdir / "rendering_metadata.txt")
+                if len(meta) != VIEWS:
+                    problems.add(rdir / "rendering_metadata.txt", f"{len(meta)} lines, expected {VIEWS}")
+            except DataError as exc:
+                problems.add(rdir / "rendering_metadata.txt", str(exc).split(": ", 1)[-1])
+            images += [rdir / f"{v:02d}.png" for v in range(VIEWS)]
+            vox = root / VOX / sdir.name / mdir.name / "model.binvox"
+            if not vox.is_file():
+                problems.add(vox, "voxel file is missing")
+                continue
+            try:
+                shape = read_binvox(vox).data.shape
+                if shape != (32, 32, 32):
+                    problems.add(vox, f"voxel grid is {shape}, expected (32, 32, 32)")
+            except DataError as exc:
+                problems.add(vox, str(exc).split(": ", 1)[-1])
+    sizes = check_images(images, problems)
+    return problems.report("r2n2", {"models": models, "views": len(images), "image_sizes": sizes})
