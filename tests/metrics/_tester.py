@@ -66,11 +66,11 @@ class MetricTester:
 
     def check_accumulated(self, batched: MetricResult | dict[str, MetricResult], chunks: int = 3) -> None:
         """Updating the class over uneven chunks gives exactly the one-call result."""
-        n = len(self.inputs[0])
+        idx = self.per_item_inputs if self.per_item_inputs is not None else tuple(range(len(self.inputs)))
+        n = len(self.inputs[idx[0]])
         cuts = sorted({0, n, *np.linspace(0, n, chunks + 1).astype(int)[1:-1].tolist(), 1})
         bounds = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
         assert len(bounds) >= 2, "need at least two chunks to test accumulation"
-        idx = self.per_item_inputs if self.per_item_inputs is not None else tuple(range(len(self.inputs)))
         metric = self.accumulator(**self.kwargs)
         for k, (a, b) in enumerate(bounds):
             args = [x[a:b] if i in idx else x for i, x in enumerate(self.inputs)]
