@@ -87,14 +87,22 @@ def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
     case_rows = conn.execute(sa.select(c).where(c.c.run_id == run_id).order_by(c.c.case_pk)).mappings().all()
     in_run = sa.select(c.c.case_pk).where(c.c.run_id == run_id)
     metric_rows = conn.execute(sa.select(m).where(m.c.case_pk.in_(in_run)).order_by(m.c.position)).mappings().all()
-    item_rows = conn.execute(sa.select(mi).join(m, m.c.metric_pk == mi.c.metric_pk)
-                             .where(m.c.case_pk.in_(in_run)).order_by(mi.c.idx)).mappings().all()
+    # Items and samples can be many (per image, per call): read them as plain tuples.
+    items_by: dict[int, list[tuple[Any, ...]]] = {}
+    for pk, value, special, item_id in conn.execute(
+            sa.select(mi.c.metric_pk, mi.c.value, mi.c.value_special, mi.c.item_id)
+            .join(m, m.c.metric_pk == mi.c.metric_pk).where(m.c.case_pk.in_(in_run))
+            .order_by(mi.c.metric_pk, mi.c.idx)):
+        items_by.setdefault(pk, []).append((codec.decode(value, special), item_id))
     timing_rows = conn.execute(sa.select(t).where(t.c.case_pk.in_(in_run)).order_by(t.c.position)).mappings().all()
-    sample_rows = conn.execute(sa.select(ts).join(t, t.c.timing_pk == ts.c.timing_pk)
-                               .where(t.c.case_pk.in_(in_run)).order_by(ts.c.idx)).mappings().all()
+    samples_by: dict[int, list[float | None]] = {}
+    for pk, value, special in conn.execute(
+            sa.select(ts.c.timing_pk, ts.c.value, ts.c.value_special)
+            .join(t, t.c.timing_pk == ts.c.timing_pk).where(t.c.case_pk.in_(in_run))
+            .order_by(ts.c.timing_pk, ts.c.idx)):
+        samples_by.setdefault(pk, []).append(codec.decode(value, special))
     art_rows = conn.execute(sa.select(a).where(a.c.case_pk.in_(in_run)).order_by(a.c.position)).mappings().all()
 
-    items_by, samples_by = _group(item_rows, "metric_pk"), _group(sample_rows, "timing_pk")
     metrics_by, timings_by, arts_by = (_group(metric_rows, "case_pk"), _group(timing_rows, "case_pk"),
                                        _group(art_rows, "case_pk"))
     out = []
@@ -113,19 +121,19 @@ def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
     return out
 
 
-def _metric(r: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> MetricRecord:
+def _metric(r: Mapping[str, Any], items: Sequence[tuple[float | None, str | None]]) -> MetricRecord:
     return MetricRecord(
         name=r["name"], value=codec.from_row(r, "value"), unit=r["unit"],
         higher_is_better=None if r["higher_is_better"] is None else bool(r["higher_is_better"]),
-        items=[codec.from_row(i, "value") for i in items] if r["has_items"] else None,
-        item_ids=[i["item_id"] for i in items] if r["has_item_ids"] else None,
+        items=[v for v, _ in items] if r["has_items"] else None,
+        item_ids=[i for _, i in items] if r["has_item_ids"] else None,
         fingerprint=dict(r["fingerprint"] or {}),
     )
 
 
-def _timing(r: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]) -> TimingRecord:
+def _timing(r: Mapping[str, Any], samples: list[float | None]) -> TimingRecord:
     return TimingRecord(
-        name=r["name"], samples=[codec.from_row(s, "value") for s in samples],
+        name=r["name"], samples=list(samples),
         median=codec.from_row(r, "median"), iqr=codec.from_row(r, "iqr"), mean=codec.from_row(r, "mean"),
         min=codec.from_row(r, "min"), n=r["n"], noisy=bool(r["noisy"]), unit=r["unit"], method=r["method"],
         inner_loops=r["inner_loops"], peak_memory_bytes=r["peak_memory_bytes"], memory_kind=r["memory_kind"],
