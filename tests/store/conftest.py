@@ -17,6 +17,12 @@ def as_json(record: object) -> str:
     return json.dumps(dataclasses.asdict(record), sort_keys=True, allow_nan=True)
 
 
+@pytest.fixture(name="as_json")
+def as_json_fixture():
+    """The :func:`as_json` helper (a fixture: test modules must not import from conftest)."""
+    return as_json
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results" / "bench.db"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import as_json
 
 from bench.errors import StoreError
 from bench.store import SCHEMA_VERSION, Store, migrations
@@ -33,7 +32,7 @@ def _columns(path, table):
         con.close()
 
 
-def test_v0_database_is_migrated(tmp_path):
+def test_v0_database_is_migrated(tmp_path, as_json):
     path = tmp_path / "old.db"
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")

@@ -7,7 +7,6 @@ import math
 import sqlite3
 
 import pytest
-from conftest import as_json
 
 from bench.errors import StoreError, UsageError
 from bench.results import CaseResult, MetricRecord
@@ -23,7 +22,7 @@ def _count(path, table: str) -> int:
         con.close()
 
 
-def test_run_and_cases_round_trip(filled):
+def test_run_and_cases_round_trip(filled, as_json):
     store, run, cases = filled
     assert as_json(store.get_run(run.run_id)) == as_json(run)
     back = store.cases(run.run_id)
@@ -54,7 +53,7 @@ def test_sqlite_is_wal_with_foreign_keys(store, db_path):
     assert store.schema_version() == SCHEMA_VERSION
 
 
-def test_add_case_replaces_earlier_row_without_orphans(filled, db_path):
+def test_add_case_replaces_earlier_row_without_orphans(filled, db_path, as_json):
     store, run, cases = filled
     failed = cases[3]
     assert failed.status == "nan"
