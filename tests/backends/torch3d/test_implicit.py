@@ -237,3 +237,16 @@ def test_implicit_renderer_sphere_silhouette_and_gradients():
     assert torch.equal(sil[clear], (miss < 1.0)[clear])
     images[..., 1].sum().backward()
     assert radius.grad > 0  # a bigger sphere covers more pixels
+
+
+def test_volume_sampler_gradient_is_the_trilinear_weights():
+    dens = torch.zeros(1, 1, 4, 4, 4, dtype=torch.float64, requires_grad=True)
+    vol = Volumes(dens, voxel_size=1.0)  # voxel centres at -1.5, -0.5, 0.5, 1.5
+    pt = torch.tensor([[[0.25, -0.5, 1.0]]], dtype=torch.float64)
+    rb = RayBundle(pt, torch.zeros_like(pt), torch.zeros(1, 1, 1, dtype=torch.float64), torch.zeros(1, 1, 2))
+    VolumeSampler(vol)(rb)[0].sum().backward()
+    g = dens.grad[0, 0]  # (D, H, W): z, y, x
+    # x = 0.25 lies 0.75 of the way from centre 1 (-0.5) to centre 2 (0.5); y on centre 1; z halfway 2..3
+    assert g.sum().item() == pytest.approx(1.0)
+    assert g[2, 1, 2].item() == pytest.approx(0.75 * 0.5) and g[3, 1, 1].item() == pytest.approx(0.25 * 0.5)
+    assert (g > 0).sum() == 4

@@ -76,7 +76,7 @@ def test_chunked_selection_equals_single_pass(monkeypatch):
     one = rasterize_points_padded(pts, None, 40, 0.2, 5)
     monkeypatch.setattr(rp_module, "PAIRS_PER_CHUNK", 500)  # dozens of chunks
     many = rasterize_points_padded(pts, None, 40, 0.2, 5)
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -234,3 +234,40 @@ def test_bad_arguments_raise():
         alpha_composite(torch.zeros(1, 2, 3, dtype=torch.long), torch.zeros(1, 2, 3), torch.zeros(3, 4))
     with pytest.raises(ValueError, match="cameras"):
         PointsRasterizer()._project(None)
+
+
+@needs_pointclouds
+def test_heterogeneous_batch_gives_packed_indices_and_per_point_radius():
+    from bench.backends.torch3d.renderer.points import rasterize_points
+
+    torch.manual_seed(5)
+    short, long = torch.rand(12, 3) * 1.6 - 0.8, torch.rand(30, 3) * 1.6 - 0.8
+    short[:, 2] += 1.0
+    long[:, 2] += 1.0
+    cloud = Pointclouds(points=[short, long])  # padded P = 30; packed ids of cloud 1 start at 12
+    idx, _, _ = rasterize_points(cloud, image_size=16, radius=0.2, points_per_pixel=3)
+    assert idx.dtype == torch.int32
+    ref0 = _brute_force(short[None].numpy(), [12], 16, 16, 0.2, 3)[0]
+    ref1 = _brute_force(long[None].numpy(), [30], 16, 16, 0.2, 3)[0]
+    np.testing.assert_array_equal(idx[0].numpy(), ref0)
+    np.testing.assert_array_equal(idx[1].numpy(), np.where(ref1 >= 0, ref1 + 12, -1))
+    # per-point radii (packed (P_total,)): each cloud rasterized with its own radius
+    radius = torch.cat((torch.full((12,), 0.05), torch.full((30,), 0.3)))
+    idx_r, _, _ = rasterize_points(cloud, image_size=16, radius=radius, points_per_pixel=3)
+    ref0 = _brute_force(short[None].numpy(), [12], 16, 16, 0.05, 3)[0]
+    ref1 = _brute_force(long[None].numpy(), [30], 16, 16, 0.3, 3)[0]
+    np.testing.assert_array_equal(idx_r[0].numpy(), ref0)
+    np.testing.assert_array_equal(idx_r[1].numpy(), np.where(ref1 >= 0, ref1 + 12, -1))
+
+
+@needs_pointclouds
+def test_transform_gives_ndc_xy_and_view_depth():
+    R, T = look_at_view_transform(dist=2.5, elev=30.0, azim=-40.0)
+    cams = FoVPerspectiveCameras(R=R, T=T)
+    pts = torch.rand(1, 20, 3) - 0.5
+    out = PointsRasterizer(cameras=cams).transform(Pointclouds(points=pts)).points_padded()
+    torch.testing.assert_close(out[..., :2], cams.transform_points(pts)[..., :2])
+    # view depth by hand: distance along the viewing axis from the camera centre
+    centre = cams.get_camera_center()[0]
+    axis = torch.nn.functional.normalize(-centre, dim=0)  # the camera looks at the origin
+    torch.testing.assert_close(out[0, :, 2], (pts[0] - centre) @ axis, rtol=1e-5, atol=1e-5)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 
-_Vector = Union[float, int, Sequence[float], torch.Tensor]
-_TensorBatch = Union[torch.Tensor, Sequence[torch.Tensor]]
+_Vector = float | int | Sequence[float] | torch.Tensor
+_TensorBatch = torch.Tensor | Sequence[torch.Tensor]
 
 
 def _to_padded(x: _TensorBatch, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,7 +199,8 @@ class Volumes:
             index = [index]
         elif torch.is_tensor(index):
             if index.ndim != 1 or index.is_floating_point():
-                raise IndexError(f"Volumes index tensor must be 1D long or bool; got {index.dtype} {tuple(index.shape)}")
+                raise IndexError(f"Volumes index tensor must be 1D long or bool; got {index.dtype} "
+                                 f"{tuple(index.shape)}")
         elif not isinstance(index, (slice, list, tuple)):
             raise IndexError(f"Volumes index must be int, slice, list or tensor; got {type(index).__name__}")
         new = copy.copy(self)

@@ -16,7 +16,8 @@ def _check_inputs(rays_densities: torch.Tensor, rays_features: torch.Tensor | No
     if not torch.is_tensor(rays_densities):
         raise ValueError(f"rays_densities must be a torch.Tensor; got {type(rays_densities).__name__}")
     if rays_densities.ndim < 2 or rays_densities.shape[-1] != 1:
-        raise ValueError(f"rays_densities must have shape (..., n_points_per_ray, 1); got {tuple(rays_densities.shape)}")
+        raise ValueError("rays_densities must have shape (..., n_points_per_ray, 1); "
+                         f"got {tuple(rays_densities.shape)}")
     if need_features:
         if not torch.is_tensor(rays_features):
             raise ValueError(f"rays_features must be a torch.Tensor; got {type(rays_features).__name__}")
