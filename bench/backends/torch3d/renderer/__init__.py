@@ -47,3 +47,23 @@ from .points import (
     rasterize_points,
     weighted_sum,
 )
+from .blending import BlendParams, hard_rgb_blend, sigmoid_alpha_blend, softmax_rgb_blend
+from .lighting import AmbientLights, DirectionalLights, PointLights
+from .materials import Materials
+from .mesh import (
+    Fragments,
+    HardFlatShader,
+    HardGouraudShader,
+    HardPhongShader,
+    MeshRasterizer,
+    MeshRenderer,
+    MeshRendererWithFragments,
+    RasterizationSettings,
+    SoftGouraudShader,
+    SoftPhongShader,
+    SoftSilhouetteShader,
+    TexturesUV,
+    TexturesVertex,
+    interpolate_face_attributes,
+    rasterize_meshes,
+)
