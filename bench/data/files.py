@@ -84,7 +84,8 @@ def json_or_problem(path: Path, problems: Problems) -> Any | None:
         return None
 
 
-def matrix_or_problem(value: Any, shape: tuple[int, ...], where: Path, what: str, problems: Problems) -> np.ndarray | None:
+def matrix_or_problem(value: Any, shape: tuple[int, ...], where: Path, what: str,
+                      problems: Problems) -> np.ndarray | None:
     """``value`` as a float64 array of ``shape``, or None after recording a problem naming ``what``."""
     try:
         arr = np.asarray(value, dtype=np.float64)

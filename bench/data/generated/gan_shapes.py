@@ -38,7 +38,8 @@ def random_scene(rng: np.random.Generator, size: int, max_objects: int) -> dict[
     for _ in range(int(rng.integers(1, max_objects + 1))):
         r = float(rng.uniform(0.12, 0.25) * size)
         objects.append({"kind": KINDS[int(rng.integers(len(KINDS)))],
-                        "center": [round(float(rng.uniform(r, size - r)), 3), round(float(rng.uniform(r, size - r)), 3)],
+                        "center": [round(float(rng.uniform(r, size - r)), 3),
+                                   round(float(rng.uniform(r, size - r)), 3)],
                         "radius": round(r, 3), "angle": round(float(rng.uniform(0, 2 * np.pi)), 4),
                         "color": rng.integers(0, 256, 3).tolist()})
     return {"background": rng.integers(0, 256, 3).tolist(), "objects": objects}

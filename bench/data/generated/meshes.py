@@ -101,7 +101,8 @@ def random_shape(rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
     if kind == "box":
         return kind, {"extents": tuple(np.round(rng.uniform(0.5, 1.4, 3), 3).tolist())}
     if kind == "torus":
-        return kind, {"major": round(float(rng.uniform(0.6, 0.9)), 3), "minor": round(float(rng.uniform(0.15, 0.35)), 3),
+        return kind, {"major": round(float(rng.uniform(0.6, 0.9)), 3),
+                      "minor": round(float(rng.uniform(0.15, 0.35)), 3),
                       "sections": (32, 12)}
     return kind, {"resolution": 6}
 

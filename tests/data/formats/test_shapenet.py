@@ -8,8 +8,8 @@ from PIL import Image
 
 from bench.data import registry
 from bench.data.formats.binvox import write_binvox
-from bench.data.generated.meshes import write_obj
 from bench.data.formats.r2n2 import look_at_p3d
+from bench.data.generated.meshes import write_obj
 
 TETRA_V = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
 TETRA_F = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])

@@ -31,8 +31,9 @@ def test_keypoints_lie_on_rays_through_joints(body):
         d_cam = np.stack([-(uv[:, 0] - pp[0]) / f[0], -(uv[:, 1] - pp[1]) / f[1], np.ones(len(uv))], 1)
         d_world = d_cam @ R.T
         to_joint = body["joints3d"][i].double().numpy() - centre
-        cos = np.einsum("ij,ij->i", d_world, to_joint) / np.linalg.norm(d_world, axis=1) / np.linalg.norm(to_joint, axis=1)
-        np.testing.assert_allclose(cos, 1.0, atol=1e-9 + 1e-6)
+        cos = np.einsum("ij,ij->i", d_world, to_joint)
+        cos /= np.linalg.norm(d_world, axis=1) * np.linalg.norm(to_joint, axis=1)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-6)
         assert np.allclose(R @ R.T, np.eye(3), atol=1e-5) and np.linalg.det(R) == pytest.approx(1.0, abs=1e-5)
 
 
