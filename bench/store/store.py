@@ -51,12 +51,17 @@ class Store:
         return store
 
     def _prepare(self, *, create: bool) -> None:
-        with self._tx(write=True) as conn:
+        # Read first: a current store is opened without taking the write lock (a runner may hold it).
+        with self._tx() as conn:
             version = migrations.detect_version(conn, self.where)
-            if version is None and not create:
-                raise StoreError(f"{self.where} holds no bench3d results (empty database)")
-            if version is not None:
-                migrations.check_supported(version, self.where)
+        if version is None and not create:
+            raise StoreError(f"{self.where} holds no bench3d results (empty database)")
+        if version is not None:
+            migrations.check_supported(version, self.where)
+        if version == schema.SCHEMA_VERSION:
+            return
+        with self._tx(write=True) as conn:
+            version = migrations.detect_version(conn, self.where)  # again, under the lock
             if version != schema.SCHEMA_VERSION:
                 migrations.upgrade(conn, version)
 

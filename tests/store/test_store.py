@@ -160,3 +160,16 @@ def test_memory_url_and_reopen(db_path):
         s.create_run(sample_run())
     with Store.open(f"sqlite:///{db_path}", create=False) as s:
         assert s.get_run(sample_run().run_id).git_commit == sample_run().git_commit
+
+
+def test_readers_are_not_blocked_by_an_open_write(filled, db_path):
+    """WAL: a report can read while the runner is inside a case's transaction."""
+    store, run, cases = filled
+    with store.engine.connect() as conn:
+        conn.execution_options(bench_write=True)
+        with conn.begin():  # BEGIN IMMEDIATE: holds the write lock
+            conn.exec_driver_sql("DELETE FROM cases")  # uncommitted
+            with Store.open(db_path) as reader:
+                assert len(reader.cases(run.run_id)) == len(cases)  # sees the last committed state
+            conn.rollback()
+    assert len(store.cases(run.run_id)) == len(cases)
