@@ -1,8 +1,8 @@
 """Compositing of rasterized point features: alpha (front to back), normalised and plain weighted sums.
 
 Layouts as PyTorch3D: pointsidx (N, K, H, W) long (-1 empty), alphas (N, K, H, W),
-features (C, P) packed; output (N, C, H, W). Gathering uses ``embedding_bag`` so no
-(N, K, H, W, C) tensor is built and gradients reach both the weights and the features.
+features (C, P) packed; output (N, C, H, W). Gathering uses ``embedding_bag`` over the filled
+slots only, so no (N, K, H, W, C) tensor is built and gradients reach weights and features.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ def _check(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor
 
 
 def _weighted_gather(pointsidx: torch.Tensor, weights: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """sum_k weights[n,k,y,x] * features[:, idx[n,k,y,x]] -> (N, C, H, W); weights must be 0 where idx < 0."""
+    """sum_k weights[n,k,y,x] * features[:, idx[n,k,y,x]] over the non-empty slots -> (N, C, H, W)."""
     n, k, h, w = pointsidx.shape
-    idx = pointsidx.clamp(min=0).permute(0, 2, 3, 1).reshape(-1, k).long()
-    wts = weights.permute(0, 2, 3, 1).reshape(-1, k).to(features.dtype)
-    out = F.embedding_bag(idx, features.t(), per_sample_weights=wts, mode="sum")
+    idx = pointsidx.permute(0, 2, 3, 1).reshape(-1)
+    filled = torch.nonzero(idx >= 0, as_tuple=True)[0]  # in pixel-major order, so bags are contiguous
+    counts = torch.bincount(filled // k, minlength=n * h * w)
+    offsets = torch.cumsum(counts, 0) - counts
+    wts = weights.permute(0, 2, 3, 1).reshape(-1)[filled].to(features.dtype)
+    out = F.embedding_bag(idx[filled].long(), features.t(), offsets, mode="sum", per_sample_weights=wts)
     return out.view(n, h, w, -1).permute(0, 3, 1, 2)
 
 

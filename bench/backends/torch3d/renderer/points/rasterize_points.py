@@ -37,16 +37,16 @@ def pixel_centers_ndc(h: int, w: int, device: torch.device | None = None, dtype:
     return xs, ys
 
 
-def _select_topk(pix: torch.Tensor, z: torch.Tensor, pid: torch.Tensor, k: int):
-    """Keep, per pixel, the k pairs of smallest z (ties: earlier pairs first); returns (pix, pid, z, rank)."""
-    order = torch.argsort(z, stable=True)
-    order = order[torch.argsort(pix[order], stable=True)]
-    pix, z, pid = pix[order], z[order], pid[order]
-    _, counts = torch.unique_consecutive(pix, return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(pix.numel(), device=pix.device) - torch.repeat_interleave(starts, counts)
+def _select_topk(pix: torch.Tensor, pid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep the first k pairs of each pixel, pairs given in ascending (z, id) order; returns (pix, pid, rank)."""
+    order = torch.argsort(pix, stable=True)  # stable: keeps (z, id) order within a pixel
+    pix, pid = pix[order], pid[order]
+    pos = torch.arange(pix.numel(), device=pix.device)
+    is_start = torch.ones_like(pix, dtype=torch.bool)
+    is_start[1:] = pix[1:] != pix[:-1]
+    rank = pos - torch.cummax(torch.where(is_start, pos, torch.zeros_like(pos)), 0).values
     keep = rank < k
-    return pix[keep], pid[keep], z[keep], rank[keep]
+    return pix[keep], pid[keep], rank[keep]
 
 
 @torch.no_grad()
@@ -64,43 +64,35 @@ def _rasterize_indices(
     flat = points.reshape(-1, 3)
     r_flat = radius.reshape(-1)
     ids = torch.nonzero(valid.reshape(-1), as_tuple=False).squeeze(1)
-    # continuous column/row of each point's centre, and the first pixel of its window
-    col_c = (w - flat[ids, 0] * s) * 0.5 - 0.5
-    row_c = (h - flat[ids, 1] * s) * 0.5 - 0.5
-    r_pix = r_flat[ids] * s * 0.5
+    # visit points in ascending (z, id) order, so pairs arrive already sorted by depth
+    ids = ids[torch.argsort(flat[ids, 2], stable=True)]
+    px, py, r = flat[ids, 0], flat[ids, 1], r_flat[ids]
+    col_c = (w - px * s) * 0.5 - 0.5  # continuous column / row of each point's centre
+    row_c = (h - py * s) * 0.5 - 0.5
+    r_pix = r * s * 0.5
     inside = (col_c + r_pix > -1) & (col_c - r_pix < w) & (row_c + r_pix > -1) & (row_c - r_pix < h)
-    ids, col_c, row_c, r_pix = ids[inside], col_c[inside], row_c[inside], r_pix[inside]
+    ids, px, py, r, col_c, row_c, r_pix = (t[inside] for t in (ids, px, py, r, col_c, row_c, r_pix))
     out = torch.full((n * h * w * k,), -1, dtype=torch.long, device=device)
     if ids.numel() == 0:
         return out.view(n, h, w, k)
     win = int(math.floor(2 * float(r_pix.max()))) + 2  # covers every pixel centre within the radius
     off = torch.arange(win, device=device)
-    off_r, off_c = torch.meshgrid(off, off, indexing="ij")
-    off_r, off_c = off_r.reshape(-1), off_c.reshape(-1)
+    off_r, off_c = (t.reshape(1, -1) for t in torch.meshgrid(off, off, indexing="ij"))
     chunk = max(1, PAIRS_PER_CHUNK // (win * win))
-    best = (ids.new_empty(0), ids.new_empty(0), flat.new_empty(0))
+    best_pix, best_pid = ids.new_empty(0), ids.new_empty(0)
     for start in range(0, ids.numel(), chunk):
         sl = slice(start, start + chunk)
-        cid = ids[sl]
-        c0 = torch.floor(col_c[sl] - r_pix[sl]).long()
-        r0 = torch.floor(row_c[sl] - r_pix[sl]).long()
-        cols = (c0[:, None] + off_c).reshape(-1)
-        rows = (r0[:, None] + off_r).reshape(-1)
-        pid = cid[:, None].expand(-1, off_c.numel()).reshape(-1)
-        ok = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-        cols, rows, pid = cols[ok], rows[ok], pid[ok]
-        pts = flat[pid]
-        dx = pts[:, 0] - xs[cols]
-        dy = pts[:, 1] - ys[rows]
-        hit = dx * dx + dy * dy < r_flat[pid] ** 2  # strict, as PyTorch3D
-        cols, rows, pid = cols[hit], rows[hit], pid[hit]
-        pix = (pid // p) * (h * w) + rows * w + cols
-        pix = torch.cat((best[0], pix))
-        pid = torch.cat((best[1], pid))
-        z = torch.cat((best[2], flat[pid[best[1].numel():], 2]))
-        pix, pid, z, rank = _select_topk(pix, z, pid, k)
-        best = (pix, pid, z)
-    out[pix * k + rank] = pid
+        cols = torch.floor(col_c[sl] - r_pix[sl]).long()[:, None] + off_c  # (chunk, win * win)
+        rows = torch.floor(row_c[sl] - r_pix[sl]).long()[:, None] + off_r
+        dx = px[sl, None] - xs[cols.clamp(0, w - 1)]
+        dy = py[sl, None] - ys[rows.clamp(0, h - 1)]
+        hit = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+        hit &= dx * dx + dy * dy < r[sl, None] ** 2  # strict, as PyTorch3D
+        base = (ids[sl] // p) * (h * w)
+        pix = (base[:, None] + rows * w + cols)[hit]
+        pid = torch.repeat_interleave(ids[sl], hit.sum(1))
+        best_pix, best_pid, rank = _select_topk(torch.cat((best_pix, pix)), torch.cat((best_pid, pid)), k)
+    out[best_pix * k + rank] = best_pid
     return out.view(n, h, w, k)
 
 
@@ -136,14 +128,16 @@ def rasterize_points_padded(
     valid = torch.arange(p, device=points.device)[None] < num_points.to(points.device)[:, None]
     valid &= (pts[..., 2] >= 0) & torch.isfinite(pts).all(-1)
     idx = _rasterize_indices(pts, valid, rad.detach(), h, w, points_per_pixel)
-    has = idx >= 0
-    gathered = points.reshape(-1, 3)[idx.clamp(min=0)]  # (N, H, W, K, 3)
+    # differentiable values only for the filled slots: gather their points, scatter into -1 buffers
+    slots = torch.nonzero(idx.reshape(-1) >= 0, as_tuple=True)[0]
+    sel = points.reshape(-1, 3)[idx.reshape(-1)[slots]]
     xs, ys = pixel_centers_ndc(h, w, points.device, points.dtype)
-    dx = gathered[..., 0] - xs[None, None, :, None]
-    dy = gathered[..., 1] - ys[None, :, None, None]
-    minus_one = points.new_tensor(-1.0)
-    zbuf = torch.where(has, gathered[..., 2], minus_one)
-    dists = torch.where(has, dx * dx + dy * dy, minus_one)
+    col = (slots // points_per_pixel) % w
+    row = (slots // (points_per_pixel * w)) % h
+    dx, dy = sel[:, 0] - xs[col], sel[:, 1] - ys[row]
+    empty = points.new_full((idx.numel(),), -1.0)
+    zbuf = empty.index_put((slots,), sel[:, 2]).view(idx.shape)
+    dists = empty.index_put((slots,), dx * dx + dy * dy).view(idx.shape)
     return idx, zbuf, dists
 
 
@@ -167,10 +161,13 @@ def rasterize_points(
     if torch.is_tensor(radius) and radius.ndim == 1 and radius.numel() == int(num.sum()) and radius.numel() > 1:
         radius = _packed_to_padded(radius, num, points.shape[1])
     idx, zbuf, dists = rasterize_points_padded(points, num, image_size, radius, points_per_pixel)
-    p = points.shape[1]
+    return padded_ids_to_packed(idx, num, points.shape[1]), zbuf, dists
+
+
+def padded_ids_to_packed(idx: torch.Tensor, num: torch.Tensor, p: int) -> torch.Tensor:
+    """Padded point ids n * p + i (or -1) -> int32 packed ids first[n] + i (or -1), same shape."""
     first = torch.cumsum(num, 0) - num
-    packed = torch.where(idx >= 0, first[idx.clamp(min=0) // p] + idx % p, idx)
-    return packed.int(), zbuf, dists
+    return torch.where(idx >= 0, first[idx.clamp(min=0) // p] + idx % p, idx).int()
 
 
 def _packed_to_padded(x: torch.Tensor, num: torch.Tensor, p: int) -> torch.Tensor:

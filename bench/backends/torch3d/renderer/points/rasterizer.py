@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from .rasterize_points import _packed_to_padded, rasterize_points_padded
+from .rasterize_points import _packed_to_padded, padded_ids_to_packed, rasterize_points_padded
 
 
 class PointFragments(NamedTuple):
@@ -64,10 +64,7 @@ class PointsRasterizer(torch.nn.Module):
         if torch.is_tensor(radius) and radius.ndim == 1 and radius.numel() == int(num.sum()) and radius.numel() > 1:
             radius = _packed_to_padded(radius.to(pts), num, pts.shape[1])
         idx, zbuf, dists = rasterize_points_padded(pts, num, rs.image_size, radius, rs.points_per_pixel)
-        p = pts.shape[1]
-        first = torch.cumsum(num, 0) - num
-        packed = torch.where(idx >= 0, first[idx.clamp(min=0) // p] + idx % p, idx)
-        return PointFragments(idx=packed.int(), zbuf=zbuf, dists=dists)
+        return PointFragments(idx=padded_ids_to_packed(idx, num, pts.shape[1]), zbuf=zbuf, dists=dists)
 
     def to(self, device):  # noqa: ANN201 - returns self, like nn.Module.to
         """Move the cameras too (they are not a submodule)."""
