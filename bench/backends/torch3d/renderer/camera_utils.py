@@ -72,10 +72,14 @@ def look_at_rotation(camera_position, at=((0, 0, 0),), up=((0, 1, 0),), device: 
     z_axis = F.normalize(at - camera_position, eps=1e-5)
     x_axis = F.normalize(torch.cross(up, z_axis, dim=1), eps=1e-5)
     y_axis = F.normalize(torch.cross(z_axis, x_axis, dim=1), eps=1e-5)
-    # When up is parallel to the viewing direction x degenerates; rebuild it from y and z.
+    # When up is parallel to the viewing direction x degenerates (PyTorch3D then returns a singular
+    # matrix); use the world axis least aligned with the view direction as "up" instead.
     degenerate = (x_axis.abs() < 5e-3).all(dim=1, keepdim=True)
     if bool(degenerate.any()):
-        x_axis = torch.where(degenerate, F.normalize(torch.cross(y_axis, z_axis, dim=1), eps=1e-5), x_axis)
+        alt = torch.eye(3, dtype=z_axis.dtype, device=z_axis.device)[z_axis.abs().argmin(dim=1)]
+        x_alt = F.normalize(torch.cross(alt, z_axis, dim=1), eps=1e-5)
+        x_axis = torch.where(degenerate, x_alt, x_axis)
+        y_axis = torch.where(degenerate, F.normalize(torch.cross(z_axis, x_axis, dim=1), eps=1e-5), y_axis)
     return torch.stack((x_axis, y_axis, z_axis), dim=2)
 
 

@@ -32,6 +32,9 @@ class TensorProperties(nn.Module):
         self.device = torch.device(device)
         self._N = 0
         tensors: dict[str, torch.Tensor] = {}
+        # Plain numbers follow the precision of any float64 tensor given (e.g. for float64 gradchecks).
+        if any(torch.is_tensor(v) and v.dtype == torch.float64 for v in kwargs.values()):
+            dtype = torch.float64
         for name, value in kwargs.items():
             if value is None or isinstance(value, (str, bool)):
                 setattr(self, name, value)

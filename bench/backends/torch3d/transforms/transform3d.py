@@ -24,7 +24,8 @@ def _broadcast_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         b = b[None]
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
         raise ValueError(f"cannot broadcast transforms of batch sizes {a.shape[0]} and {b.shape[0]}")
-    return a @ b
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return a.to(dtype) @ b.to(dtype)
 
 
 class Transform3d:
