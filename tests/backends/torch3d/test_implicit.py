@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -250,3 +251,26 @@ def test_volume_sampler_gradient_is_the_trilinear_weights():
     assert g.sum().item() == pytest.approx(1.0)
     assert g[2, 1, 2].item() == pytest.approx(0.75 * 0.5) and g[3, 1, 1].item() == pytest.approx(0.25 * 0.5)
     assert (g > 0).sum() == 4
+
+
+def test_sample_pdf_inverts_the_piecewise_linear_cdf():
+    from bench.backends.torch3d.renderer.implicit import sample_pdf
+
+    torch.manual_seed(6)
+    bins = torch.sort(torch.rand(3, 9, dtype=torch.float64) * 4, dim=-1).values
+    weights = torch.rand(3, 8, dtype=torch.float64)
+    weights[1, 2:5] = 0.0  # empty bins get (almost) no samples
+    got = sample_pdf(bins, weights, 50, det=True, eps=0.0)
+    u = np.linspace(0, 1, 50)
+    for r in range(3):
+        cdf = np.concatenate(([0.0], np.cumsum(weights[r].numpy()) / weights[r].sum().item()))
+        edges = bins[r].numpy()
+        ref = []
+        for q in u:  # the bin holding quantile q (skipping empty bins), then linear inside it
+            j = max(i for i in range(8) if cdf[i] <= q and cdf[i + 1] > cdf[i]) if q < 1 else 7
+            ref.append(edges[j] + (q - cdf[j]) / (cdf[j + 1] - cdf[j]) * (edges[j + 1] - edges[j]))
+        np.testing.assert_allclose(got[r].numpy(), ref, rtol=1e-9, atol=1e-9)
+    # random samples follow the weights (bin frequencies)
+    many = sample_pdf(bins[:1], weights[:1], 20000, det=False)
+    freq = torch.histogram(many[0], bins=bins[0]).hist / 20000
+    torch.testing.assert_close(freq, weights[0] / weights[0].sum(), atol=0.015, rtol=0)

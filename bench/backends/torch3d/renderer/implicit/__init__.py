@@ -10,6 +10,7 @@ from .raysampling import (
     NDCMultinomialRaysampler,
 )
 from .renderer import ImplicitRenderer, VolumeRenderer, VolumeSampler
+from .sample_pdf import sample_pdf
 from .utils import RayBundle, ray_bundle_to_ray_points, ray_bundle_variables_to_ray_points
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "VolumeSampler",
     "ray_bundle_to_ray_points",
     "ray_bundle_variables_to_ray_points",
+    "sample_pdf",
 ]
