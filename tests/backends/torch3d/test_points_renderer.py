@@ -74,7 +74,7 @@ def test_chunked_selection_equals_single_pass(monkeypatch):
     pts = torch.rand(1, 400, 3) * 2 - 1
     pts[..., 2] += 2.0
     one = rasterize_points_padded(pts, None, 40, 0.2, 5)
-    monkeypatch.setattr(rp_module, "PAIRS_PER_CHUNK", 500)  # dozens of chunks
+    monkeypatch.setattr(rp_module, "PAIRS_PER_CHUNK", 5000)  # eight chunks of 50 points
     many = rasterize_points_padded(pts, None, 40, 0.2, 5)
     for a, b in zip(one, many, strict=True):
         torch.testing.assert_close(a, b)
