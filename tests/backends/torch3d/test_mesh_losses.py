@@ -28,7 +28,7 @@ def _batch(dtype=torch.float32, small: bool = False) -> Meshes:
 
 def _naive_edge_loss(meshes, target):
     per = []
-    for v, f in zip(meshes.verts_list(), meshes.faces_list()):
+    for v, f in zip(meshes.verts_list(), meshes.faces_list(), strict=False):
         v = v.double().numpy()
         per.append(np.mean([(np.linalg.norm(v[i] - v[j]) - target) ** 2 for i, j in _edges(f.tolist())]))
     return float(np.mean(per))
@@ -36,7 +36,7 @@ def _naive_edge_loss(meshes, target):
 
 def _naive_normal_consistency(meshes):
     per = []
-    for v, f in zip(meshes.verts_list(), meshes.faces_list()):
+    for v, f in zip(meshes.verts_list(), meshes.faces_list(), strict=False):
         v = v.double().numpy()
         by_edge = defaultdict(list)
         for face in f.tolist():
@@ -74,7 +74,7 @@ def _naive_laplacian(meshes, method, weight_verts=None):
     """Per-mesh mean of |L v| over vertices, then the mean over meshes; weights may come from other verts."""
     per = []
     wv_list = weight_verts or meshes.verts_list()
-    for v, wv, f in zip(meshes.verts_list(), wv_list, meshes.faces_list()):
+    for v, wv, f in zip(meshes.verts_list(), wv_list, meshes.faces_list(), strict=False):
         v, wv, f = v.double().numpy(), wv.double().numpy(), f.tolist()
         if method == "uniform":
             nbrs = defaultdict(set)

@@ -33,7 +33,7 @@ def test_packed_padded_list_agree(batch):
     assert vpad.shape == (3, 9, 3) and fpad.shape == (3, 12, 3)
     v2m, f2m = batch.verts_packed_to_mesh_idx().tolist(), batch.faces_packed_to_mesh_idx().tolist()
     row_v = row_f = 0
-    for i, (v, f) in enumerate(zip(vl, fl)):
+    for i, (v, f) in enumerate(zip(vl, fl, strict=False)):
         for j in range(len(v)):
             assert torch.equal(vp[row_v], v[j]) and v2m[row_v] == i
             row_v += 1
@@ -63,7 +63,7 @@ def test_edges_match_naive_set(batch):
     naive = sorted({tuple(sorted((int(f[a]), int(f[b])))) for f in fp for a, b in ((0, 1), (1, 2), (2, 0))})
     assert [tuple(e) for e in edges.tolist()] == naive
     f2e = batch.faces_packed_to_edges_packed()
-    for f, fe in zip(fp.tolist(), f2e.tolist()):
+    for f, fe in zip(fp.tolist(), f2e.tolist(), strict=False):
         for k in range(3):  # edge k is opposite corner k
             other = sorted(f[j] for j in range(3) if j != k)
             assert edges[fe[k]].tolist() == other
@@ -81,12 +81,12 @@ def test_normals_and_areas_match_numpy(batch):
     np.testing.assert_allclose(batch.faces_areas_packed().numpy(), area, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batch.faces_normals_packed().numpy(), cross / (2 * area[:, None]), atol=1e-5)
     vn = np.zeros_like(v)
-    for face, c in zip(f, cross):
+    for face, c in zip(f, cross, strict=False):
         for idx in face:
             vn[idx] += c
     vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-6)
     np.testing.assert_allclose(batch.verts_normals_packed().numpy(), vn, atol=1e-5)
-    for i, (n, nl) in enumerate(zip(batch.verts_normals_padded(), batch.verts_normals_list())):
+    for _i, (n, nl) in enumerate(zip(batch.verts_normals_padded(), batch.verts_normals_list(), strict=False)):
         assert torch.equal(n[:len(nl)], nl)
     assert torch.equal(torch.cat(batch.faces_normals_list()), batch.faces_normals_packed())
 
@@ -113,7 +113,7 @@ def test_offset_and_scale_verts_are_differentiable(batch):
     moved.verts_padded().sum().backward()
     assert torch.equal(offsets.grad, torch.ones_like(offsets))
     scaled = batch.scale_verts(torch.tensor([1.0, 2.0, 3.0]))
-    for s, a, b in zip([1.0, 2.0, 3.0], scaled.verts_list(), batch.verts_list()):
+    for s, a, b in zip([1.0, 2.0, 3.0], scaled.verts_list(), batch.verts_list(), strict=False):
         assert torch.allclose(a, s * b)
     with pytest.raises(ValueError, match="vert_offsets_packed"):
         batch.offset_verts(torch.zeros(2, 3))

@@ -45,7 +45,8 @@ def test_updates_indexing_and_joins(clouds):
     scaled = clouds.scale(torch.tensor([1.0, 2.0, 3.0]))
     assert torch.allclose(scaled.points_list()[2], 3 * clouds.points_list()[2])
     sub = clouds[[2, 0]]
-    assert sub.num_points_per_cloud().tolist() == [2, 5] and torch.equal(sub.features_list()[0], clouds.features_list()[2])
+    assert sub.num_points_per_cloud().tolist() == [2, 5]
+    assert torch.equal(sub.features_list()[0], clouds.features_list()[2])
     assert len(clouds.extend(2)) == 6
     batch = join_pointclouds_as_batch([clouds, clouds[1]])
     assert batch.num_points_per_cloud().tolist() == [5, 9, 2, 9]

@@ -38,8 +38,10 @@ def test_cubify_volume_and_extent(align):
         assert float(verts[:, 0].min()) >= lo - 1e-6
         # a face is kept only between an occupied voxel and an empty one (or the border)
         pad = torch.nn.functional.pad(occ.float(), (1, 1, 1, 1, 1, 1))
-        exposed = sum(int((occ & (pad[tuple(slice(1 + s[i], 1 + s[i] + n_) for i, n_ in enumerate((D, H, W)))] == 0)).sum())
-                      for s in [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)])
+        exposed = 0
+        for s in [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]:
+            neighbour = pad[tuple(slice(1 + s[i], 1 + s[i] + n_) for i, n_ in enumerate((D, H, W)))]
+            exposed += int((occ & (neighbour == 0)).sum())
         assert len(faces) == 2 * exposed
 
 

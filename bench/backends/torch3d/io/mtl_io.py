@@ -12,7 +12,8 @@ from PIL import Image
 _COLOR_KEYS = {"Kd": "diffuse_color", "Ka": "ambient_color", "Ks": "specular_color", "Ns": "shininess"}
 
 
-def parse_mtl(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:
+def parse_mtl(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, dict[str, torch.Tensor]],
+                                                                dict[str, str]]:
     """(material name -> {diffuse_color, ambient_color, specular_color (3,), shininess (1,)}, name -> map_Kd file)."""
     props: dict[str, dict[str, torch.Tensor]] = {}
     files: dict[str, str] = {}
@@ -54,7 +55,7 @@ def load_materials(material_names: list[str], mtl_path: Path | None, data_dir: P
     if mtl_path is None:
         return {}, {}
     if not mtl_path.is_file():
-        warnings.warn(f"load_obj: material file does not exist: {mtl_path}; loading without materials")
+        warnings.warn(f"load_obj: material file does not exist: {mtl_path}; loading without materials", stacklevel=2)
         return {}, {}
     props, files = parse_mtl(mtl_path, device)
     used = list(material_names)
@@ -69,7 +70,7 @@ def load_materials(material_names: list[str], mtl_path: Path | None, data_dir: P
             if image_path.is_file():
                 images[name] = read_texture_image(image_path).to(device)
             else:
-                warnings.warn(f"load_obj: texture file does not exist: {image_path}; loading without it")
+                warnings.warn(f"load_obj: texture file does not exist: {image_path}; loading without it", stacklevel=2)
         if name in props:
             colors[name] = props[name]
     return colors, images

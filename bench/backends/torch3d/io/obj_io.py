@@ -115,7 +115,7 @@ def _to_zero_based(idx: list[list[int]], count: int, what: str, name: str, optio
 def load_obj(f: PathOrFile, load_textures: bool = True, create_texture_atlas: bool = False,
              texture_atlas_size: int = 4, texture_wrap: str | None = "repeat", device: str | torch.device = "cpu",
              path_manager=None):
-    """Read an OBJ file: verts (V, 3), Faces(verts_idx, normals_idx, textures_idx (F, 3), materials_idx (F,)), Properties.
+    """Read an OBJ file: verts (V, 3), Faces(verts_idx, normals_idx, textures_idx (F, 3), materials_idx (F,)), aux.
 
     Polygons are triangulated as fans; absent normal/UV/material indices are -1. Properties holds
     normals (Vn, 3), verts_uvs (T, 2), material_colors, texture_images ((H, W, 3) in [0, 1]) and,

@@ -91,9 +91,11 @@ def chamfer_distance(x, y, x_lengths=None, y_lengths=None, x_normals=None, y_nor
     With point_reduction=None both are (x->y, y->x) pairs of (N, P) tensors (or one when single_directional).
     """
     if point_reduction not in _POINT_REDUCTIONS:
-        raise ValueError(f"chamfer_distance: point_reduction must be one of {_POINT_REDUCTIONS}, got {point_reduction!r}")
+        raise ValueError(f"chamfer_distance: point_reduction must be one of {_POINT_REDUCTIONS}, "
+                         f"got {point_reduction!r}")
     if batch_reduction not in _BATCH_REDUCTIONS:
-        raise ValueError(f"chamfer_distance: batch_reduction must be one of {_BATCH_REDUCTIONS}, got {batch_reduction!r}")
+        raise ValueError(f"chamfer_distance: batch_reduction must be one of {_BATCH_REDUCTIONS}, "
+                         f"got {batch_reduction!r}")
     if point_reduction is None and batch_reduction is not None:
         raise ValueError("chamfer_distance: batch_reduction must be None if point_reduction is None")
     if norm not in (1, 2):

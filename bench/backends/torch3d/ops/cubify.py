@@ -54,7 +54,7 @@ def cubify(voxels: torch.Tensor, thresh: float, *, feats: torch.Tensor | None = 
         for positive in (True, False):
             shift = [0, 0, 0]
             shift[axis] = 1 if positive else -1
-            sl = [slice(None)] + [slice(1 + s, 1 + s + n) for s, n in zip(shift, sizes)]
+            sl = [slice(None)] + [slice(1 + s, 1 + s + n) for s, n in zip(shift, sizes, strict=False)]
             exposed = occ_xyz & ~padded[tuple(sl)]
             idx = exposed.nonzero()  # (K, 4): n, x, y, z
             if not len(idx):

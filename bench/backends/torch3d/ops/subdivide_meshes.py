@@ -53,7 +53,7 @@ class SubdivideMeshes(nn.Module):
         nf = torch.bincount(f_mesh, minlength=len(meshes)).tolist()
         first = [sum(nv[:i]) for i in range(len(nv))]
         verts_list = list(new_verts[order_v].split(nv, 0))
-        faces_list = [f - o for f, o in zip(faces.split(nf, 0), first)]
+        faces_list = [f - o for f, o in zip(faces.split(nf, 0), first, strict=False)]
         out = Meshes(verts_list, faces_list)
         if feats is None:
             return out

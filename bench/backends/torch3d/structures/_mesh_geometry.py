@@ -30,7 +30,8 @@ def face_cross(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.linalg.cross(fv[:, 1] - fv[:, 0], fv[:, 2] - fv[:, 0], dim=1)
 
 
-def face_areas_normals(verts: torch.Tensor, faces: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+def face_areas_normals(verts: torch.Tensor, faces: torch.Tensor,
+                       eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
     """Face areas (F,) and unit face normals (F, 3); degenerate faces get a zero normal."""
     n = face_cross(verts, faces)
     length = n.norm(dim=1, keepdim=True)

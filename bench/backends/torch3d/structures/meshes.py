@@ -41,7 +41,8 @@ class Meshes:
             if verts.ndim != 3 or verts.shape[2] != 3:
                 raise ValueError(f"Meshes: padded verts must have shape (N, V, 3), got {tuple(verts.shape)}")
             if faces.ndim != 3 or faces.shape[2] != 3 or faces.shape[0] != verts.shape[0]:
-                raise ValueError(f"Meshes: padded faces must have shape ({verts.shape[0]}, F, 3), got {tuple(faces.shape)}")
+                raise ValueError(f"Meshes: padded faces must have shape ({verts.shape[0]}, F, 3), "
+                                 f"got {tuple(faces.shape)}")
             _check_faces(faces, verts.shape[1], "faces", allow_pad=True)
             faces = faces.to(torch.int64)
             self._verts_list = list(verts.unbind(0))
@@ -53,7 +54,7 @@ class Meshes:
             verts, faces = list(verts), list(faces)
             if len(verts) != len(faces):
                 raise ValueError(f"Meshes: got {len(verts)} verts tensors but {len(faces)} faces tensors")
-            for i, (v, f) in enumerate(zip(verts, faces)):
+            for i, (v, f) in enumerate(zip(verts, faces, strict=False)):
                 if v.ndim != 2 or v.shape[1] != 3:
                     raise ValueError(f"Meshes: verts[{i}] must have shape (V, 3), got {tuple(v.shape)}")
                 if f.ndim != 2 or f.shape[1] != 3:
@@ -67,7 +68,8 @@ class Meshes:
         self.device = self._verts_list[0].device if self._N else torch.device("cpu")
         if verts_normals is not None:
             normals = list(verts_normals.unbind(0)) if torch.is_tensor(verts_normals) else list(verts_normals)
-            if len(normals) != self._N or any(n.shape != v.shape for n, v in zip(normals, self._verts_list)):
+            if len(normals) != self._N or any(n.shape != v.shape
+                                              for n, v in zip(normals, self._verts_list, strict=True)):
                 raise ValueError("Meshes: verts_normals must match the shapes of verts")
             self._cache["verts_normals_packed"] = torch.cat(normals, 0)
 
@@ -149,7 +151,7 @@ class Meshes:
             if self._N == 0:
                 return torch.zeros((0, 3), dtype=torch.int64)
             first = self.mesh_to_verts_packed_first_idx().tolist()
-            return torch.cat([f + o for f, o in zip(self._faces_list, first)], 0)
+            return torch.cat([f + o for f, o in zip(self._faces_list, first, strict=False)], 0)
         return self._get("faces_packed", build)
 
     def verts_padded(self) -> torch.Tensor:
@@ -278,7 +280,8 @@ class Meshes:
         if scale.ndim == 0:
             scale = scale.expand(self._N)
         if scale.shape != (self._N,):
-            raise ValueError(f"scale_verts: scale must be a scalar or have shape ({self._N},), got {tuple(scale.shape)}")
+            raise ValueError(f"scale_verts: scale must be a scalar or have shape ({self._N},), "
+                             f"got {tuple(scale.shape)}")
         per_vert = scale[self.verts_packed_to_mesh_idx()][:, None]
         self._set_verts_packed(self.verts_packed() * per_vert)
         return self
@@ -315,7 +318,9 @@ class Meshes:
 
     def detach(self) -> Meshes:
         """A copy whose vertices are detached from the autograd graph."""
-        tex = self.textures.detach() if self.textures is not None and hasattr(self.textures, "detach") else self.textures
+        tex = self.textures
+        if tex is not None and hasattr(tex, "detach"):
+            tex = tex.detach()
         return self._rebuild(torch.Tensor.detach, torch.Tensor.detach, tex)
 
     def to(self, device: str | torch.device, copy: bool = False) -> Meshes:
@@ -342,7 +347,9 @@ class Meshes:
             raise ValueError(f"Meshes.extend: N must be a positive int, got {N!r}")
         verts = [v.clone() for v in self._verts_list for _ in range(N)]
         faces = [f.clone() for f in self._faces_list for _ in range(N)]
-        tex = self.textures.extend(N) if self.textures is not None and hasattr(self.textures, "extend") else self.textures
+        tex = self.textures
+        if tex is not None and hasattr(tex, "extend"):
+            tex = tex.extend(N)
         return Meshes(verts, faces, textures=tex)
 
     def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> Meshes:

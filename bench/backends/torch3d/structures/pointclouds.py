@@ -24,7 +24,7 @@ def _as_list(x: _Data, name: str, sizes: list[int] | None, width: int | None) ->
             if len(items) != len(sizes) or x.shape[1] < max(sizes, default=0):
                 raise ValueError(f"Pointclouds: {name} must have shape ({len(sizes)}, >= {max(sizes, default=0)}, C), "
                                  f"got {tuple(x.shape)}")
-            items = [t[:s] for t, s in zip(items, sizes)]
+            items = [t[:s] for t, s in zip(items, sizes, strict=False)]
     else:
         items = list(x)
     for i, t in enumerate(items):
@@ -163,7 +163,8 @@ class Pointclouds:
         """(points (P_i, 3), normals or None, features or None) of cloud ``index``."""
         if not isinstance(index, int) or not -self._N <= index < self._N:
             raise IndexError(f"Pointclouds.get_cloud: index {index!r} out of range for {self._N} clouds")
-        pick = (lambda xs: xs[index] if xs is not None else None)
+        def pick(xs):
+            return (xs[index] if xs is not None else None)
         return self._points_list[index], pick(self._normals_list), pick(self._features_list)
 
     def get_bounding_boxes(self) -> torch.Tensor:
@@ -175,7 +176,8 @@ class Pointclouds:
         return Pointclouds(points, normals=normals, features=features)
 
     def _map(self, fn) -> Pointclouds:
-        m = (lambda xs: [fn(t) for t in xs] if xs is not None else None)
+        def m(xs):
+            return ([fn(t) for t in xs] if xs is not None else None)
         return self._with(m(self._points_list), m(self._normals_list), m(self._features_list))
 
     def clone(self) -> Pointclouds:
@@ -243,7 +245,8 @@ class Pointclouds:
             raise ValueError(f"Pointclouds.update_padded: expected shape {tuple(expected)}, "
                              f"got {tuple(new_points_padded.shape)}")
         sizes = self.num_points_per_cloud().tolist()
-        cut = (lambda x: [t[:s] for t, s in zip(x.unbind(0), sizes)] if x is not None else None)
+        def cut(x):
+            return ([t[:s] for t, s in zip(x.unbind(0), sizes, strict=False)] if x is not None else None)
         normals = cut(new_normals_padded) if new_normals_padded is not None else self._normals_list
         features = cut(new_features_padded) if new_features_padded is not None else self._features_list
         return self._with(cut(new_points_padded), normals, features)
@@ -252,7 +255,8 @@ class Pointclouds:
         """A batch with each cloud repeated N times in a row."""
         if not isinstance(N, int) or N <= 0:
             raise ValueError(f"Pointclouds.extend: N must be a positive int, got {N!r}")
-        rep = (lambda xs: [t.clone() for t in xs for _ in range(N)] if xs is not None else None)
+        def rep(xs):
+            return ([t.clone() for t in xs for _ in range(N)] if xs is not None else None)
         return self._with(rep(self._points_list), rep(self._normals_list), rep(self._features_list))
 
     def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> Pointclouds:
@@ -271,7 +275,8 @@ class Pointclouds:
             ids = [int(i) % self._N for i in index]
         else:
             raise IndexError(f"Pointclouds cannot be indexed with {type(index).__name__}")
-        pick = (lambda xs: [xs[i] for i in ids] if xs is not None else None)
+        def pick(xs):
+            return ([xs[i] for i in ids] if xs is not None else None)
         return self._with(pick(self._points_list), pick(self._normals_list), pick(self._features_list))
 
     def estimate_normals(self, neighborhood_size: int = 50, disambiguate_directions: bool = True,
@@ -283,7 +288,7 @@ class Pointclouds:
                                               disambiguate_directions=disambiguate_directions)
         if assign_to_self:
             sizes = self.num_points_per_cloud().tolist()
-            self._normals_list = [n[:s] for n, s in zip(normals.unbind(0), sizes)]
+            self._normals_list = [n[:s] for n, s in zip(normals.unbind(0), sizes, strict=False)]
             self._cache.pop("normals_padded", None)
             self._cache.pop("normals_packed", None)
         return normals
@@ -312,6 +317,7 @@ def join_pointclouds_as_scene(pointclouds: Pointclouds | Sequence[Pointclouds]) 
         pointclouds = join_pointclouds_as_batch(pointclouds)
     if len(pointclouds) == 0:
         raise ValueError("join_pointclouds_as_scene: the batch is empty")
-    wrap = (lambda x: [x] if x is not None else None)
+    def wrap(x):
+        return ([x] if x is not None else None)
     return Pointclouds([pointclouds.points_packed()], normals=wrap(pointclouds.normals_packed()),
                        features=wrap(pointclouds.features_packed()))

@@ -33,7 +33,8 @@ def list_to_padded(
     return out
 
 
-def padded_to_list(x: torch.Tensor, split_size: Sequence[int] | Sequence[Sequence[int]] | None = None) -> list[torch.Tensor]:
+def padded_to_list(x: torch.Tensor,
+                   split_size: Sequence[int] | Sequence[Sequence[int]] | None = None) -> list[torch.Tensor]:
     """Unstack an (N, M, ...) padded tensor into N tensors of their valid sizes (views of x)."""
     if x.ndim < 2:
         raise ValueError(f"padded_to_list: x must have at least 2 dimensions, got shape {tuple(x.shape)}")
@@ -43,8 +44,9 @@ def padded_to_list(x: torch.Tensor, split_size: Sequence[int] | Sequence[Sequenc
     if len(split_size) != len(xs):
         raise ValueError("padded_to_list: split_size must have one entry per batch element")
     out = []
-    for t, s in zip(xs, split_size):
-        sizes = [int(s)] if isinstance(s, (int, torch.SymInt)) or (torch.is_tensor(s) and s.ndim == 0) else [int(v) for v in s]
+    for t, s in zip(xs, split_size, strict=False):
+        scalar = isinstance(s, int) or (torch.is_tensor(s) and s.ndim == 0)
+        sizes = [int(s)] if scalar else [int(v) for v in s]
         out.append(t[tuple(slice(0, v) for v in sizes)])
     return out
 
@@ -66,7 +68,8 @@ def packed_to_list(x: torch.Tensor, split_size: int | Sequence[int]) -> list[tor
     return list(x.split(split_size if isinstance(split_size, int) else [int(s) for s in split_size], dim=0))
 
 
-def padded_to_packed(x: torch.Tensor, split_size: Sequence[int] | None = None, pad_value: float | None = None) -> torch.Tensor:
+def padded_to_packed(x: torch.Tensor, split_size: Sequence[int] | None = None,
+                     pad_value: float | None = None) -> torch.Tensor:
     """Flatten an (N, M, ...) padded tensor to packed rows, keeping the first split_size[i] rows of item i."""
     if split_size is not None and pad_value is not None:
         raise ValueError("padded_to_packed: give only one of split_size and pad_value")
