@@ -39,7 +39,7 @@ def load_scene_mesh(p3d: Any, mesh: str, **params: Any) -> Any:
             v = m.verts_packed()
             return m.offset_verts(-v.mean(0).expand_as(v)).scale_verts(1.0 / (v - v.mean(0)).norm(dim=1).max().item())
         verts, faces = m.verts_packed(), m.faces_packed()
-    elif path.suffix and path.is_file():
+    elif path.suffix:  # any other mesh file (a missing one raises DataError naming it)
         verts, faces = make_mesh("file", path=path)
     else:
         verts, faces = make_mesh(str(mesh), **params)
