@@ -88,3 +88,14 @@ def test_bad_input():
         sample_points_from_meshes(cube, 10, return_textures=True)
     with pytest.raises(ValueError, match="num_samples"):
         sample_points_from_meshes(cube, 0)
+
+
+def test_textures_interpolate_like_the_points():
+    # With vertex colours equal to vertex positions, each sampled colour equals its sampled point.
+    textures = pytest.importorskip("bench.backends.torch3d.renderer").TexturesVertex
+    cube = _cube()
+    v = cube.verts_packed()
+    m = Meshes([v, 2 * v], [cube.faces_packed()] * 2, textures=textures([v, 2 * v]))
+    pts, normals, colours = sample_points_from_meshes(m, 200, return_normals=True, return_textures=True)
+    assert colours.shape == (2, 200, 3) and normals.shape == (2, 200, 3)
+    assert torch.allclose(colours, pts, atol=1e-5)
