@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="3D backend: auto (pytorch3d if importable), torch, pytorch3d")
     p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
     p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
+                   help="override a case parameter for every selected case (JSON values), e.g. --set iterations=50")
     p.add_argument("--resume", metavar="RUN_ID", help="continue a run: only cases not yet stored as ok/skipped")
     p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")

@@ -45,6 +45,26 @@ def select_cases(suites: list[Suite], profile: str, case_names: list[str] | None
     return cases
 
 
+def parse_overrides(items: list[str] | None) -> dict:
+    """``["k=v", ...]`` -> {k: v}, with v parsed as JSON when it is valid JSON, else kept as a string."""
+    out = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def apply_overrides(cases: list[Case], overrides: dict) -> list[Case]:
+    if not overrides:
+        return cases
+    return [Case(c.suite, c.name, {**c.params, **overrides}) for c in cases]
+
+
 def _summary(result: CaseResult, limit: int = 3) -> str:
     vals = ", ".join(f"{m.name}={m.value:.4g}" for m in result.metrics[:limit] if m.value is not None)
     return vals if result.status == "ok" else (result.error or "")[:160]
@@ -83,21 +103,28 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = store.get_run(store.resolve(args.resume))
             suites = registry.select(run.suites)
             opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
-                              backend=run.backend, out_dir=out_dir, data_root=args.data_root, argv=sys.argv[1:])
+                              backend=run.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
+                              argv=sys.argv[1:])
             done = store.done_cases(run.run_id)
             cases = [c for c in select_cases(suites, run.profile, args.case) if c.key not in done]
+            cases = apply_overrides(cases, parse_overrides(args.overrides))
             run_dir = Path(run.environment.get("bench3d_run_dir") or out_dir / "runs" / run.run_id)
         else:
             suites = registry.select(args.suite)
-            cases = select_cases(suites, args.profile, args.case)
+            cases = apply_overrides(select_cases(suites, args.profile, args.case), parse_overrides(args.overrides))
             device = resolve_device(args.device)
             from bench import backends
 
             if args.backend not in backends.CHOICES:
                 raise unknown_name("backend", args.backend, backends.CHOICES)
             opts = RunOptions(profile=args.profile, device=device, seed=args.seed, timeout=args.timeout,
-                              backend=args.backend, out_dir=out_dir, data_root=args.data_root, argv=sys.argv[1:])
+                              backend=args.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
+                              argv=sys.argv[1:])
+            if args.threads is not None and args.threads < 1:
+                raise UsageError(f"--threads {args.threads}: expected a positive number of threads")
             run = make_run_record(opts, suites, device)
+            if args.threads:
+                run.environment["torch_threads"] = args.threads
             run_dir = check_writable(out_dir / "runs" / run.run_id)
             run.environment["bench3d_run_dir"] = str(run_dir.resolve())
             store.create_run(run)

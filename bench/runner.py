@@ -39,6 +39,7 @@ class RunOptions:
     backend: str = "auto"
     out_dir: Path = Path("reports")
     data_root: Path | None = None
+    threads: int | None = None
     argv: list[str] = field(default_factory=list)
 
 
@@ -99,7 +100,7 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
         spec = {"suite": case.suite, "case": case.name, "params": dict(case.params), "profile": run.profile,
                 "device": run.device, "seed": run.seed, "backend": opts.backend,
                 "artifact_root": str(run_dir / "artifacts"), "result_path": str(result_path),
-                "data_root": str(opts.data_root) if opts.data_root else None}
+                "data_root": str(opts.data_root) if opts.data_root else None, "threads": opts.threads}
         spec_path.write_text(json.dumps(spec))
         t0 = time.perf_counter()
         with open(log_path, "wb") as log:

@@ -67,6 +67,8 @@ class Suite:
     profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     datasets: ClassVar[tuple[str, ...]] = ()
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    # Overrides that make a case tiny (e.g. two iterations) for the generated contract tests.
+    test_params: ClassVar[Mapping[str, Any]] = {}
 
     def cases(self, profile: str) -> list[Case]:
         """All cases of this suite at ``profile``, in a stable order."""

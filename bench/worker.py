@@ -60,6 +60,10 @@ def run_spec(spec: dict[str, Any]) -> CaseResult:
     t0 = time.perf_counter()
     try:
         set_seeds(int(spec["seed"]))
+        if spec.get("threads"):
+            import torch
+
+            torch.set_num_threads(int(spec["threads"]))
         if spec.get("backend"):
             _ = ctx.backend  # record which backend ran, and fail early if it is missing
         suite.run(case, ctx)

@@ -1,0 +1,111 @@
+"""The runner: one subprocess per case; every way a case can fail is recorded and the run goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from bench.store import Store
+from tests.conftest import bench3d_cmd
+
+pytestmark = pytest.mark.slow
+
+EXPECTED = {
+    "mode=ok": ("ok", None),
+    "mode=exception": ("error", "RuntimeError: deliberate failure in the case"),
+    "mode=nan": ("nan", "NaN in metric(s): value"),
+    "mode=memory": ("oom", "MemoryError: deliberate allocation failure"),
+    "mode=segfault": ("crashed", "SIGSEGV"),
+    "mode=exit": ("crashed", "exited with code 3"),
+    "mode=skip": ("skipped", "needs a thing this machine lacks"),
+}
+
+
+@pytest.fixture
+def faulty_env(bench_env, monkeypatch):
+    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite")
+    return bench_env
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(bench3d_cmd(*args), capture_output=True, text=True, env=os.environ.copy())
+
+
+def test_every_failure_is_recorded_and_the_run_goes_on(faulty_env):
+    case_args = [a for name in EXPECTED for a in ("--case", name)]
+    proc = run("run", "--suite", "faulty", "--json", "--threads", "1", *case_args)
+    assert proc.returncode == 1, proc.stderr  # some cases failed
+    out = json.loads(proc.stdout)
+    cases = {c["case"]: c for c in out["cases"]}
+    assert set(cases) == set(EXPECTED)
+    for name, (status, reason) in EXPECTED.items():
+        assert cases[name]["status"] == status, (name, cases[name])
+        if reason:
+            assert reason in cases[name]["error"], (name, cases[name]["error"])
+    assert cases["mode=ok"]["metrics"] == {"value": 1.0}
+    assert cases["mode=ok"]["timings"]["noop"]["n"] >= 5
+
+    store = Store.open(str(faulty_env / "reports" / "bench3d.db"), create=False)
+    stored = {c.case: c for c in store.cases(out["run_id"])}
+    assert stored["mode=ok"].metrics[0].items == [0.5, 1.5]
+    assert "running mode exception" in stored["mode=exception"].log_tail
+    assert "deliberate failure" in stored["mode=exception"].log_tail  # the traceback is in the log
+    assert store.get_run(out["run_id"]).status == "failed"
+    run_dir = faulty_env / "reports" / "runs" / out["run_id"]
+    for name in ("report.md", "report.html", "report.json"):
+        assert (run_dir / name).stat().st_size > 0
+
+    # --resume runs only the cases not stored as ok/skipped, and keeps the earlier ones
+    proc2 = run("run", "--resume", out["run_id"], "--json", "--case", "mode=ok", "--case", "mode=exception")
+    assert proc2.returncode == 1
+    resumed = json.loads(proc2.stdout)
+    assert resumed["run_id"] == out["run_id"]
+    assert len(resumed["cases"]) == len(EXPECTED)  # all stored cases of the run are reported
+    assert ": 1 case(s) of faulty" in proc2.stderr  # only the failed one of the two ran again
+    again = {c.case: c for c in store.cases(out["run_id"])}
+    assert again["mode=ok"].started_at == stored["mode=ok"].started_at  # kept, not re-run
+    assert again["mode=exception"].started_at != stored["mode=exception"].started_at
+
+
+def test_a_hang_is_killed_at_the_timeout(faulty_env):
+    proc = run("run", "--suite", "faulty", "--case", "mode=hang", "--timeout", "10", "--json")
+    assert proc.returncode == 1
+    (case,) = json.loads(proc.stdout)["cases"]
+    assert case["status"] == "timeout" and "per-case timeout of 10 s" in case["error"]
+
+
+def test_only_ok_cases_exit_zero(faulty_env):
+    proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--case", "mode=skip", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert {c["status"] for c in json.loads(proc.stdout)["cases"]} == {"ok", "skipped"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--suite", "mesh_fiting"], "unknown suite: 'mesh_fiting'; expected one of:"),
+    (["--suite", "faulty", "--profile", "smok"], "Did you mean 'smoke'"),
+    (["--suite", "faulty", "--case", "mode=okk"], "Did you mean 'mode=ok'"),
+    (["--suite", "faulty", "--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
+    (["--suite", "faulty", "--backend", "jax"], "unknown backend: 'jax'"),
+    (["--resume", "nope"], "nope"),
+])
+def test_bad_names_give_one_line_errors(faulty_env, args, message):
+    proc = run("run", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_unwritable_output_and_bad_database_are_refused(faulty_env):
+    blocker = faulty_env / "a-file"
+    blocker.write_text("not a folder")
+    proc = run("run", "--suite", "faulty", "--out", str(blocker / "sub"))
+    assert proc.returncode == 2 and "not writable" in proc.stderr
+    corrupt = faulty_env / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    before = corrupt.read_bytes()
+    proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--db", str(corrupt))
+    assert proc.returncode == 2 and "corrupt.db" in proc.stderr
+    assert corrupt.read_bytes() == before
