@@ -18,7 +18,7 @@ from bench.metrics.fingerprint import MetricResult, library_version, make_finger
 LAYOUTS = ("NCHW", "NHWC")
 
 
-def _images(preds: Any, target: Any, data_range: Any, layout: str) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def check_images(preds: Any, target: Any, data_range: Any, layout: str) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """Validated (N, C, H, W) float64 pair and the data range bounds."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
@@ -61,7 +61,7 @@ def psnr(preds: Any, target: Any, *, data_range: float | tuple[float, float], ma
         mask: optional (N, H, W) weights in [0, 1]; the MSE is taken over masked pixels and all channels.
         max_db: cap per-image PSNR (recorded in the fingerprint). Without it identical images give +inf.
     """
-    p, t, lo, hi = _images(preds, target, data_range, layout)
+    p, t, lo, hi = check_images(preds, target, data_range, layout)
     sq = (p - t).square()
     if mask is None:
         mse = sq.flatten(1).mean(1)
@@ -97,7 +97,7 @@ def ssim(preds: Any, target: Any, *, data_range: float | tuple[float, float], la
     """
     from torchmetrics.functional.image import structural_similarity_index_measure
 
-    p, t, lo, hi = _images(preds, target, data_range, layout)
+    p, t, lo, hi = check_images(preds, target, data_range, layout)
     if min(p.shape[-2:]) < 11:
         raise ValueError(f"preds: SSIM needs images of at least 11x11 pixels, got {tuple(p.shape[-2:])}")
     _, full = structural_similarity_index_measure(p, t, gaussian_kernel=True, sigma=SSIM_SIGMA, data_range=hi - lo,
