@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Sub-commands that live with their own package: (name, module, parser adder, handler).
+# Sub-commands that live with their own package: (name, module, parser adder, handler). An adder may
+# add several sub-commands and route each with ``set_defaults(handler=fn)``; then the handler is "".
 _EXTENSIONS: list[tuple[str, str, str, str]] = [
     ("data", "bench.data.cli", "add_data_parser", "run_data_command"),
 ]
@@ -129,9 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"list": cmd_list, "report": cmd_report, "run": _cmd_run}
-    handlers.update({name: getattr(importlib.import_module(mod), fn) for name, mod, _add, fn in _EXTENSIONS})
+    handlers.update({name: getattr(importlib.import_module(mod), fn) for name, mod, _add, fn in _EXTENSIONS if fn})
+    handler = getattr(args, "handler", None) or handlers[args.command]
     try:
-        return handlers[args.command](args)
+        return handler(args)
     except BenchError as exc:
         print(f"bench3d {args.command}: error: {exc}", file=sys.stderr)
         return 2
