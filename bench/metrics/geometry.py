@@ -45,7 +45,8 @@ def as_clouds(x: Any, name: str, lengths: Any = None) -> list[torch.Tensor]:
         else:
             ln = V.as_tensor(lengths, f"{name}_lengths", dtype=torch.int64)
             if tuple(ln.shape) != (t.shape[0],) or bool((ln < 0).any()) or bool((ln > t.shape[1]).any()):
-                raise ValueError(f"{name}_lengths: expected ({t.shape[0]},) ints in [0, {t.shape[1]}], got {ln.tolist()}")
+                raise ValueError(f"{name}_lengths: expected ({t.shape[0]},) ints in [0, {t.shape[1]}], "
+                                 f"got {ln.tolist()}")
             clouds = [t[i, : int(n)] for i, n in enumerate(ln)]
     if not clouds:
         raise ValueError(f"{name}: no point clouds given")

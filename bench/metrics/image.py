@@ -18,7 +18,8 @@ from bench.metrics.fingerprint import MetricResult, library_version, make_finger
 LAYOUTS = ("NCHW", "NHWC")
 
 
-def check_images(preds: Any, target: Any, data_range: Any, layout: str) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+def check_images(preds: Any, target: Any, data_range: Any, layout: str
+                 ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """Validated (N, C, H, W) float64 pair and the data range bounds."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
@@ -92,8 +93,9 @@ def ssim(preds: Any, target: Any, *, data_range: float | tuple[float, float], la
     """Structural similarity per image (mean over pixels and channels), then the mean; via torchmetrics.
 
     Gaussian window sigma 1.5 (11 taps), k1 0.01, k2 0.03, mean over pixels whose window lies inside
-    the image (5-pixel border excluded), the same convention as scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False)``. Args as :func:`psnr`; images need H, W >= 11.
+    the image (5-pixel border excluded), the same convention as scikit-image's
+    ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
+    Args as :func:`psnr`; images need H, W >= 11.
     """
     from torchmetrics.functional.image import structural_similarity_index_measure
 

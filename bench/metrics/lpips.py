@@ -14,7 +14,6 @@ from typing import Any
 import torch
 
 from bench.errors import NotAvailable
-from bench.metrics import validate as V
 from bench.metrics.accumulate import ItemMetric, from_items
 from bench.metrics.fingerprint import MetricResult, library_version, make_fingerprint
 from bench.metrics.generative import sha256_file
@@ -42,7 +41,8 @@ def _backbone_path(net: str, weights_path: str | Path | None) -> Path:
         return p
     p = hub_checkpoint(net)
     if not p.is_file():
-        raise NotAvailable(f"LPIPS({net}) unavailable: backbone weights {p} not found (no downloads here); {_how_to(net)}")
+        raise NotAvailable(f"LPIPS({net}) unavailable: backbone weights {p} not found (no downloads here); "
+                           f"{_how_to(net)}")
     return p
 
 
@@ -69,7 +69,8 @@ def _copy_backbone(model: Any, state: dict[str, torch.Tensor], path: Path) -> No
                 used.add(key)
     expected = {k for k in state if k.startswith("features.")}
     if used != expected:
-        raise ValueError(f"weights_path: {path} does not match the lpips backbone ({sorted(expected - used)[:3]} unused)")
+        unused = sorted(expected - used)[:3]
+        raise ValueError(f"weights_path: {path} does not match the lpips backbone ({unused} unused)")
 
 
 def load_lpips(net: str = "alex", weights_path: str | Path | None = None, device: str | torch.device = "cpu") -> Any:

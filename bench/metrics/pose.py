@@ -33,7 +33,8 @@ def _rotations(r: Any, name: str) -> torch.Tensor:
     bad = torch.nonzero((err > _ORTHO_TOL) | (det <= 0)).flatten()
     if len(bad):
         i = int(bad[0])
-        raise ValueError(f"{name}[{i}]: not a rotation matrix (|R R^T - I| = {float(err[i]):.2g}, det = {float(det[i]):.3g})")
+        raise ValueError(f"{name}[{i}]: not a rotation matrix "
+                         f"(|R R^T - I| = {float(err[i]):.2g}, det = {float(det[i]):.3g})")
     return t
 
 

@@ -6,6 +6,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+import torch
 from _tester import MetricTester, assert_bad_input, assert_ideal
 from scipy.linalg import orthogonal_procrustes
 from scipy.optimize import least_squares
@@ -13,7 +14,7 @@ from scipy.spatial import procrustes
 from scipy.spatial.transform import Rotation
 
 from bench.metrics.accumulate import ItemMetric
-from bench.metrics.body import mpjpe, pa_mpjpe, pck, reprojection_error_px
+from bench.metrics.body import mpjpe, pa_mpjpe, pck, reprojection_error_px, similarity_align
 
 
 def _skeletons(n=6, j=17, seed=0, noise=0.05):
@@ -68,9 +69,6 @@ def test_pa_mpjpe_matches_scipy():
     for p, g in zip(pred, gt, strict=True):
         _, _, disparity = procrustes(g, p)
         aligned_sq.append(disparity * ((g - g.mean(0)) ** 2).sum())
-    from bench.metrics.body import similarity_align
-    import torch
-
     ours = ((similarity_align(torch.tensor(pred), torch.tensor(gt)).numpy() - gt) ** 2).sum((1, 2))
     np.testing.assert_allclose(ours, aligned_sq, rtol=1e-8)
     # a pure similarity transform is undone exactly
@@ -91,9 +89,6 @@ def test_pa_mpjpe_reflection_fix():
         best = min((least_squares(resid, np.r_[Rotation.random(random_state=s).as_rotvec(), 0, 0, 0, 0])
                     for s in range(8)), key=lambda r: r.cost)
         sq = (best.fun.reshape(-1, 3) ** 2).sum(1)
-        from bench.metrics.body import similarity_align
-        import torch
-
         ours = similarity_align(torch.tensor(pred[i:i + 1]), torch.tensor(gt[i:i + 1]))[0].numpy()
         assert ((ours - gt[i]) ** 2).sum() == pytest.approx(sq.sum(), rel=1e-6)
         assert res.items[i] > 10 * 5  # far from the ~0 an improper rotation would give

@@ -149,3 +149,14 @@ def test_geometry_bad_inputs():
     assert_bad_input(chamfer_distance, np.zeros((2, 5, 3)), ys * 2, x_lengths=[5, 6], match="x_lengths")
     assert_bad_input(chamfer_distance, xs, ys, knn="faiss", match="knn: expected one of")
     assert_bad_input(chamfer_distance, torch.zeros(4, 3, dtype=torch.bool), ys, match="x: expected a numeric")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the batched torch NN path is the GPU default)")
+def test_cuda_default_path_matches_cpu_kdtree():
+    xs, ys = _clouds()
+    cpu = chamfer_distance(xs, ys, knn="kdtree")
+    gpu = chamfer_distance([torch.tensor(x, device="cuda") for x in xs], [torch.tensor(y, device="cuda") for y in ys])
+    np.testing.assert_allclose(gpu.items, cpu.items, rtol=1e-9)
+    f_cpu = f1_score(xs, ys, 0.3, knn="kdtree")
+    f_gpu = f1_score([torch.tensor(x, device="cuda") for x in xs], [torch.tensor(y, device="cuda") for y in ys], 0.3)
+    assert f_gpu.items == f_cpu.items
