@@ -95,7 +95,7 @@ def test_matches_brute_force_loop(persp, cull, blur):
     ref = naive_rasterize(fv, meshes.faces_packed_to_mesh_idx().numpy(), 2, h, w, blur, k, persp, clip, cull)
     assert (got[0] >= 0).sum() > 20  # the scene covers a good part of the image
     np.testing.assert_array_equal(got[0].numpy(), ref[0])
-    for g, r in zip(got[1:], ref[1:]):
+    for g, r in zip(got[1:], ref[1:], strict=True):
         np.testing.assert_allclose(g.numpy(), r, atol=1e-9)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bench.backends.torch3d.renderer import (
+    FoVPerspectiveCameras,
     Fragments,
     MeshRasterizer,
     MeshRenderer,
@@ -15,7 +16,6 @@ from bench.backends.torch3d.renderer import (
     SoftPhongShader,
     TexturesUV,
     TexturesVertex,
-    FoVPerspectiveCameras,
     look_at_view_transform,
 )
 

@@ -7,7 +7,8 @@ probability sigmoid(-d / sigma), and colours are weighted by a softmax over inve
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 

@@ -97,14 +97,14 @@ class CamerasBase(TensorProperties):
         """Points (..., 3) = (x, y, view depth) in projection space -> world (or view) coordinates."""
         raise NotImplementedError
 
-    def clone(self) -> "CamerasBase":
+    def clone(self) -> CamerasBase:
         kwargs = {f: getattr(self, f) for f in self._FIELDS if hasattr(self, f)}
         kwargs = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in kwargs.items()}
         for f in self._SHARED_FIELDS:
             kwargs[f.lstrip("_")] = getattr(self, f)
         return self.__class__(device=self.device, **kwargs)
 
-    def __getitem__(self, index: int | list | torch.Tensor) -> "CamerasBase":
+    def __getitem__(self, index: int | list | torch.Tensor) -> CamerasBase:
         """The cameras at ``index`` (int, list of ints, or a bool/long tensor) as a new object."""
         if isinstance(index, int):
             index = [index]

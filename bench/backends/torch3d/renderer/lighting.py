@@ -71,7 +71,7 @@ class PointLights(_LightsBase):
     def _direction(self, points: torch.Tensor) -> torch.Tensor:
         return _expand(self.location, points) - points
 
-    def clone(self) -> "PointLights":
+    def clone(self) -> PointLights:
         return PointLights(self.ambient_color.clone(), self.diffuse_color.clone(), self.specular_color.clone(),
                            self.location.clone(), device=self.device)
 
@@ -90,7 +90,7 @@ class DirectionalLights(_LightsBase):
     def _direction(self, points: torch.Tensor) -> torch.Tensor:
         return _expand(self.direction, points).expand_as(points)
 
-    def clone(self) -> "DirectionalLights":
+    def clone(self) -> DirectionalLights:
         return DirectionalLights(self.ambient_color.clone(), self.diffuse_color.clone(),
                                  self.specular_color.clone(), self.direction.clone(), device=self.device)
 
@@ -107,5 +107,5 @@ class AmbientLights(_LightsBase):
     def specular(self, normals, points, camera_position, shininess) -> torch.Tensor:
         return torch.zeros_like(points)
 
-    def clone(self) -> "AmbientLights":
+    def clone(self) -> AmbientLights:
         return AmbientLights(self.ambient_color.clone(), device=self.device)

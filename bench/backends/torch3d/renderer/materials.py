@@ -20,6 +20,6 @@ class Materials(TensorProperties):
         if self.shininess.dim() != 1:
             raise ValueError(f"shininess: expected a scalar or shape (N,), got {tuple(self.shininess.shape)}")
 
-    def clone(self) -> "Materials":
+    def clone(self) -> Materials:
         return Materials(self.ambient_color.clone(), self.diffuse_color.clone(), self.specular_color.clone(),
                          self.shininess.clone(), device=self.device)

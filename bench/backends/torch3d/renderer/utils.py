@@ -62,20 +62,20 @@ class TensorProperties(nn.Module):
     def _tensor_fields(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in vars(self).items() if torch.is_tensor(v) and not k.startswith("_")}
 
-    def to(self, device: Device = "cpu") -> "TensorProperties":  # type: ignore[override]
+    def to(self, device: Device = "cpu") -> TensorProperties:  # type: ignore[override]
         """Move every tensor field to ``device`` in place and return self."""
         self.device = torch.device(device)
         for name, value in self._tensor_fields().items():
             setattr(self, name, value.to(self.device))
         return self
 
-    def cpu(self) -> "TensorProperties":  # type: ignore[override]
+    def cpu(self) -> TensorProperties:  # type: ignore[override]
         return self.to("cpu")
 
-    def cuda(self, device: Device | None = None) -> "TensorProperties":  # type: ignore[override]
+    def cuda(self, device: Device | None = None) -> TensorProperties:  # type: ignore[override]
         return self.to(device or "cuda")
 
-    def clone(self) -> "TensorProperties":
+    def clone(self) -> TensorProperties:
         """A copy with cloned tensor fields."""
         other = self.__class__.__new__(self.__class__)
         nn.Module.__init__(other)
@@ -85,7 +85,7 @@ class TensorProperties(nn.Module):
             object.__setattr__(other, name, value.clone() if torch.is_tensor(value) else value)
         return other
 
-    def gather_props(self, batch_idx: torch.Tensor) -> "TensorProperties":
+    def gather_props(self, batch_idx: torch.Tensor) -> TensorProperties:
         """Expand each field along a new index: field[i] becomes field[batch_idx] (used per point/face)."""
         for name, value in self._tensor_fields().items():
             if value.shape[0] == self._N and batch_idx.numel():

@@ -99,19 +99,19 @@ def _axis_angle_rotation(axis: str, angle: torch.Tensor) -> torch.Tensor:
 def _check_convention(convention: str) -> None:
     ok = isinstance(convention, str) and len(convention) == 3 and all(c in _AXES for c in convention)
     if not ok or convention[0] == convention[1] or convention[1] == convention[2]:
-        raise ValueError(f"convention: expected 3 letters from X, Y, Z with no two neighbours equal, got {convention!r}")
+        raise ValueError(f"convention: expected 3 letters from X, Y, Z, no two neighbours equal; got {convention!r}")
 
 
 def euler_angles_to_matrix(euler_angles: torch.Tensor, convention: str) -> torch.Tensor:
     """Rotation matrices (..., 3, 3) from Euler angles (..., 3) in radians, e.g. convention "XYZ"."""
     _check_last(euler_angles, (3,), "euler_angles")
     _check_convention(convention)
-    mats = [_axis_angle_rotation(c, a) for c, a in zip(convention, torch.unbind(euler_angles, -1))]
+    mats = [_axis_angle_rotation(c, a) for c, a in zip(convention, torch.unbind(euler_angles, -1), strict=True)]
     return mats[0] @ mats[1] @ mats[2]
 
 
 def matrix_to_euler_angles(matrix: torch.Tensor, convention: str) -> torch.Tensor:
-    """Euler angles (..., 3) in radians, inverse of :func:`euler_angles_to_matrix` (middle angle in its principal range)."""
+    """Euler angles (..., 3) in radians, inverting :func:`euler_angles_to_matrix` (middle angle principal)."""
     _check_last(matrix, (3, 3), "matrix")
     _check_convention(convention)
     i, j, k = (_AXES.index(c) for c in convention)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -49,12 +49,12 @@ class Transform3d:
     def __len__(self) -> int:
         return self.get_matrix().shape[0]
 
-    def __getitem__(self, index: int | slice | list | torch.Tensor) -> "Transform3d":
+    def __getitem__(self, index: int | slice | list | torch.Tensor) -> Transform3d:
         if isinstance(index, int):
             index = [index]
         return Transform3d(matrix=self.get_matrix()[index])
 
-    def compose(self, *others: "Transform3d") -> "Transform3d":
+    def compose(self, *others: Transform3d) -> Transform3d:
         """A transform applying ``self`` then each of ``others`` in order."""
         out = Transform3d(dtype=self.dtype, device=self.device)
         out._matrix = self._matrix.clone()
@@ -74,7 +74,7 @@ class Transform3d:
     def _get_matrix_inverse(self) -> torch.Tensor:
         return torch.inverse(self._matrix)
 
-    def inverse(self, invert_composed: bool = False) -> "Transform3d":
+    def inverse(self, invert_composed: bool = False) -> Transform3d:
         """The inverse transform (points mapped by self then by the inverse come back unchanged)."""
         tinv = Transform3d(dtype=self.dtype, device=self.device)
         if invert_composed:
@@ -90,7 +90,7 @@ class Transform3d:
             tinv._transforms.append(last)
         return tinv
 
-    def stack(self, *others: "Transform3d") -> "Transform3d":
+    def stack(self, *others: Transform3d) -> Transform3d:
         """Concatenate the batches of self and ``others`` into one transform."""
         mats = [self.get_matrix()] + [o.get_matrix() for o in others]
         return Transform3d(matrix=torch.cat(mats, 0))
@@ -123,25 +123,25 @@ class Transform3d:
             out = out.reshape(normals.shape)
         return out
 
-    def translate(self, *args, **kwargs) -> "Transform3d":
+    def translate(self, *args, **kwargs) -> Transform3d:
         return self.compose(Translate(*args, device=self.device, dtype=self.dtype, **kwargs))
 
-    def scale(self, *args, **kwargs) -> "Transform3d":
+    def scale(self, *args, **kwargs) -> Transform3d:
         return self.compose(Scale(*args, device=self.device, dtype=self.dtype, **kwargs))
 
-    def rotate(self, *args, **kwargs) -> "Transform3d":
+    def rotate(self, *args, **kwargs) -> Transform3d:
         return self.compose(Rotate(*args, device=self.device, dtype=self.dtype, **kwargs))
 
-    def rotate_axis_angle(self, *args, **kwargs) -> "Transform3d":
+    def rotate_axis_angle(self, *args, **kwargs) -> Transform3d:
         return self.compose(RotateAxisAngle(*args, device=self.device, dtype=self.dtype, **kwargs))
 
-    def clone(self) -> "Transform3d":
+    def clone(self) -> Transform3d:
         other = Transform3d(dtype=self.dtype, device=self.device)
         other._matrix = self._matrix.clone()
         other._transforms = [t.clone() for t in self._transforms]
         return other
 
-    def to(self, device: Device, copy: bool = False, dtype: torch.dtype | None = None) -> "Transform3d":
+    def to(self, device: Device, copy: bool = False, dtype: torch.dtype | None = None) -> Transform3d:
         """This transform on ``device`` (and ``dtype``); ``copy`` forces a new object."""
         device = torch.device(device)
         dtype = self.dtype if dtype is None else dtype
@@ -153,10 +153,10 @@ class Transform3d:
         other._transforms = [t.to(device, copy=copy, dtype=dtype) for t in other._transforms]
         return other
 
-    def cpu(self) -> "Transform3d":
+    def cpu(self) -> Transform3d:
         return self.to("cpu")
 
-    def cuda(self) -> "Transform3d":
+    def cuda(self) -> Transform3d:
         return self.to("cuda")
 
 

@@ -15,3 +15,10 @@ from .shader import (
 from .shading import flat_shading, gouraud_shading, phong_shading
 from .textures import TexturesUV, TexturesVertex
 from .utils import interpolate_face_attributes
+
+__all__ = [
+    "Fragments", "HardFlatShader", "HardGouraudShader", "HardPhongShader", "MeshRasterizer", "MeshRenderer",
+    "MeshRendererWithFragments", "RasterizationSettings", "ShaderBase", "SoftGouraudShader", "SoftPhongShader",
+    "SoftSilhouetteShader", "TexturesUV", "TexturesVertex", "flat_shading", "gouraud_shading",
+    "interpolate_face_attributes", "phong_shading", "rasterize_meshes",
+]

@@ -158,12 +158,12 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         kept.append((pix, pz[idx], fi[idx]))
         kept_size += idx.numel()
         if kept_size > CHUNK_PAIRS and len(kept) > 1:
-            p, zz, f, _ = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept)), k)
+            p, zz, f, _ = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept, strict=True)), k)
             kept, kept_size = [(p, zz, f)], p.numel()
     if not kept:
         empty = torch.zeros(0, dtype=torch.long, device=fv.device)
         return empty, empty, empty
-    p, _, f, rank = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept)), k)
+    p, _, f, rank = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept, strict=True)), k)
     return p, rank, f
 
 

@@ -20,7 +20,7 @@ class Fragments(NamedTuple):
     bary_coords: torch.Tensor
     dists: torch.Tensor | None
 
-    def detach(self) -> "Fragments":
+    def detach(self) -> Fragments:
         return Fragments(*(t.detach() if t is not None else None for t in self))
 
 

@@ -99,5 +99,6 @@ class SoftSilhouetteShader(nn.Module):
 
     def forward(self, fragments, meshes, **kwargs) -> torch.Tensor:
         blend = kwargs.get("blend_params", self.blend_params)
-        colors = torch.ones_like(fragments.bary_coords)
+        # A broadcast view of ones: no (N, H, W, K, 3) buffer is allocated.
+        colors = fragments.bary_coords.new_ones(()).expand(fragments.bary_coords.shape)
         return sigmoid_alpha_blend(colors, fragments, blend)

@@ -6,7 +6,7 @@ bottom-left corner of the image, sampled bilinearly with ``align_corners`` as in
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -72,22 +72,22 @@ class TexturesVertex:
     def faces_verts_textures_packed(self, faces_packed: torch.Tensor) -> torch.Tensor:
         return self.verts_features_packed()[faces_packed]
 
-    def extend(self, N: int) -> "TexturesVertex":
+    def extend(self, N: int) -> TexturesVertex:
         return TexturesVertex([t for t in self._list for _ in range(N)])
 
-    def __getitem__(self, index) -> "TexturesVertex":
+    def __getitem__(self, index) -> TexturesVertex:
         return TexturesVertex(_pick(self._list, index))
 
-    def join_batch(self, textures: Sequence["TexturesVertex"]) -> "TexturesVertex":
+    def join_batch(self, textures: Sequence[TexturesVertex]) -> TexturesVertex:
         return TexturesVertex(self._list + [t for tex in textures for t in tex._list])
 
-    def clone(self) -> "TexturesVertex":
+    def clone(self) -> TexturesVertex:
         return TexturesVertex([t.clone() for t in self._list])
 
-    def detach(self) -> "TexturesVertex":
+    def detach(self) -> TexturesVertex:
         return TexturesVertex([t.detach() for t in self._list])
 
-    def to(self, device) -> "TexturesVertex":
+    def to(self, device) -> TexturesVertex:
         return TexturesVertex([t.to(device) for t in self._list])
 
 
@@ -103,7 +103,7 @@ class TexturesUV:
         if not len(self._maps) == len(self._faces_uvs) == len(self._verts_uvs):
             raise ValueError(f"TexturesUV: maps, faces_uvs and verts_uvs hold {len(self._maps)}, "
                              f"{len(self._faces_uvs)} and {len(self._verts_uvs)} meshes; expected equal counts")
-        for i, (f, v) in enumerate(zip(self._faces_uvs, self._verts_uvs)):
+        for i, (f, v) in enumerate(zip(self._faces_uvs, self._verts_uvs, strict=True)):
             if f.shape[-1] != 3 or v.shape[-1] != 2:
                 raise ValueError(f"TexturesUV: mesh {i} needs faces_uvs (F, 3) and verts_uvs (V, 2), "
                                  f"got {tuple(f.shape)} and {tuple(v.shape)}")
@@ -117,7 +117,7 @@ class TexturesUV:
     def __len__(self) -> int:
         return len(self._maps)
 
-    def _same(self, maps, faces_uvs, verts_uvs) -> "TexturesUV":
+    def _same(self, maps, faces_uvs, verts_uvs) -> TexturesUV:
         return TexturesUV(maps, faces_uvs, verts_uvs, self.padding_mode, self.align_corners, self.sampling_mode)
 
     def maps_list(self) -> list[torch.Tensor]:
@@ -140,7 +140,7 @@ class TexturesUV:
 
     def faces_verts_uvs_packed(self) -> torch.Tensor:
         """UVs (F_total, 3, 2) of every face corner, in the meshes' packed face order."""
-        return torch.cat([v[f] for v, f in zip(self._verts_uvs, self._faces_uvs)], 0)
+        return torch.cat([v[f] for v, f in zip(self._verts_uvs, self._faces_uvs, strict=True)], 0)
 
     def sample_textures(self, fragments, **kwargs) -> torch.Tensor:
         """Texels (N, H, W, K, C) sampled from each mesh's map at the fragments' interpolated UVs."""
@@ -156,26 +156,26 @@ class TexturesUV:
                                align_corners=self.align_corners)  # (N, C, H, W*K)
         return texels.reshape(n, -1, h, w, k).permute(0, 2, 3, 4, 1)
 
-    def extend(self, N: int) -> "TexturesUV":
+    def extend(self, N: int) -> TexturesUV:
         rep = lambda xs: [x for x in xs for _ in range(N)]  # noqa: E731
         return self._same(rep(self._maps), rep(self._faces_uvs), rep(self._verts_uvs))
 
-    def __getitem__(self, index) -> "TexturesUV":
+    def __getitem__(self, index) -> TexturesUV:
         return self._same(_pick(self._maps, index), _pick(self._faces_uvs, index), _pick(self._verts_uvs, index))
 
-    def join_batch(self, textures: Sequence["TexturesUV"]) -> "TexturesUV":
+    def join_batch(self, textures: Sequence[TexturesUV]) -> TexturesUV:
         all_tex = [self, *textures]
         return self._same([m for t in all_tex for m in t._maps], [f for t in all_tex for f in t._faces_uvs],
                           [v for t in all_tex for v in t._verts_uvs])
 
-    def clone(self) -> "TexturesUV":
+    def clone(self) -> TexturesUV:
         c = lambda xs: [x.clone() for x in xs]  # noqa: E731
         return self._same(c(self._maps), c(self._faces_uvs), c(self._verts_uvs))
 
-    def detach(self) -> "TexturesUV":
+    def detach(self) -> TexturesUV:
         d = lambda xs: [x.detach() for x in xs]  # noqa: E731
         return self._same(d(self._maps), d(self._faces_uvs), d(self._verts_uvs))
 
-    def to(self, device) -> "TexturesUV":
+    def to(self, device) -> TexturesUV:
         t = lambda xs: [x.to(device) for x in xs]  # noqa: E731
         return self._same(t(self._maps), t(self._faces_uvs), t(self._verts_uvs))
