@@ -1,7 +1,7 @@
 """Faithful storage of floats that may be NaN or +-inf.
 
 SQLite stores NaN as NULL, so a float column travels as (finite value or NULL, marker), where the
-marker is None for finite/None values and "nan", "inf" or "-inf" otherwise.
+marker is None for finite/None values and "nan", "inf", "-inf" or "-0" (SQLite folds -0.0 into 0) otherwise.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0": -0.0}
 
 
 def encode(value: float | None) -> tuple[float | None, str | None]:
@@ -21,6 +21,8 @@ def encode(value: float | None) -> tuple[float | None, str | None]:
         return None, "nan"
     if math.isinf(value):
         return None, "inf" if value > 0 else "-inf"
+    if value == 0.0 and math.copysign(1.0, value) < 0:  # SQLite folds -0.0 into 0
+        return None, "-0"
     return value, None
 
 
