@@ -40,6 +40,7 @@ PROTOCOLS = {
                                "Pixel2Mesh (Wang et al. 2018) as evaluated by Mesh R-CNN"),
 }
 GT_LONG_EDGE = 10.0
+GT_SEED_OFFSET = 1 << 20
 
 
 def _verts_faces(m: Any, name: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -106,8 +107,8 @@ def compare_meshes(pred: Any, gt: Any, *, protocol: str = "meshrcnn", num_sample
         pred, gt: Meshes (backend or pytorch3d), trimesh.Trimesh, or (verts (V, 3) | (N, V, 3), faces) pairs.
         protocol: "meshrcnn" (GT longest edge 10, F1@0.1..0.5) or "pixel2mesh" (scale 0.57, F1@sqrt(1e-4), sqrt(2e-4)).
         num_samples: points sampled per mesh (10k in Mesh R-CNN's tables).
-        seed: mesh i of the call is sampled under seed ``seed + first_index + i``, so a shape's score
-            does not depend on which batch it was evaluated in.
+        seed: prediction i is sampled under ``torch.manual_seed(seed + first_index + i)`` and its ground
+            truth under that plus ``GT_SEED_OFFSET``, so a shape's score does not depend on its batch.
         thresholds: override the protocol's F1 thresholds (recorded in the fingerprint).
     Returns:
         {"Chamfer-L2", "NormalConsistency", "AbsNormalConsistency", "F1@t"...} -> MetricResult, one item per mesh.
@@ -132,7 +133,8 @@ def compare_meshes(pred: Any, gt: Any, *, protocol: str = "meshrcnn", num_sample
     nrm = {"pred": [], "gt": []}
     for i, s in enumerate(scales):
         for key, v, f in (("pred", pv[i], pf[i]), ("gt", gv[i], gf[i])):
-            p, n = _sample(v * s, f, num_samples, seed + first_index + i + (0 if key == "pred" else 1 << 20), ns)
+            sd = seed + first_index + i + (0 if key == "pred" else GT_SEED_OFFSET)
+            p, n = _sample(v * s, f, num_samples, sd, ns)
             pts[key].append(p)
             nrm[key].append(n)
     nns = pair_nn(pts["pred"], pts["gt"], knn, ("pred", "gt"))
