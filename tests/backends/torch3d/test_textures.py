@@ -14,6 +14,7 @@ from bench.backends.torch3d.renderer import (
     PointLights,
     RasterizationSettings,
     SoftPhongShader,
+    TexturesAtlas,
     TexturesUV,
     TexturesVertex,
     look_at_view_transform,
@@ -80,6 +81,20 @@ def test_textures_uv_hits_texel_centres_exactly():
     out = tex.sample_textures(_fragments(p2f, bary))[0, 0, :, 0].numpy()
     # Equal up to the rounding of the uv -> texel index mapping.
     np.testing.assert_allclose(out, image[rows, cols].numpy(), atol=1e-6)
+
+
+def test_textures_atlas_reads_the_barycentric_cell():
+    r = 4
+    atlas = torch.rand(3, r, r, 2, generator=torch.Generator().manual_seed(5), dtype=D)
+    p2f, bary = _random_fragments(3, seed=2)
+    out = TexturesAtlas([atlas]).sample_textures(_fragments(p2f, bary)).numpy()
+    f, b = p2f.numpy(), bary.numpy()
+    for idx in np.ndindex(f.shape):
+        if f[idx] < 0:
+            np.testing.assert_array_equal(out[idx], 0.0)
+        else:
+            row, col = min(int(b[idx][1] * r), r - 1), min(int(b[idx][0] * r), r - 1)
+            np.testing.assert_array_equal(out[idx], atlas[f[idx], row, col].numpy())
 
 
 def test_textures_batch_operations():

@@ -13,12 +13,12 @@ from .shader import (
     SoftSilhouetteShader,
 )
 from .shading import flat_shading, gouraud_shading, phong_shading
-from .textures import TexturesUV, TexturesVertex
+from .textures import TexturesAtlas, TexturesUV, TexturesVertex
 from .utils import interpolate_face_attributes
 
 __all__ = [
     "Fragments", "HardFlatShader", "HardGouraudShader", "HardPhongShader", "MeshRasterizer", "MeshRenderer",
     "MeshRendererWithFragments", "RasterizationSettings", "ShaderBase", "SoftGouraudShader", "SoftPhongShader",
-    "SoftSilhouetteShader", "TexturesUV", "TexturesVertex", "flat_shading", "gouraud_shading",
+    "SoftSilhouetteShader", "TexturesAtlas", "TexturesUV", "TexturesVertex", "flat_shading", "gouraud_shading",
     "interpolate_face_attributes", "phong_shading", "rasterize_meshes",
 ]

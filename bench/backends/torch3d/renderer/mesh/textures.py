@@ -179,3 +179,57 @@ class TexturesUV:
     def to(self, device) -> TexturesUV:
         t = lambda xs: [x.to(device) for x in xs]  # noqa: E731
         return self._same(t(self._maps), t(self._faces_uvs), t(self._verts_uvs))
+
+
+class TexturesAtlas:
+    """Per-face R x R texel grids: atlas as a list of (F_i, R, R, C) tensors or an (N, F, R, R, C) tensor.
+
+    A fragment with barycentrics (w0, w1, w2) reads texel [floor(w1 R), floor(w0 R)] of its face.
+    """
+
+    def __init__(self, atlas: Sequence[torch.Tensor] | torch.Tensor) -> None:
+        self._atlas = _as_list(atlas, "atlas", 4)
+        if len({tuple(a.shape[1:]) for a in self._atlas}) > 1 or any(a.shape[1] != a.shape[2] for a in self._atlas):
+            raise ValueError("atlas: every mesh needs texel grids of one common shape (F_i, R, R, C)")
+        self.device = self._atlas[0].device if self._atlas else torch.device("cpu")
+
+    def __len__(self) -> int:
+        return len(self._atlas)
+
+    def atlas_list(self) -> list[torch.Tensor]:
+        return self._atlas
+
+    def atlas_packed(self) -> torch.Tensor:
+        return torch.cat(self._atlas, 0)
+
+    def atlas_padded(self) -> torch.Tensor:
+        return _pad(self._atlas)
+
+    def sample_textures(self, fragments, **kwargs) -> torch.Tensor:
+        """Texels (N, H, W, K, C) of the fragments' faces at their barycentric cells; zero where empty."""
+        atlas = self.atlas_packed()
+        r = atlas.shape[1]
+        empty = (fragments.pix_to_face < 0)[..., None]
+        w01 = torch.where(empty, torch.zeros_like(fragments.bary_coords[..., :2]), fragments.bary_coords[..., :2])
+        # Barycentrics may leave [0, 1] with a blur radius: clamp the cell index.
+        cell = (w01 * r).to(torch.int64).clamp(0, r - 1)
+        texels = atlas[fragments.pix_to_face.clamp(min=0), cell[..., 1], cell[..., 0]]
+        return torch.where(empty, torch.zeros_like(texels), texels)
+
+    def extend(self, N: int) -> TexturesAtlas:
+        return TexturesAtlas([a for a in self._atlas for _ in range(N)])
+
+    def __getitem__(self, index) -> TexturesAtlas:
+        return TexturesAtlas(_pick(self._atlas, index))
+
+    def join_batch(self, textures: Sequence[TexturesAtlas]) -> TexturesAtlas:
+        return TexturesAtlas(self._atlas + [a for tex in textures for a in tex._atlas])
+
+    def clone(self) -> TexturesAtlas:
+        return TexturesAtlas([a.clone() for a in self._atlas])
+
+    def detach(self) -> TexturesAtlas:
+        return TexturesAtlas([a.detach() for a in self._atlas])
+
+    def to(self, device) -> TexturesAtlas:
+        return TexturesAtlas([a.to(device) for a in self._atlas])
