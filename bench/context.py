@@ -98,11 +98,24 @@ class Context:
         return rec
 
     # --- timings -------------------------------------------------------------------------
-    def timeit(self, name: str, fn: Callable[[], Any], **kwargs: Any) -> TimingRecord:
-        """Time ``fn`` with :func:`bench.timing.measure` on this case's device and record it."""
+    def timeit(self, name: str, fn: Callable[..., Any], **kwargs: Any) -> TimingRecord:
+        """Time ``fn`` with :func:`bench.timing.measure` on this case's device and record it.
+
+        With the case parameter ``profile_ops`` true (``bench3d run --set profile_ops=true``), a
+        ``torch.profiler`` table of its top operators is also saved as an artifact.
+        """
         kwargs.setdefault("device", self.device)
         res = timing.measure(fn, **kwargs)
+        if self.case.params.get("profile_ops"):
+            setup = kwargs.get("setup")
+            state = setup() if setup is not None else None
+            self.profile_ops(name, (lambda: fn(state)) if setup is not None else fn)
         return self.record_timing(name, res)
+
+    def profile_ops(self, name: str, fn: Callable[[], Any], *, top_k: int = 15) -> ArtifactRecord:
+        """Save a ``torch.profiler`` top-k operator (and, on CUDA, kernel) table of ``fn`` as an artifact."""
+        table = timing.profile_table(fn, device=self.device, top_k=top_k)
+        return self.text(f"{name}_profile", table, kind="table")
 
     def record_timing(self, name: str, res: timing.TimingResult) -> TimingRecord:
         rec = res.to_record(name)
