@@ -110,6 +110,7 @@ class Suite:
 # Built-in suites: name -> "module:attr". Imported only when used.
 BUILTIN_SUITES: dict[str, str] = {
     "mesh_fitting": "suites.mesh_fitting:MeshFittingSuite",
+    "kernels": "suites.kernels:KernelsSuite",
 }
 
 

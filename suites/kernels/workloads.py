@@ -1,0 +1,131 @@
+"""The backend's kernel workloads, built from a backend namespace so they run on either backend.
+
+Each builder takes ``t3d`` (``bench.backends.load(...)``), a device and its settings, and returns a
+:class:`Workload`: a ``step`` to time (inputs built once, outside it) and a ``check`` that runs the step
+once more and returns figures that an independent reference can judge (areas, radii, gradient norms).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# The book's soft silhouette settings (ch. 3/4): sigma = gamma = 1e-4 and the blur radius at which
+# the sigmoid edge profile falls to sigma, log(1/sigma - 1) * sigma.
+SIGMA = 1e-4
+BLUR_RADIUS = math.log(1.0 / SIGMA - 1.0) * SIGMA
+CAMERA_DIST, CAMERA_ELEV, CAMERA_AZIM, FOV_DEG = 2.7, 10.0, 20.0, 60.0
+
+# name -> (builder, default settings); a case may override any of the settings.
+KERNELS: dict[str, dict[str, Any]] = {
+    "soft_silhouette_128_k50": {"kind": "soft_silhouette", "image_size": 128, "faces_per_pixel": 50, "level": 4},
+    "soft_silhouette_256_k100": {"kind": "soft_silhouette", "image_size": 256, "faces_per_pixel": 100, "level": 4},
+    "chamfer_10k": {"kind": "chamfer", "points": 10_000},
+    "sample_points_10k": {"kind": "sample_points", "points": 10_000, "level": 4},
+}
+
+
+@dataclass
+class Workload:
+    """A timed step (forward + backward where the op is differentiable) and its checks."""
+
+    step: Callable[[], Any]
+    check: Callable[[], dict[str, float]]
+    description: str
+
+
+def _positive_int(settings: dict[str, Any], key: str) -> int:
+    value = settings[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"kernel setting {key!r}: expected a positive integer, got {value!r}")
+    return value
+
+
+def expected_sphere_disc_area_px(image_size: int, dist: float = CAMERA_DIST, fov_deg: float = FOV_DEG) -> float:
+    """Area in pixels of a unit sphere's perspective silhouette at ``dist`` (a disc of NDC radius f/sqrt(d^2-1))."""
+    focal = 1.0 / math.tan(math.radians(fov_deg) / 2.0)
+    radius_px = focal / math.sqrt(dist * dist - 1.0) * image_size / 2.0
+    return math.pi * radius_px**2
+
+
+def soft_silhouette(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
+    """Soft silhouette of ico_sphere(level), forward + backward to the vertices. Output (1, S, S) alpha."""
+    size, k = _positive_int(settings, "image_size"), _positive_int(settings, "faces_per_pixel")
+    r = t3d.renderer
+    sphere = t3d.utils.ico_sphere(_positive_int(settings, "level"), device)
+    verts0, faces = sphere.verts_packed().detach(), sphere.faces_packed()
+    R, T = r.look_at_view_transform(CAMERA_DIST, CAMERA_ELEV, CAMERA_AZIM, device=device)
+    cameras = r.FoVPerspectiveCameras(R=R, T=T, fov=FOV_DEG, device=device)
+    raster = r.RasterizationSettings(image_size=size, blur_radius=BLUR_RADIUS, faces_per_pixel=k)
+    renderer = r.MeshRenderer(rasterizer=r.MeshRasterizer(cameras=cameras, raster_settings=raster),
+                              shader=r.SoftSilhouetteShader(blend_params=r.BlendParams(sigma=SIGMA, gamma=SIGMA)))
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        verts = verts0.clone().requires_grad_(True)
+        alpha = renderer(t3d.structures.Meshes(verts=[verts], faces=[faces]))[..., 3]
+        alpha.sum().backward()
+        return alpha.detach(), verts.grad
+
+    def check() -> dict[str, float]:
+        alpha, grad = run()
+        area = float(alpha.sum())
+        expected = expected_sphere_disc_area_px(size)
+        return {"silhouette_area_px": area, "silhouette_area_rel_err": abs(area - expected) / expected,
+                "grad_norm": float(grad.norm())}
+
+    return Workload(run, check, f"soft silhouette {size}x{size}, faces_per_pixel {k}, "
+                                f"{faces.shape[0]} faces, forward + backward")
+
+
+def chamfer(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
+    """Chamfer distance of two (1, P, 3) gaussian clouds, forward + backward to the first."""
+    n = _positive_int(settings, "points")
+    g = torch.Generator().manual_seed(int(settings.get("seed", 0)))
+    x, y = torch.randn(1, n, 3, generator=g).to(device), torch.randn(1, n, 3, generator=g).to(device)
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        xr = x.clone().requires_grad_(True)
+        loss, _ = t3d.loss.chamfer_distance(xr, y)
+        loss.backward()
+        return loss.detach(), xr.grad
+
+    def check() -> dict[str, float]:
+        loss, grad = run()
+        return {"chamfer": float(loss), "grad_norm": float(grad.norm())}
+
+    return Workload(run, check, f"chamfer_distance {n} x {n} points, forward + backward")
+
+
+def sample_points(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
+    """``sample_points_from_meshes`` of ico_sphere(level): (1, points, 3) samples on the surface."""
+    n = _positive_int(settings, "points")
+    mesh = t3d.utils.ico_sphere(_positive_int(settings, "level"), device)
+
+    def run() -> torch.Tensor:
+        return t3d.ops.sample_points_from_meshes(mesh, num_samples=n)
+
+    def check() -> dict[str, float]:
+        radius = run().norm(dim=-1)
+        return {"sample_mean_radius": float(radius.mean()), "sample_max_radius": float(radius.max())}
+
+    return Workload(run, check, f"sample_points_from_meshes {n} points of a {mesh.faces_packed().shape[0]}-face mesh")
+
+
+BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], Workload]] = {
+    "soft_silhouette": soft_silhouette, "chamfer": chamfer, "sample_points": sample_points,
+}
+
+
+def build(t3d: Any, kernel: str, device: str, overrides: dict[str, Any] | None = None) -> Workload:
+    """The workload of ``kernel`` (a key of :data:`KERNELS`), its settings updated from ``overrides``."""
+    if kernel not in KERNELS:
+        from bench.errors import unknown_name
+
+        raise unknown_name("kernel", kernel, KERNELS)
+    settings = dict(KERNELS[kernel])
+    settings.update({k: v for k, v in (overrides or {}).items() if k in settings and k != "kind"})
+    return BUILDERS[settings["kind"]](t3d, device, settings)
