@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 # add several sub-commands and route each with ``set_defaults(handler=fn)``; then the handler is "".
 _EXTENSIONS: list[tuple[str, str, str, str]] = [
     ("data", "bench.data.cli", "add_data_parser", "run_data_command"),
+    ("ingest", "bench.ingest", "add_ingest_parser", "run_ingest_command"),
 ]
 
 

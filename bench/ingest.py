@@ -1,0 +1,214 @@
+"""``bench3d ingest FILE.json``: store a pytest-benchmark JSON file as a run, so it joins the history.
+
+A file from ``pytest --benchmark-json=FILE`` (or ``--benchmark-save``) becomes a :class:`RunRecord` with
+``source="ingest"``, its environment taken from the file's ``machine_info`` and ``commit_info``, and one
+case per benchmark with a ``time`` timing: the file's statistics (median, IQR, mean, min, rounds) and,
+when the file has them (``--benchmark-json`` and ``--benchmark-save-data`` write ``stats.data``), the raw
+per-iteration samples. Numeric ``extra_info`` entries become metrics. The file is validated completely
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.errors import DataError
+from bench.results import CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.timing import NOISY_IQR_FRACTION
+
+DEFAULT_SUITE = "pytest_benchmark"
+PROFILE = "pytest-benchmark"
+REQUIRED_STATS = ("median", "iqr", "mean", "min", "rounds")
+EXPECTED = "expected a pytest-benchmark JSON file (pytest --benchmark-json=FILE)"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def load_benchmark_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a pytest-benchmark JSON file; DataError (one line, naming the file) otherwise."""
+    where = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read: {exc.strerror or exc}; {EXPECTED}") from None
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{where}: not JSON ({exc}); {EXPECTED}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise DataError(f"{where}: not a pytest-benchmark file: no 'benchmarks' list at the top level; {EXPECTED}")
+    for key in ("machine_info", "commit_info"):
+        if not isinstance(doc.get(key), dict):
+            raise DataError(f"{where}: not a pytest-benchmark file: no '{key}' object; {EXPECTED}")
+    if not doc["benchmarks"]:
+        raise DataError(f"{where}: holds no benchmarks (were they skipped? run pytest with --benchmark-only)")
+    seen: set[str] = set()
+    for i, bench in enumerate(doc["benchmarks"]):
+        _check_benchmark(where, i, bench)
+        if bench["fullname"] in seen:
+            raise DataError(f"{where}: benchmark {bench['fullname']!r} appears twice")
+        seen.add(bench["fullname"])
+    return doc
+
+
+def _check_benchmark(where: str, i: int, bench: Any) -> None:
+    if not isinstance(bench, dict) or not isinstance(bench.get("fullname"), str) or not bench["fullname"]:
+        raise DataError(f"{where}: benchmark #{i} has no 'fullname'; {EXPECTED}")
+    label = f"{where}: benchmark {bench['fullname']!r}"
+    stats = bench.get("stats")
+    if not isinstance(stats, dict):
+        raise DataError(f"{label} has no 'stats' object; {EXPECTED}")
+    missing = [k for k in REQUIRED_STATS if not _number(stats.get(k))]
+    if missing:
+        raise DataError(f"{label}: stats field(s) {', '.join(missing)} missing or not numbers; "
+                        f"expected {', '.join(REQUIRED_STATS)}")
+    if int(stats["rounds"]) < 1:
+        raise DataError(f"{label}: stats.rounds is {stats['rounds']}; expected at least 1")
+    data = stats.get("data")
+    if data is not None and (not isinstance(data, list) or not all(_number(v) for v in data)):
+        raise DataError(f"{label}: stats.data must be a list of numbers (seconds per iteration)")
+    for key in ("extra_info", "params", "options"):
+        if bench.get(key) is not None and not isinstance(bench[key], dict):
+            raise DataError(f"{label}: '{key}' must be an object, got {type(bench[key]).__name__}")
+
+
+def _timestamp(value: Any) -> str:
+    """The file's datetime as an ISO string with a time zone (UTC assumed where it has none)."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(timezone.utc).isoformat()
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _environment(doc: Mapping[str, Any], path: Path, raw: bytes) -> dict[str, Any]:
+    mi, ci = dict(doc["machine_info"]), dict(doc["commit_info"])
+    cpu = dict(mi.get("cpu") or {})
+    cpu.pop("flags", None)  # hundreds of CPU feature names: noise in a report
+    mi["cpu"] = cpu
+    return {
+        "source_file": str(path.resolve()), "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "pytest_benchmark_version": doc.get("version"), "ingested_at": datetime.now(timezone.utc).isoformat(),
+        "hostname": mi.get("node"), "cpu_model": cpu.get("brand_raw") or mi.get("processor") or mi.get("machine"),
+        "cpu_cores": cpu.get("count"), "python": mi.get("python_version"),
+        "os": " ".join(str(mi[k]) for k in ("system", "release") if mi.get(k)) or None,
+        "git_branch": ci.get("branch"), "git_project": ci.get("project"),
+        "machine_info": mi, "commit_info": ci,
+    }
+
+
+def _case(bench: Mapping[str, Any], suite: str, device: str, started: str) -> CaseResult:
+    stats = bench["stats"]
+    extra = dict(bench.get("extra_info") or {})
+    numeric = {k: float(v) for k, v in extra.items() if _number(v)}
+    median, iqr = float(stats["median"]), float(stats["iqr"])
+    timing = TimingRecord(
+        name="time", samples=[float(v) for v in stats.get("data") or []], median=median, iqr=iqr,
+        mean=float(stats["mean"]), min=float(stats["min"]), n=int(stats["rounds"]),
+        noisy=median > 0 and iqr / median > NOISY_IQR_FRACTION, method="pytest-benchmark",
+        inner_loops=int(stats.get("iterations") or 1))
+    params = {"name": bench.get("name"), "group": bench.get("group"), "params": bench.get("params"),
+              "options": bench.get("options"), "extra_info": {k: v for k, v in extra.items() if k not in numeric}}
+    metrics = [MetricRecord(name=k, value=v, fingerprint={"source": "pytest-benchmark extra_info"})
+               for k, v in numeric.items()]
+    status = "nan" if any(math.isnan(v) for v in numeric.values()) else "ok"
+    return CaseResult(suite=suite, case=bench["fullname"], params=params, status=status,
+                      error="NaN in extra_info" if status == "nan" else None, started_at=started,
+                      finished_at=started, device=device, metrics=metrics, timings=[timing])
+
+
+def to_run(doc: Mapping[str, Any], path: str | os.PathLike[str], *, suite: str = DEFAULT_SUITE, device: str = "cpu",
+           machine: str | None = None, raw: bytes | None = None) -> tuple[RunRecord, list[CaseResult]]:
+    """The run record and its cases for a validated pytest-benchmark document."""
+    from bench.env import machine_id
+    from bench.runner import new_run_id
+
+    path = Path(path)
+    environment = _environment(doc, path, raw if raw is not None else path.read_bytes())
+    commit = doc["commit_info"].get("id")
+    commit = commit if isinstance(commit, str) and commit not in ("", "unversioned") else None
+    dirty = doc["commit_info"].get("dirty")
+    environment["machine"] = machine or machine_id({"hostname": environment["hostname"],
+                                                    "cpu_model": environment["cpu_model"], "gpu_names": []})
+    created = _timestamp(doc.get("datetime"))
+    run = RunRecord(run_id=new_run_id(), created_at=created, finished_at=created, profile=PROFILE, device=device,
+                    seed=0, backend="n/a", status="ok", argv=["ingest", str(path)], suites=[suite],
+                    git_commit=commit, git_dirty=dirty if isinstance(dirty, bool) else None,
+                    machine=environment["machine"], environment=environment, source="ingest")
+    cases = [_case(b, suite, device, created) for b in doc["benchmarks"]]
+    if any(c.status != "ok" for c in cases):
+        run.status = "failed"
+    return run, cases
+
+
+def _check_suite(suite: str) -> None:
+    if not suite or not suite.replace("_", "").replace("-", "").isalnum():
+        raise DataError(f"--suite {suite!r}: expected a name of letters, digits, '_' or '-'")
+
+
+def prepare(path: str | os.PathLike[str], *, suite: str = DEFAULT_SUITE, device: str = "cpu",
+            machine: str | None = None) -> tuple[RunRecord, list[CaseResult]]:
+    """Validate ``path`` completely and build its run and cases (nothing is stored yet)."""
+    _check_suite(suite)
+    return to_run(load_benchmark_file(path), path, suite=suite, device=device, machine=machine)
+
+
+def store_run(store: Any, run: RunRecord, cases: list[CaseResult]) -> None:
+    """Write a prepared run and its cases (each case one transaction, as the runner does)."""
+    store.create_run(run)
+    for case in cases:
+        store.add_case(run.run_id, case)
+
+
+def ingest(store: Any, path: str | os.PathLike[str], *, suite: str = DEFAULT_SUITE, device: str = "cpu",
+           machine: str | None = None) -> str:
+    """Validate ``path`` and store it as one run in ``store``; returns the new run id."""
+    run, cases = prepare(path, suite=suite, device=device, machine=machine)
+    store_run(store, run, cases)
+    return run.run_id
+
+
+def add_ingest_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="store a pytest-benchmark JSON file as a run",
+                       description="Store a pytest-benchmark JSON file (pytest --benchmark-json=FILE) as a run "
+                                   "with source 'ingest': one case per benchmark, its raw samples when present.")
+    p.add_argument("file", type=Path, metavar="FILE.json", help="the pytest-benchmark JSON file")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name to store the cases under "
+                                                          f"(default: {DEFAULT_SUITE})")
+    p.add_argument("--device", default="cpu", help="device the benchmarks ran on (default: cpu)")
+    p.add_argument("--machine", help="machine name for the history (default: from the file's host and CPU)")
+    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    p.add_argument("--json", action="store_true", help="print one JSON object: run_id and the cases")
+
+
+def run_ingest_command(args: argparse.Namespace) -> int:
+    from bench.cli import DEFAULT_OUT, default_db
+    from bench.store import Store
+
+    run, cases = prepare(args.file, suite=args.suite, device=args.device, machine=args.machine)
+    store = Store.open(args.db or default_db(DEFAULT_OUT), create=True)  # only once the file is valid
+    try:
+        store_run(store, run, cases)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"run_id": run.run_id, "cases": [
+            {"suite": c.suite, "case": c.case, "status": c.status,
+             "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n, "samples": len(t.samples)}
+                         for t in c.timings}} for c in cases]}, indent=2))
+    else:
+        print(f"stored {len(cases)} benchmark(s) from {args.file} as run {run.run_id} (suite {args.suite})")
+    return 0
+
+
+__all__ = ["ingest", "prepare", "store_run", "load_benchmark_file", "to_run", "add_ingest_parser", "run_ingest_command"]
