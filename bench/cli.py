@@ -32,8 +32,10 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench3d", description="Benchmark and evaluation harness for 3D deep "
-                                     "learning: runs suites, stores results, writes reports.")
+    parser = argparse.ArgumentParser(
+        prog="bench3d",
+        description="Benchmark and evaluation harness for 3D deep learning: runs suites, stores results, "
+                    "writes reports.")
     parser.add_argument("--version", action="version", version=f"bench3d {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -49,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case", action="append", metavar="NAME", help="only these cases (repeatable)")
     p.add_argument("--profile", default="smoke", help="smoke (CPU, <1 min/suite), standard (1 GPU) or full")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
-    p.add_argument("--backend", default="auto", help="3D backend: auto (pytorch3d if importable), torch, pytorch3d")
+    p.add_argument("--backend", default="auto",
+                   help="3D backend: auto (pytorch3d if importable), torch, pytorch3d, or a comma list "
+                        "(torch,pytorch3d) that runs every case once per backend, named CASE@BACKEND")
     p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
     p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
     p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 # add several sub-commands and route each with ``set_defaults(handler=fn)``; then the handler is "".
 _EXTENSIONS: list[tuple[str, str, str, str]] = [
     ("data", "bench.data.cli", "add_data_parser", "run_data_command"),
+    ("compare", "bench.compare.cli", "add_parser", ""),
     ("ingest", "bench.ingest", "add_ingest_parser", "run_ingest_command"),
 ]
 

@@ -85,11 +85,13 @@ class Context:
                              f"declare it in {type(self.suite).__name__}.metrics or pass unit=")
         if items is not None and item_ids is not None and len(items) != len(item_ids):
             raise ValueError(f"metric {name!r}: {len(items)} items but {len(item_ids)} item_ids")
+        if higher_is_better is None and spec is not None:
+            higher_is_better = spec.higher_is_better
         rec = MetricRecord(
             name=name,
             value=None if value is None else float(value),
             unit=unit if unit is not None else spec.unit,
-            higher_is_better=higher_is_better if higher_is_better is not None or spec is None else spec.higher_is_better,
+            higher_is_better=higher_is_better,
             items=None if items is None else [float(v) for v in items],
             item_ids=None if item_ids is None else [str(i) for i in item_ids],
             fingerprint=dict(fingerprint or {}),

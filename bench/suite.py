@@ -127,7 +127,8 @@ class Registry:
         for item in filter(None, os.environ.get(EXTRA_SUITES_ENV, "").split(";")):
             name, sep, target = item.partition("=")
             if not sep or ":" not in target:
-                raise UsageError(f"{EXTRA_SUITES_ENV}: expected 'name=module:attr' items separated by ';', got {item!r}")
+                raise UsageError(f"{EXTRA_SUITES_ENV}: expected 'name=module:attr' items separated by ';', "
+                                 f"got {item!r}")
             self.add(name.strip(), target.strip())
 
     def add(self, name: str, target: str) -> None:

@@ -25,7 +25,8 @@ def test_cases_are_the_grid_product_with_profile_settings():
 
 
 def test_unknown_profile_and_case_have_close_matches():
-    with pytest.raises(UsageError, match=r"unknown profile of suite 'tiny': 'smok'; expected one of: smoke, standard. Did you mean 'smoke'"):
+    expected = r"unknown profile of suite 'tiny': 'smok'; expected one of: smoke, standard. Did you mean 'smoke'"
+    with pytest.raises(UsageError, match=expected):
         Tiny().cases("smok")
     with pytest.raises(UsageError, match="Did you mean 'a=1,b=x'"):
         find_case(Tiny(), "smoke", "a=1,b=xx")
