@@ -28,7 +28,8 @@ def default_db(out_dir: Path) -> str:
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="results database: a file path (SQLite) or an SQLAlchemy URL "
                                 "(default: $BENCH3D_DB or OUT/bench3d.db)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for runs and reports (default: reports)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="output folder for runs and reports (default: reports)")
 
 
 def build_parser() -> argparse.ArgumentParser:
