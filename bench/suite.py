@@ -111,6 +111,9 @@ class Suite:
 BUILTIN_SUITES: dict[str, str] = {
     "mesh_fitting": "suites.mesh_fitting:MeshFittingSuite",
     "kernels": "suites.kernels:KernelsSuite",
+    "volumes": "suites.volumes:VolumesSuite",
+    "nerf": "suites.nerf:NerfSuite",
+    "pose": "suites.pose:PoseSuite",
 }
 
 

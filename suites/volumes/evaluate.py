@@ -1,0 +1,62 @@
+"""Held-out scoring of a rendered scene with the harness's metrics, and the render-vs-truth strip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.errors import NotAvailable
+from suites.volumes.views import Views
+
+
+def score(rgb: torch.Tensor, alpha: torch.Tensor, views: Views, *, with_lpips: bool = True) -> dict[str, Any]:
+    """PSNR, SSIM, silhouette IoU (and LPIPS where available) per held-out view.
+
+    Args:
+        rgb: (N, H, W, 3) renders composited on the views' background; clamped to [0, 1].
+        alpha: (N, H, W) rendered opacities.
+    Returns:
+        {"psnr", "ssim", "silhouette_iou"[, "lpips"]} -> MetricResult, and "lpips_unavailable" -> reason
+        when LPIPS cannot be computed here (nothing is recorded under its name then).
+    """
+    from bench.metrics import iou, psnr, ssim
+    from bench.metrics.lpips import lpips  # (the package attribute `lpips` becomes the submodule once imported)
+
+    pred = rgb.detach().float().cpu().clamp(0.0, 1.0)
+    target = views.images.float().cpu()
+    if pred.shape != target.shape:
+        raise ValueError(f"renders {tuple(pred.shape)} and held-out images {tuple(target.shape)} differ in shape")
+    out: dict[str, Any] = {
+        "psnr": psnr(pred, target, data_range=1.0, layout="NHWC"),
+        "ssim": ssim(pred, target, data_range=1.0, layout="NHWC"),
+        "silhouette_iou": iou(alpha.detach().float().cpu().clamp(0.0, 1.0), views.masks.cpu() > 0.5, threshold=0.5),
+    }
+    if with_lpips:
+        try:
+            out["lpips"] = lpips(pred, target, data_range=1.0, layout="NHWC")
+        except NotAvailable as exc:
+            out["lpips_unavailable"] = str(exc)
+    return out
+
+
+def record(ctx: Any, results: dict[str, Any], ids: list[str]) -> None:
+    """Record each score with its per-view items (LPIPS: only its absence is logged)."""
+    for name in ("psnr", "ssim", "lpips", "silhouette_iou"):
+        if name in results:
+            results[name].record(ctx, name, item_ids=ids)
+    if "lpips_unavailable" in results:
+        ctx.log(f"lpips not recorded: {results['lpips_unavailable']}")
+
+
+def strip(truth: torch.Tensor, renders: torch.Tensor, max_views: int = 4, gap: int = 2) -> np.ndarray:
+    """An image of up to ``max_views`` rows, each [ground truth | render], on a grey background: (H', W', 3)."""
+    k = min(max_views, truth.shape[0])
+    h, w = truth.shape[1:3]
+    canvas = np.full((k * h + (k - 1) * gap, 2 * w + gap, 3), 0.5, dtype=np.float32)
+    for i in range(k):
+        y = i * (h + gap)
+        canvas[y:y + h, :w] = truth[i].detach().float().cpu().clamp(0, 1).numpy()
+        canvas[y:y + h, w + gap:] = renders[i].detach().float().cpu().clamp(0, 1).numpy()
+    return canvas
