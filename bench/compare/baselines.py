@@ -1,0 +1,300 @@
+"""Published reference figures (``baselines/*.yaml``): loading with schema checks, and run values
+shown beside them with a status: within tolerance, outside, or reference only (protocol differs).
+
+A file holds ``source`` (citation, where), ``suite``, ``protocol`` (the conventions behind the
+figures), ``metrics`` (bench3d name -> published name, direction, optional scale), ``tolerance``
+and ``entries`` (case match, metric, value). See docs/nightly.md for the format.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import UsageError
+from bench.results import CaseResult
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "baselines"
+WITHIN, OUTSIDE_WORSE, OUTSIDE_BETTER, REFERENCE = (
+    "within tolerance",
+    "outside (worse)",
+    "outside (better)",
+    "reference only",
+)
+_TOP = {"source", "suite", "protocol", "metrics", "tolerance", "entries", "default_reference", "notes"}
+_DIRECTIONS = {"higher": True, "lower": False}
+
+
+class BaselineError(UsageError):
+    """A baseline file breaks the schema; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One published figure: the case it belongs to, the metric and its value in bench3d's unit."""
+
+    match: Mapping[str, Any] | str
+    metric: str
+    value: float
+    higher_is_better: bool
+    tolerance: Mapping[str, float]
+    note: str = ""
+
+    def matches(self, case: CaseResult) -> bool:
+        if isinstance(self.match, str):
+            return case.case == self.match
+        return all(_norm(case.params.get(k)) == _norm(v) for k, v in self.match.items())
+
+    def label(self) -> str:
+        return self.match if isinstance(self.match, str) else ",".join(f"{k}={v}" for k, v in self.match.items())
+
+
+@dataclass
+class Baseline:
+    path: Path
+    name: str
+    suite: str
+    source: dict[str, str]
+    protocol: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]
+    entries: list[Entry] = field(default_factory=list)
+    default_reference: Mapping[str, Any] | str | None = None
+
+
+def _norm(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip().lower()
+
+
+def _fail(path: Path, where: str, what: str) -> BaselineError:
+    return BaselineError(f"baseline {path}: field {where!r}: {what}")
+
+
+def _tolerance(path: Path, where: str, tol: Any) -> dict[str, float]:
+    if not isinstance(tol, Mapping) or not tol or set(tol) - {"relative", "absolute"}:
+        raise _fail(path, where, "expected a mapping with 'relative' and/or 'absolute'")
+    out = {}
+    for k, v in tol.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+            raise _fail(path, f"{where}.{k}", f"expected a number >= 0, got {v!r}")
+        out[k] = float(v)
+    return out
+
+
+def _known_metrics(suite: str) -> list[str] | None:
+    """Metric names the registered suite declares, or None when the suite is not registered here."""
+    from bench.suite import Registry
+
+    reg = Registry()
+    if suite not in reg.names():
+        return None
+    return [m.name for m in reg.get(suite).metrics]
+
+
+def _match(path: Path, where: str, m: Any) -> Mapping[str, Any] | str:
+    if isinstance(m, str) and m:
+        return m
+    if isinstance(m, Mapping) and m and all(isinstance(k, str) for k in m):
+        return dict(m)
+    raise _fail(path, where, "expected a case name or a mapping of case parameters, e.g. {scene: lego}")
+
+
+def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> Baseline:
+    """Read and validate one baseline file. ``known_metrics=True`` asks the suite registry."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"baseline {path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise BaselineError(f"baseline {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, Mapping):
+        raise BaselineError(f"baseline {path}: expected a mapping at the top level")
+    for key in ("source", "suite", "protocol", "metrics", "tolerance", "entries"):
+        if key not in doc:
+            raise _fail(path, key, "missing")
+    extra = set(doc) - _TOP
+    if extra:
+        raise _fail(path, sorted(extra)[0], f"unknown field; expected {', '.join(sorted(_TOP))}")
+    src = doc["source"]
+    if not isinstance(src, Mapping) or not all(
+        isinstance(src.get(k), str) and src.get(k) for k in ("citation", "where")
+    ):
+        raise _fail(path, "source", "expected a mapping with non-empty 'citation' and 'where'")
+    suite = doc["suite"]
+    if not isinstance(suite, str) or not suite:
+        raise _fail(path, "suite", "expected a suite name")
+    if not isinstance(doc["protocol"], Mapping) or not doc["protocol"]:
+        raise _fail(path, "protocol", "expected a non-empty mapping of conventions (e.g. resolution: 800x800)")
+    tol = _tolerance(path, "tolerance", doc["tolerance"])
+    known = _known_metrics(suite) if known_metrics is True else (known_metrics or None)
+    metrics: dict[str, dict[str, Any]] = {}
+    if not isinstance(doc["metrics"], Mapping) or not doc["metrics"]:
+        raise _fail(path, "metrics", "expected a mapping of bench3d metric names")
+    for name, spec in doc["metrics"].items():
+        where = f"metrics.{name}"
+        if known is not None and name not in known:
+            raise _fail(path, where, f"unknown metric for suite {suite!r}; expected one of {', '.join(known)}")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("higher_is_better"), bool):
+            raise _fail(path, f"{where}.higher_is_better", "missing or not true/false")
+        scale = spec.get("scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+            raise _fail(path, f"{where}.scale", f"expected a positive number, got {scale!r}")
+        metrics[name] = {
+            "published_as": str(spec.get("published_as", name)),
+            "unit": str(spec.get("unit", "")),
+            "higher_is_better": spec["higher_is_better"],
+            "scale": float(scale),
+            "tolerance": _tolerance(path, f"{where}.tolerance", spec["tolerance"]) if "tolerance" in spec else tol,
+        }
+    if not isinstance(doc["entries"], list) or not doc["entries"]:
+        raise _fail(path, "entries", "expected a non-empty list")
+    entries = []
+    for i, e in enumerate(doc["entries"]):
+        where = f"entries[{i}]"
+        if not isinstance(e, Mapping):
+            raise _fail(path, where, "expected a mapping with case, metric, value")
+        for key in ("case", "metric", "value"):
+            if key not in e:
+                raise _fail(path, f"{where}.{key}", "missing")
+        if e["metric"] not in metrics:
+            raise _fail(path, f"{where}.metric", f"{e['metric']!r} is not declared under 'metrics'")
+        value = e["value"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise _fail(path, f"{where}.value", f"expected a finite number, got {value!r}")
+        spec = metrics[e["metric"]]
+        hib = spec["higher_is_better"]
+        if "direction" in e:
+            if e["direction"] not in _DIRECTIONS:
+                raise _fail(path, f"{where}.direction", f"expected 'higher' or 'lower', got {e['direction']!r}")
+            hib = _DIRECTIONS[e["direction"]]
+        etol = _tolerance(path, f"{where}.tolerance", e["tolerance"]) if "tolerance" in e else spec["tolerance"]
+        entries.append(
+            Entry(
+                _match(path, f"{where}.case", e["case"]),
+                e["metric"],
+                float(value) * spec["scale"],
+                hib,
+                etol,
+                str(e.get("note", "")),
+            )
+        )
+    default = doc.get("default_reference")
+    return Baseline(
+        path,
+        path.stem,
+        suite,
+        dict(src),
+        dict(doc["protocol"]),
+        metrics,
+        entries,
+        None if default is None else _match(path, "default_reference", default),
+    )
+
+
+def load_dir(folder: str | Path = DEFAULT_DIR, **kwargs: Any) -> list[Baseline]:
+    """Every ``*.yaml`` file of a folder (the shipped ``baselines/`` by default), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"baselines folder {folder} does not exist")
+    return [load(p, **kwargs) for p in sorted(folder.glob("*.yaml"))]
+
+
+# --- comparing a run with published figures ---------------------------------------------------
+def _lookup(case: CaseResult, metric_fp: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    """Where a run records a protocol key: case params, the metric's fingerprint, dataset names."""
+    if key in case.params:
+        return True, case.params[key]
+    stack = [metric_fp]
+    while stack:
+        d = stack.pop()
+        for k, v in d.items():
+            if isinstance(v, Mapping):
+                stack.append(v)
+            elif k == key:
+                return True, v
+    if key == "dataset" and case.datasets:
+        return True, ",".join(sorted(case.datasets))
+    return False, None
+
+
+def protocol_differences(b: Baseline, case: CaseResult, metric_fp: Mapping[str, Any]) -> list[str]:
+    """Why a run value is not comparable with the baseline's protocol (empty when it is)."""
+    out = []
+    for key, want in b.protocol.items():
+        found, got = _lookup(case, metric_fp, key)
+        if not found:
+            out.append(f"run does not record {key} (published: {want})")
+        elif _norm(got) != _norm(want):
+            out.append(f"{key} {got} (published: {want})")
+    return out
+
+
+def status(entry: Entry, run_value: float | None) -> str:
+    """Within tolerance or outside (worse / better) of the published value."""
+    if run_value is None or not math.isfinite(run_value):
+        return OUTSIDE_WORSE
+    tol = max(entry.tolerance.get("absolute", 0.0), entry.tolerance.get("relative", 0.0) * abs(entry.value))
+    delta = run_value - entry.value
+    if abs(delta) <= tol:
+        return WITHIN
+    return OUTSIDE_BETTER if (delta > 0) == entry.higher_is_better else OUTSIDE_WORSE
+
+
+def rows_for_cases(cases: list[CaseResult], baselines: list[Baseline]) -> list[dict[str, Any]]:
+    """Each run value beside its published figure (one dict per pair) with status and reason."""
+    rows = []
+    for b in baselines:
+        for case in (c for c in cases if c.suite == b.suite and c.status == "ok"):
+            matched = [e for e in b.entries if e.matches(case)]
+            fallback = False
+            if not matched and b.default_reference is not None:
+                ref = Entry(b.default_reference, "", 0.0, True, {})
+                matched = [e for e in b.entries if e.label() == ref.label()]
+                fallback = True
+            by_name = {m.name: m for m in case.metrics}
+            for e in matched:
+                m = by_name.get(e.metric)
+                if m is None:
+                    continue
+                diffs = protocol_differences(b, case, m.fingerprint or {})
+                if fallback:
+                    diffs.insert(0, f"no published figure for this case; nearest: {e.label()}")
+                st = REFERENCE if diffs else status(e, m.value)
+                spec = b.metrics[e.metric]
+                rows.append(
+                    {
+                        "baseline": b.name,
+                        "citation": b.source["citation"],
+                        "where": b.source["where"],
+                        "suite": b.suite,
+                        "case": case.case,
+                        "entry": e.label(),
+                        "metric": e.metric,
+                        "published_as": spec["published_as"],
+                        "unit": spec["unit"],
+                        "published": e.value,
+                        "run": m.value,
+                        "status": st,
+                        "reason": "; ".join(diffs),
+                        "tolerance": dict(e.tolerance),
+                        "higher_is_better": e.higher_is_better,
+                    }
+                )
+    return rows
+
+
+def rows_for_run(store: Any, run_id: str, baselines: list[Baseline] | None = None) -> list[dict[str, Any]]:
+    """Rows of :func:`rows_for_cases` for a stored run (id, prefix, "latest" or commit), with the shipped baselines."""
+    rid = store.resolve(run_id)
+    return rows_for_cases(store.cases(rid), load_dir() if baselines is None else baselines)
+
+
+def outside_worse(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["status"] == OUTSIDE_WORSE]

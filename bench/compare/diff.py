@@ -1,0 +1,262 @@
+"""Run-versus-run comparison: every case, metric and timing of two runs with a mark and a reason.
+
+Pure functions of the records (:func:`compare_cases`) plus a store front end (:func:`compare_runs`).
+Values that follow different conventions (metric fingerprints, dataset versions, devices, backends,
+machines for timings) are never compared: they are listed as incomparable with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.compare import stats
+from bench.compare.stats import Verdict
+from bench.errors import UsageError
+from bench.metrics.fingerprint import fingerprint_diff
+from bench.results import FAILED_STATUSES, CaseResult, MetricRecord, RunRecord, TimingRecord
+
+NEW_FAILURE, FIXED, STILL_FAILING, INCOMPARABLE, MISSING = (
+    "new failure",
+    "fixed",
+    "still failing",
+    "incomparable",
+    "missing",
+)
+REGRESSION_MARKS = (stats.WORSE, NEW_FAILURE)
+MARK_ORDER = (
+    NEW_FAILURE,
+    stats.WORSE,
+    INCOMPARABLE,
+    stats.CHANGED,
+    MISSING,
+    STILL_FAILING,
+    FIXED,
+    stats.BETTER,
+    stats.UNCHANGED,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Decision thresholds of a comparison."""
+
+    factor: float = stats.DEFAULT_FACTOR
+    alpha: float = stats.DEFAULT_ALPHA
+    tolerance: float = stats.DEFAULT_TOLERANCE
+
+    def __post_init__(self) -> None:
+        if not self.factor > 1:
+            raise UsageError(f"--factor {self.factor}: expected a ratio > 1 (e.g. 1.10 for 10%)")
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"--alpha {self.alpha}: expected a probability between 0 and 1")
+        if not self.tolerance >= 0:
+            raise UsageError(f"--tolerance {self.tolerance}: expected a relative tolerance >= 0")
+
+
+@dataclass
+class Row:
+    """One compared value (kind "metric" or "timing") or one case-level outcome (kind "case")."""
+
+    suite: str
+    case: str
+    kind: str
+    name: str
+    mark: str
+    reason: str = ""
+    unit: str = ""
+    higher_is_better: bool | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.mark in REGRESSION_MARKS
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "verdict"}
+        d["regression"] = self.is_regression
+        d.update({"base": None, "new": None, "change": None, "p_value": None, "test": None, "ci": None})
+        if self.verdict is not None:
+            v = self.verdict.to_dict()
+            d.update({k: v[k] for k in ("base", "new", "change", "p_value", "test", "ci", "n_base", "n_new")})
+        return d
+
+
+@dataclass
+class Comparison:
+    base: RunRecord
+    new: RunRecord
+    settings: Settings
+    rows: list[Row] = field(default_factory=list)
+    suites: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    baseline_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.is_regression]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.mark] = out.get(r.mark, 0) + 1
+        return {m: out[m] for m in MARK_ORDER if m in out}
+
+
+def _case_conflicts(b: CaseResult, n: CaseResult) -> list[str]:
+    """Reasons why nothing of two cases can be compared."""
+    out = []
+    if (b.device or "") != (n.device or ""):
+        out.append(f"device {b.device} != {n.device}")
+    if b.backend and n.backend and b.backend != n.backend:
+        out.append(f"backend {b.backend} != {n.backend}")
+    for name in sorted(set(b.datasets) | set(n.datasets)):
+        vb, vn = b.datasets.get(name, "<missing>"), n.datasets.get(name, "<missing>")
+        if vb != vn:
+            out.append(f"dataset {name} version {vb} != {vn}")
+    return out
+
+
+def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Settings) -> Row:
+    hib = n.higher_is_better if n.higher_is_better is not None else b.higher_is_better
+    row = Row(suite, case, "metric", n.name, stats.UNCHANGED, unit=n.unit, higher_is_better=hib)
+    diff = fingerprint_diff(b.fingerprint or {}, n.fingerprint or {}, strict=False)
+    if (b.unit or "") != (n.unit or ""):
+        diff.insert(0, f"unit {b.unit!r} != {n.unit!r}")
+    if diff:
+        row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
+        return row
+    row.verdict = stats.compare_metric(
+        b.items,
+        b.item_ids,
+        b.value,
+        n.items,
+        n.item_ids,
+        n.value,
+        higher_is_better=hib,
+        alpha=s.alpha,
+        tolerance=s.tolerance,
+    )
+    row.mark, row.reason = row.verdict.mark, row.verdict.note
+    return row
+
+
+def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Settings, machines: str) -> Row:
+    row = Row(suite, case, "timing", n.name, stats.UNCHANGED, unit=n.unit, higher_is_better=False)
+    diff = [f"{k} {getattr(b, k)} != {getattr(n, k)}" for k in ("unit", "method") if getattr(b, k) != getattr(n, k)]
+    if machines:
+        diff.insert(0, machines)
+    if diff:
+        row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
+        return row
+    row.verdict = stats.compare_timing(b.samples, n.samples, factor=s.factor, alpha=s.alpha)
+    row.mark, row.reason = row.verdict.mark, row.verdict.note
+    return row
+
+
+def _pair_rows(b: CaseResult, n: CaseResult, s: Settings, machines: str) -> list[Row]:
+    suite, case = n.suite, n.case
+    b_failed, n_failed = b.status in FAILED_STATUSES, n.status in FAILED_STATUSES
+    if n_failed and not b_failed:
+        return [Row(suite, case, "case", "status", NEW_FAILURE, f"{n.status}: {n.error or ''}".strip())]
+    if b_failed and not n_failed:
+        if n.status == "skipped":
+            return [Row(suite, case, "case", "status", MISSING, f"skipped in new run: {n.error or ''}")]
+        rows = [Row(suite, case, "case", "status", FIXED, f"was {b.status}: {b.error or ''}".strip())]
+        return rows
+    if b_failed and n_failed:
+        return [Row(suite, case, "case", "status", STILL_FAILING, f"{b.status} -> {n.status}: {n.error or ''}")]
+    for which, c in (("base", b), ("new", n)):
+        if c.status == "skipped":
+            return [Row(suite, case, "case", "status", MISSING, f"skipped in {which} run: {c.error or ''}")]
+    conflicts = _case_conflicts(b, n)
+    if conflicts:
+        return [Row(suite, case, "case", "conventions", INCOMPARABLE, "; ".join(conflicts))]
+    rows = []
+    bm, nm = {m.name: m for m in b.metrics}, {m.name: m for m in n.metrics}
+    for name in [*bm, *(k for k in nm if k not in bm)]:
+        if name in bm and name in nm:
+            rows.append(_metric_row(suite, case, bm[name], nm[name], s))
+        else:
+            rows.append(
+                Row(suite, case, "metric", name, MISSING, "not in new run" if name in bm else "not in base run")
+            )
+    bt, nt = {t.name: t for t in b.timings}, {t.name: t for t in n.timings}
+    for name in [*bt, *(k for k in nt if k not in bt)]:
+        if name in bt and name in nt:
+            rows.append(_timing_row(suite, case, bt[name], nt[name], s, machines))
+        else:
+            rows.append(
+                Row(suite, case, "timing", name, MISSING, "not in new run" if name in bt else "not in base run")
+            )
+    return rows
+
+
+def compare_cases(
+    base: RunRecord,
+    base_cases: list[CaseResult],
+    new: RunRecord,
+    new_cases: list[CaseResult],
+    settings: Settings | None = None,
+    suites: list[str] | None = None,
+) -> Comparison:
+    """Compare the cases two runs share, suite by suite; raise UsageError when they share no suite."""
+    s = settings or Settings()
+    b_suites = list(dict.fromkeys([*base.suites, *(c.suite for c in base_cases)]))
+    n_suites = list(dict.fromkeys([*new.suites, *(c.suite for c in new_cases)]))
+    common = [x for x in n_suites if x in b_suites]
+    if suites:
+        unknown = [x for x in suites if x not in common]
+        if unknown:
+            raise UsageError(
+                f"--suite {unknown[0]!r} is not in both runs; shared suites: {', '.join(common) or 'none'}"
+            )
+        common = [x for x in common if x in suites]
+    if not common:
+        raise UsageError(
+            f"runs {base.run_id} (suites {', '.join(b_suites) or 'none'}) and {new.run_id} "
+            f"(suites {', '.join(n_suites) or 'none'}) share no suite; compare runs of the same suite"
+        )
+    cmp = Comparison(base, new, s, suites=common)
+    only = [
+        f"{x} only in {rid}"
+        for lst, rid in ((b_suites, base.run_id), (n_suites, new.run_id))
+        for x in lst
+        if x not in common and not suites
+    ]
+    cmp.notes.extend(f"suite {t}; not compared" for t in only)
+    if base.profile != new.profile:
+        cmp.notes.append(f"profiles differ: {base.profile} vs {new.profile}")
+    machines = ""
+    if (base.machine or "") != (new.machine or ""):
+        machines = f"machine {base.machine} != {new.machine}"
+        cmp.notes.append(f"different machines ({base.machine} vs {new.machine}): timings are not compared")
+    bmap = {(c.suite, c.case): c for c in base_cases if c.suite in common}
+    nmap = {(c.suite, c.case): c for c in new_cases if c.suite in common}
+    for key in [*bmap, *(k for k in nmap if k not in bmap)]:
+        if key in bmap and key in nmap:
+            cmp.rows.extend(_pair_rows(bmap[key], nmap[key], s, machines))
+        else:
+            cmp.rows.append(
+                Row(
+                    key[0],
+                    key[1],
+                    "case",
+                    "status",
+                    MISSING,
+                    "not in new run" if key in bmap else "not in base run (new case)",
+                )
+            )
+    return cmp
+
+
+def compare_runs(
+    store: Any, base_ref: str, new_ref: str, settings: Settings | None = None, suites: list[str] | None = None
+) -> Comparison:
+    """Resolve two run references (id, prefix, "latest", git commit) and compare them."""
+    base_id, new_id = store.resolve(base_ref), store.resolve(new_ref)
+    if base_id == new_id:
+        raise UsageError(f"{base_ref!r} and {new_ref!r} are the same run {base_id}; give two different runs")
+    return compare_cases(
+        store.get_run(base_id), store.cases(base_id), store.get_run(new_id), store.cases(new_id), settings, suites
+    )

@@ -1,0 +1,183 @@
+"""History of every metric and timing per machine, with change points and their commit ranges.
+
+A series is one (suite, case, metric or timing, machine, convention) over the stored runs, oldest
+first (timings by their median). Change points come from ``ruptures`` (PELT, L2 cost) with a penalty
+scaled by a robust noise estimate, and a step must also exceed ``min_sigmas`` times that noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.compare import stats
+from bench.metrics.fingerprint import fingerprint_id
+
+PENALTY = 4.0  # times sigma^2 log(n): twice BIC's, so a change point needs strong evidence
+MIN_SIGMAS = 3.0  # a step smaller than this many noise sigmas is not reported
+MIN_SIZE = 2  # runs on each side of a change point (one odd run is not a step)
+
+
+@dataclass
+class Point:
+    run_id: str
+    created_at: str
+    commit: str | None
+    value: float
+
+
+@dataclass
+class ChangePoint:
+    """A step between ``before`` (last run of the old level) and ``after`` (first run of the new one)."""
+
+    index: int
+    before: Point
+    after: Point
+    level_before: float
+    level_after: float
+    relative: float  # level_after / level_before - 1
+    sigmas: float  # step size in noise sigmas
+    mark: str  # worse | better | changed-not-significant (metric without a direction)
+
+    def commit_range(self) -> str:
+        short = lambda c: (c or "?")[:12]  # noqa: E731
+        return f"{short(self.before.commit)}..{short(self.after.commit)}"
+
+
+@dataclass
+class Series:
+    suite: str
+    case: str
+    kind: str  # metric | timing
+    name: str
+    machine: str
+    unit: str
+    higher_is_better: bool | None
+    convention: str = ""  # fingerprint id of the metric's convention
+    points: list[Point] = field(default_factory=list)
+    changes: list[ChangePoint] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}/{self.case}/{self.kind}:{self.name}@{self.machine}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for c, obj in zip(d["changes"], self.changes, strict=True):
+            c["commit_range"] = obj.commit_range()
+        return d
+
+
+def noise_sigma(y: np.ndarray) -> float:
+    """Robust noise of a series: MAD of first differences / (0.6745 sqrt 2); a step is one outlier among them."""
+    if y.size < 3:
+        return 0.0
+    d = np.diff(y)
+    return float(np.median(np.abs(d - np.median(d))) / (0.6745 * math.sqrt(2.0)))
+
+
+def change_points(
+    y: np.ndarray,
+    *,
+    penalty: float = PENALTY,
+    min_sigmas: float = MIN_SIGMAS,
+    min_size: int = MIN_SIZE,
+    min_relative: float = 0.0,
+) -> list[tuple[int, float, float, float]]:
+    """Indices where a new level starts, with (index, level_before, level_after, step in sigmas).
+
+    Args:
+        y: the series, shape (n,), oldest first.
+        min_relative: also require ``|level_after / level_before - 1| >= min_relative``.
+    """
+    import ruptures as rpt
+
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    if n < 2 * min_size:
+        return []
+    sigma = noise_sigma(y)
+    floor = 1e-9 * max(float(np.median(np.abs(y))), 1e-12)
+    sigma = max(sigma, floor)  # constant segments: any real step is "beyond the noise"
+    bkps = (
+        rpt.Pelt(model="l2", min_size=min_size, jump=1)
+        .fit(y.reshape(-1, 1))
+        .predict(pen=penalty * sigma**2 * math.log(n))
+    )
+    bounds = [0, *bkps]
+    out = []
+    for k in range(1, len(bounds) - 1):
+        a, i, b = bounds[k - 1], bounds[k], bounds[k + 1]
+        lb, la = float(np.mean(y[a:i])), float(np.mean(y[i:b]))
+        step = abs(la - lb) / sigma
+        rel = abs(la / lb - 1.0) if lb != 0 else math.inf
+        if step >= min_sigmas and rel >= min_relative:
+            out.append((i, lb, la, step))
+    return out
+
+
+def _detect(s: Series, factor: float) -> None:
+    vals = np.asarray([p.value for p in s.points], dtype=float)
+    if not np.all(np.isfinite(vals)) or (s.kind == "timing" and np.any(vals <= 0)):
+        keep = np.isfinite(vals) & ((vals > 0) if s.kind == "timing" else True)
+        s.points = [p for p, k in zip(s.points, keep, strict=True) if k]
+        vals = vals[keep]
+    # Timings are multiplicative: detect on log, and a step must exceed the compare factor too.
+    y = np.log(vals) if s.kind == "timing" else vals
+    min_rel = (factor - 1.0) if s.kind == "timing" else 0.0
+    for i, lb, la, sig in change_points(y, min_relative=0.0):
+        before, after = (math.exp(lb), math.exp(la)) if s.kind == "timing" else (lb, la)
+        rel = after / before - 1.0 if before != 0 else math.inf
+        if abs(rel) < min_rel:
+            continue
+        hib = False if s.kind == "timing" else s.higher_is_better
+        mark = stats.CHANGED if hib is None else (stats.BETTER if (after > before) == hib else stats.WORSE)
+        s.changes.append(ChangePoint(i, s.points[i - 1], s.points[i], before, after, rel, sig, mark))
+
+
+def collect(
+    store: Any,
+    *,
+    suite: str | None = None,
+    metric: str | None = None,
+    machine: str | None = None,
+    case: str | None = None,
+    factor: float = stats.DEFAULT_FACTOR,
+) -> list[Series]:
+    """Every series of the store (filtered), oldest run first, with its change points."""
+    series: dict[tuple, Series] = {}
+    for run in reversed(store.list_runs(suite=suite)):
+        mach = run.machine or "unknown"
+        if machine is not None and mach != machine:
+            continue
+        for c in store.cases(run.run_id):
+            if c.status != "ok" or (suite and c.suite != suite) or (case and c.case != case):
+                continue
+            for m in c.metrics:
+                if m.value is None or (metric and m.name != metric):
+                    continue
+                conv = fingerprint_id(m.fingerprint) if m.fingerprint else ""
+                key = (c.suite, c.case, "metric", m.name, mach, conv)
+                s = series.setdefault(
+                    key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, m.higher_is_better, conv)
+                )
+                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(m.value)))
+            for t in c.timings:
+                if metric and t.name != metric:
+                    continue
+                key = (c.suite, c.case, "timing", t.name, mach, t.method)
+                s = series.setdefault(key, Series(c.suite, c.case, "timing", t.name, mach, t.unit, False, t.method))
+                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(t.median)))
+    out = list(series.values())
+    for s in out:
+        _detect(s, factor)
+    return out
+
+
+def regressions(series: list[Series]) -> list[tuple[Series, ChangePoint]]:
+    """Change points in the worse direction, newest first."""
+    found = [(s, c) for s in series for c in s.changes if c.mark == stats.WORSE]
+    return sorted(found, key=lambda sc: sc[1].after.created_at, reverse=True)

@@ -1,0 +1,219 @@
+"""The statistics behind ``bench3d compare``: timings by ratio of medians plus a rank test,
+quality metrics by paired (Wilcoxon) or unpaired (Mann-Whitney) tests with the metric's direction.
+
+Every function returns a :class:`Verdict`: a mark, the effect size, the p-value and the test used,
+so reports can say why a difference counts or not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+DEFAULT_FACTOR = 1.10
+DEFAULT_ALPHA = 0.01
+DEFAULT_TOLERANCE = 0.01  # relative, for metrics without per-item samples
+MIN_PAIRS = 3  # fewer shared items than this: no paired test
+BOOTSTRAP = 1000
+
+# Marks of one compared value (case-level marks such as "new failure" live in bench.compare.diff).
+WORSE, BETTER, CHANGED, UNCHANGED = "worse", "better", "changed-not-significant", "unchanged"
+
+
+@dataclass
+class Verdict:
+    """The outcome of comparing one value between two runs."""
+
+    mark: str
+    base: float | None
+    new: float | None
+    change: float | None  # timings: ratio new/base; metrics: new - base
+    p_value: float | None = None
+    test: str = ""
+    n_base: int = 0
+    n_new: int = 0
+    ci: tuple[float, float] | None = None  # bootstrap 95% CI of the ratio (timings)
+    note: str = ""
+
+    @property
+    def significant(self) -> bool:
+        return self.mark in (WORSE, BETTER)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["ci"] = list(self.ci) if self.ci else None
+        return d
+
+
+def _finite(values: Sequence[float] | None) -> np.ndarray:
+    arr = np.asarray([v for v in (values if values is not None else []) if v is not None], dtype=float)
+    return arr[np.isfinite(arr)]
+
+
+def ratio_ci(
+    base: np.ndarray, new: np.ndarray, *, level: float = 0.95, n_boot: int = BOOTSTRAP, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of median(new) / median(base), resampling each run independently."""
+    rng = np.random.default_rng(seed)
+    mb = np.median(rng.choice(base, (n_boot, base.size)), axis=1)
+    mn = np.median(rng.choice(new, (n_boot, new.size)), axis=1)
+    r = mn / np.where(mb > 0, mb, np.nan)
+    lo, hi = np.nanpercentile(r, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def compare_timing(
+    base: Sequence[float], new: Sequence[float], *, factor: float = DEFAULT_FACTOR, alpha: float = DEFAULT_ALPHA
+) -> Verdict:
+    """Worse/better only when the ratio of medians is beyond ``factor`` (or ``1/factor``) AND a
+    two-sided Mann-Whitney U test on the raw samples gives p < ``alpha``.
+
+    Args:
+        base, new: raw per-call samples in seconds, shape (n,) and (m,).
+    """
+    if factor <= 1:
+        raise ValueError(f"factor {factor}: expected a ratio > 1 (e.g. 1.10 for 10%)")
+    b, n = _finite(base), _finite(new)
+    if b.size == 0 or n.size == 0:
+        return Verdict(UNCHANGED, None, None, None, note="no samples", n_base=b.size, n_new=n.size)
+    mb, mn = float(np.median(b)), float(np.median(n))
+    ratio = mn / mb if mb > 0 else math.inf
+    v = Verdict(UNCHANGED, mb, mn, ratio, test="mann-whitney", n_base=b.size, n_new=n.size)
+    if b.size >= 2 and n.size >= 2:
+        v.p_value = float(stats.mannwhitneyu(n, b, alternative="two-sided").pvalue)
+        v.ci = ratio_ci(b, n)
+    beyond = ratio > factor or ratio < 1.0 / factor
+    if not beyond:
+        return v
+    if v.p_value is not None and v.p_value < alpha:
+        v.mark = WORSE if ratio > 1 else BETTER
+    else:
+        v.mark = CHANGED
+        v.note = "too few samples for a test" if v.p_value is None else f"p={v.p_value:.3g} >= alpha {alpha:g}"
+    return v
+
+
+def _direction_mark(delta: float, higher_is_better: bool | None) -> str:
+    if higher_is_better is None:
+        return CHANGED  # a significant change of a metric without a direction is reported, not judged
+    return BETTER if (delta > 0) == higher_is_better else WORSE
+
+
+def compare_paired(
+    base: Sequence[float], new: Sequence[float], *, higher_is_better: bool | None, alpha: float = DEFAULT_ALPHA
+) -> Verdict:
+    """Wilcoxon signed-rank test of the per-item differences ``new - base`` (same items, same order).
+
+    Args:
+        base, new: per-item values, shape (k,), item i of both scored on the same input.
+    """
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    if b.shape != n.shape:
+        raise ValueError(f"paired values: shapes {b.shape} and {n.shape} differ")
+    keep = np.isfinite(b) & np.isfinite(n)
+    b, n = b[keep], n[keep]
+    d = n - b
+    v = Verdict(
+        UNCHANGED,
+        float(b.mean()) if b.size else None,
+        float(n.mean()) if n.size else None,
+        float(d.mean()) if d.size else None,
+        test="wilcoxon (paired)",
+        n_base=b.size,
+        n_new=n.size,
+    )
+    if d.size < MIN_PAIRS:
+        v.note = f"only {d.size} shared items"
+        return v
+    if not np.any(d != 0):
+        v.p_value = 1.0
+        v.note = "identical per-item values"
+        return v
+    v.p_value = float(stats.wilcoxon(n, b, zero_method="wilcox", alternative="two-sided").pvalue)
+    if v.p_value < alpha:
+        v.mark = _direction_mark(float(np.median(d)) or float(d.mean()), higher_is_better)
+    return v
+
+
+def compare_unpaired(
+    base: Sequence[float], new: Sequence[float], *, higher_is_better: bool | None, alpha: float = DEFAULT_ALPHA
+) -> Verdict:
+    """Two-sided Mann-Whitney U test of two independent sets of per-item values, shapes (k,) and (m,)."""
+    b, n = _finite(base), _finite(new)
+    v = Verdict(
+        UNCHANGED,
+        float(b.mean()) if b.size else None,
+        float(n.mean()) if n.size else None,
+        float(n.mean() - b.mean()) if b.size and n.size else None,
+        test="mann-whitney (unpaired)",
+        n_base=b.size,
+        n_new=n.size,
+    )
+    if b.size < 2 or n.size < 2:
+        v.note = "too few items for a test"
+        return v
+    if np.array_equal(np.sort(b), np.sort(n)):
+        v.p_value = 1.0
+        return v
+    v.p_value = float(stats.mannwhitneyu(n, b, alternative="two-sided").pvalue)
+    if v.p_value < alpha:
+        v.mark = _direction_mark(v.change or 0.0, higher_is_better)
+    return v
+
+
+def compare_plain(
+    base: float | None, new: float | None, *, higher_is_better: bool | None, tolerance: float = DEFAULT_TOLERANCE
+) -> Verdict:
+    """No per-item samples: a change counts when ``|new - base| > tolerance * |base|``."""
+    if base is None or new is None or not (math.isfinite(base) and math.isfinite(new)):
+        return Verdict(UNCHANGED, base, new, None, test="plain difference", note="no value")
+    delta = new - base
+    v = Verdict(
+        UNCHANGED,
+        base,
+        new,
+        delta,
+        test="plain difference",
+        n_base=1,
+        n_new=1,
+        note="no samples: relative tolerance only",
+    )
+    scale = abs(base) if base != 0 else 1.0
+    if abs(delta) > tolerance * scale:
+        v.mark = _direction_mark(delta, higher_is_better)
+    return v
+
+
+def compare_metric(
+    base_items: Sequence[float] | None,
+    base_ids: Sequence[str] | None,
+    base_value: float | None,
+    new_items: Sequence[float] | None,
+    new_ids: Sequence[str] | None,
+    new_value: float | None,
+    *,
+    higher_is_better: bool | None,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Verdict:
+    """Pick the test: paired on the shared item ids, unpaired when the items differ, plain without items."""
+    has = lambda x: x is not None and len(x) > 0  # noqa: E731  (lists or arrays)
+    if has(base_items) and has(new_items):
+        if has(base_ids) and has(new_ids) and len(base_ids) == len(base_items) and len(new_ids) == len(new_items):
+            nb, nn = dict(zip(base_ids, base_items, strict=True)), dict(zip(new_ids, new_items, strict=True))
+            shared = [i for i in base_ids if i in nn]
+            if len(shared) >= MIN_PAIRS:
+                v = compare_paired(
+                    [nb[i] for i in shared], [nn[i] for i in shared], higher_is_better=higher_is_better, alpha=alpha
+                )
+                if len(shared) < max(len(nb), len(nn)):
+                    v.note = (
+                        v.note + "; " if v.note else ""
+                    ) + f"{len(shared)} of {max(len(nb), len(nn))} items shared"
+                return v
+        return compare_unpaired(base_items, new_items, higher_is_better=higher_is_better, alpha=alpha)
+    return compare_plain(base_value, new_value, higher_is_better=higher_is_better, tolerance=tolerance)

@@ -1,0 +1,132 @@
+"""Run-versus-run marks: failures, fixes, missing values, incomparable conventions, suites, CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.compare.diff import Settings, compare_cases
+from bench.errors import UsageError
+from bench.store import Store
+
+FP = {"metric": "psnr", "implementation": "bench", "version": "1", "params": {"data_range": 1.0}}
+
+
+def _marks(cmp):
+    return {(r.case, r.name): (r.mark, r.reason) for r in cmp.rows}
+
+
+def test_case_level_marks_and_reasons(rng, rec):
+    run, case, metric, timing = rec.run, rec.case, rec.metric, rec.timing
+    t = timing("step", 0.01 * rng.lognormal(0, 0.02, 30))
+    base = [
+        case("a", metrics=[metric("psnr", [30, 31, 32])]),
+        case("b", status="error", error="boom"),
+        case("c", status="nan", error="loss NaN"),
+        case("d", metrics=[metric("psnr", [1, 2, 3])]),
+        case("gone"),
+        case("skip", metrics=[metric("psnr", value=1.0)]),
+    ]
+    new = [
+        case("a", status="timeout", error="no result after 60 s"),
+        case("b", metrics=[metric("psnr", [1, 2, 3])]),
+        case("c", status="error", error="again"),
+        case("d", metrics=[metric("psnr", [1, 2, 3]), metric("ssim", value=0.9)], timings=[t]),
+        case("skip", status="skipped", error="dataset missing"),
+        case("added"),
+    ]
+    cmp = compare_cases(run("r1"), base, run("r2"), new)
+    m = _marks(cmp)
+    assert m[("a", "status")][0] == "new failure" and "timeout" in m[("a", "status")][1]
+    assert m[("b", "status")] == ("fixed", "was error: boom")
+    assert m[("c", "status")][0] == "still failing"
+    assert m[("d", "psnr")][0] == "unchanged"
+    assert m[("d", "ssim")] == ("missing", "not in base run")
+    assert m[("d", "step")] == ("missing", "not in base run")
+    assert m[("gone", "status")] == ("missing", "not in new run")
+    assert m[("added", "status")][0] == "missing" and "new case" in m[("added", "status")][1]
+    assert m[("skip", "status")][0] == "missing" and "dataset missing" in m[("skip", "status")][1]
+    assert [r.case for r in cmp.regressions] == ["a"]
+
+
+def test_incomparable_conventions_are_never_compared(rng, rec):
+    run, case, metric = rec.run, rec.case, rec.metric
+    items = rng.normal(30, 1, 12)
+    other_fp = {**FP, "params": {"data_range": 255.0}}
+    base = [
+        case("fp", metrics=[metric("psnr", items, fp=FP)]),
+        case("ds", metrics=[metric("psnr", items)], datasets={"blender": "v1"}),
+        case("dev", metrics=[metric("psnr", items)]),
+    ]
+    new = [
+        case("fp", metrics=[metric("psnr", items - 5, fp=other_fp)]),
+        case("ds", metrics=[metric("psnr", items - 5)], datasets={"blender": "v2"}),
+        case("dev", metrics=[metric("psnr", items - 5)], device="cuda"),
+    ]
+    m = _marks(compare_cases(run("r1"), base, run("r2"), new))
+    assert m[("fp", "psnr")] == ("incomparable", "params.data_range: 1.0 != 255.0")
+    assert m[("ds", "conventions")] == ("incomparable", "dataset blender version v1 != v2")
+    assert m[("dev", "conventions")] == ("incomparable", "device cpu != cuda")
+
+
+def test_timings_of_different_machines_are_incomparable_but_metrics_compared(rng, rec):
+    run, case, metric, timing = rec.run, rec.case, rec.metric, rec.timing
+    items = rng.normal(30, 3, 20)
+    b = [case("x", metrics=[metric("psnr", items)], timings=[timing("t", [1.0, 1.1, 1.0])])]
+    n = [
+        case(
+            "x", metrics=[metric("psnr", items - 0.5 + rng.normal(0, 0.1, 20))], timings=[timing("t", [2.0, 2.1, 2.0])]
+        )
+    ]
+    cmp = compare_cases(run("r1", machine="m1"), b, run("r2", machine="m2"), n)
+    m = _marks(cmp)
+    assert m[("x", "t")] == ("incomparable", "machine m1 != m2")
+    assert m[("x", "psnr")][0] == "worse"
+    assert any("different machines" in note for note in cmp.notes)
+
+
+def test_runs_of_different_suites_are_a_clear_error(rec):
+    run, case = rec.run, rec.case
+    with pytest.raises(UsageError, match=r"share no suite"):
+        compare_cases(
+            run("r1", suites=["nerf"]), [case("a", suite="nerf")], run("r2", suites=["pose"]), [case("a", suite="pose")]
+        )
+    with pytest.raises(UsageError, match="--factor"):
+        Settings(factor=1.0)
+
+
+def _stored(tmp_path, rng, slow: float, rec):
+    run, case, timing = rec.run, rec.case, rec.timing
+    db = tmp_path / "b.db"
+    with Store.open(db) as st:
+        for rid, f, created in (
+            ("run-base", 1.0, "2024-05-01T00:00:00+00:00"),
+            ("run-new", 1.0 + slow, "2024-05-02T00:00:00+00:00"),
+        ):
+            st.create_run(run(rid, created=created))
+            st.add_case(rid, case("x", timings=[timing("t", 0.01 * f * rng.lognormal(0, 0.02, 30))]))
+    return str(db)
+
+
+def test_cli_compare_exit_codes_and_json(tmp_path, rng, capsys, rec):
+    db = _stored(tmp_path, rng, 0.5, rec)
+    assert main(["compare", "run-base", "latest", "--db", db, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    row = next(r for r in out["rows"] if r["name"] == "t")
+    assert row["mark"] == "worse" and row["change"] == pytest.approx(1.5, rel=0.05) and out["regressions"] == 1
+    assert main(["compare", "run-base", "run-new", "--db", db, "--fail-on-regression"]) == 1
+    assert "| ▼ | worse |" in capsys.readouterr().out
+    html = tmp_path / "c.html"
+    assert main(["compare", "run-base", "run-new", "--db", db, "--format", "html", "--out", str(html)]) == 0
+    assert "worse" in html.read_text() and "<table>" in html.read_text()
+    assert main(["compare", "nope", "latest", "--db", db]) == 2
+    assert "unknown run 'nope'" in capsys.readouterr().err
+    assert main(["compare", "run-base", "run-base", "--db", db]) == 2
+
+
+def test_cli_compare_no_regression_exits_zero(tmp_path, rng, rec):
+    db = _stored(tmp_path, np.random.default_rng(5), 0.0, rec)
+    assert main(["compare", "run-base", "run-new", "--db", db, "--fail-on-regression"]) == 0

@@ -1,0 +1,93 @@
+"""Statistics of compare: paired vs unpaired power, timing factor + significance, false-alarm rates."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from bench.compare import stats
+
+
+def test_paired_test_flags_a_half_db_drop_that_the_unpaired_test_misses(rng):
+    # 30 test images whose PSNR varies a lot between images (scene content) but little between runs.
+    base = rng.normal(28.0, 3.0, 30)
+    new = base - 0.5 + rng.normal(0.0, 0.15, 30)
+    paired = stats.compare_paired(base, new, higher_is_better=True, alpha=0.01)
+    unpaired = stats.compare_unpaired(base, new, higher_is_better=True, alpha=0.01)
+    assert paired.mark == stats.WORSE and paired.p_value < 1e-4
+    assert unpaired.mark == stats.UNCHANGED and unpaired.p_value > 0.3
+    assert paired.change == pytest.approx(np.mean(new - base))
+    # compare_metric picks the paired test when the item ids match, the unpaired one when they do not
+    ids = [f"img{i}" for i in range(30)]
+    assert stats.compare_metric(base, ids, None, new, ids, None, higher_is_better=True).test.startswith("wilcoxon")
+    other = [f"other{i}" for i in range(30)]
+    assert stats.compare_metric(base, ids, None, new, other, None, higher_is_better=True).mark == stats.UNCHANGED
+
+
+def _exact_signed_rank_p(d: np.ndarray) -> float:
+    """Brute force: the two-sided p-value of W+ over all 2^n sign assignments of the ranks (no ties)."""
+    ranks = sps.rankdata(np.abs(d))
+    w_obs = ranks[d > 0].sum()
+    total = ranks.sum()
+    ws = np.array(
+        [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in itertools.product((0, 1), repeat=d.size)]
+    )
+    extreme = min(w_obs, total - w_obs)
+    return min(1.0, float(np.mean((ws <= extreme) | (ws >= total - extreme))))
+
+
+def test_paired_p_value_matches_the_exact_sign_flip_distribution(rng):
+    base = rng.normal(30, 2, 11)
+    new = base + rng.normal(-0.3, 0.3, 11)
+    v = stats.compare_paired(base, new, higher_is_better=True, alpha=0.05)
+    assert v.p_value == pytest.approx(_exact_signed_rank_p(new - base), rel=1e-9)
+
+
+def test_direction_decides_worse_or_better():
+    base = np.linspace(1.0, 2.0, 12)
+    up = base + 0.1 + 0.001 * np.arange(12)
+    assert stats.compare_paired(base, up, higher_is_better=True).mark == stats.BETTER
+    assert stats.compare_paired(base, up, higher_is_better=False).mark == stats.WORSE
+    assert stats.compare_paired(base, up, higher_is_better=None).mark == stats.CHANGED
+    assert stats.compare_paired(base, base, higher_is_better=True).mark == stats.UNCHANGED
+
+
+def test_timing_needs_both_the_factor_and_significance(rng):
+    base = 0.010 * rng.lognormal(0, 0.03, 40)
+    slow15 = 0.0115 * rng.lognormal(0, 0.03, 40)
+    slow3 = 0.0103 * rng.lognormal(0, 0.03, 40)
+    v = stats.compare_timing(base, slow15)
+    assert v.mark == stats.WORSE and v.change == pytest.approx(np.median(slow15) / np.median(base))
+    assert v.ci[0] < v.change < v.ci[1] and v.ci[0] > 1.10
+    v3 = stats.compare_timing(base, slow3)
+    assert v3.mark == stats.UNCHANGED and v3.p_value < 0.01  # significant, but within the factor
+    assert stats.compare_timing(slow15, base).mark == stats.BETTER
+    # beyond the factor but with two wildly noisy samples each: not significant
+    v2 = stats.compare_timing([0.01, 0.03], [0.02, 0.05])
+    assert v2.mark == stats.CHANGED and "alpha" in v2.note
+    with pytest.raises(ValueError, match="factor"):
+        stats.compare_timing(base, base, factor=0.9)
+
+
+def test_timing_false_alarm_rate_on_identical_distributions_is_at_most_alpha():
+    # A/A on independent samples: Mann-Whitney keeps its level; the factor makes it far lower still.
+    rng = np.random.default_rng(7)
+    trials = 300
+    sig = beyond = 0
+    for _ in range(trials):
+        a, b = rng.lognormal(0, 0.15, 25), rng.lognormal(0, 0.15, 25)
+        v = stats.compare_timing(a, b, factor=1.10, alpha=0.01)
+        sig += v.p_value < 0.01
+        beyond += v.significant
+    assert sig / trials <= 0.03  # binomial(300, 0.01): P(> 9) < 0.001
+    assert beyond <= sig
+
+
+def test_plain_difference_uses_the_relative_tolerance():
+    assert stats.compare_plain(100.0, 100.5, higher_is_better=False, tolerance=0.01).mark == stats.UNCHANGED
+    v = stats.compare_plain(100.0, 102.0, higher_is_better=False, tolerance=0.01)
+    assert v.mark == stats.WORSE and "no samples" in v.note and v.change == pytest.approx(2.0)
+    assert stats.compare_plain(None, 1.0, higher_is_better=True).mark == stats.UNCHANGED
