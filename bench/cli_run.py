@@ -65,6 +65,28 @@ def apply_overrides(cases: list[Case], overrides: dict) -> list[Case]:
     return [Case(c.suite, c.name, {**c.params, **overrides}) for c in cases]
 
 
+def parse_backends(value: str) -> list[str]:
+    """``"torch,pytorch3d"`` -> ["torch", "pytorch3d"], each checked against the known backends."""
+    from bench import backends
+
+    names = [b.strip() for b in str(value).split(",")]
+    if not all(names):
+        raise UsageError(f"--backend {value!r}: expected a backend or a comma list of them, e.g. torch,pytorch3d")
+    for name in names:
+        if name not in backends.CHOICES:
+            raise unknown_name("backend", name, backends.CHOICES)
+    if len(set(names)) != len(names):
+        raise UsageError(f"--backend {value!r}: a backend is named twice")
+    return names
+
+
+def expand_backends(cases: list[Case], names: list[str]) -> list[Case]:
+    """With several backends, every case once per backend: named ``case@backend``, ``params["backend"]`` set."""
+    if len(names) < 2:
+        return cases
+    return [Case(c.suite, f"{c.name}@{b}", {**c.params, "backend": b}) for c in cases for b in names]
+
+
 def _summary(result: CaseResult, limit: int = 3) -> str:
     vals = ", ".join(f"{m.name}={m.value:.4g}" for m in result.metrics[:limit] if m.value is not None)
     return vals if result.status == "ok" else (result.error or "")[:160]
@@ -106,17 +128,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                               backend=run.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
                               argv=sys.argv[1:])
             done = store.done_cases(run.run_id)
-            cases = [c for c in select_cases(suites, run.profile, args.case) if c.key not in done]
+            cases = expand_backends(select_cases(suites, run.profile, args.case), parse_backends(run.backend))
+            cases = [c for c in cases if c.key not in done]
             cases = apply_overrides(cases, parse_overrides(args.overrides))
             run_dir = Path(run.environment.get("bench3d_run_dir") or out_dir / "runs" / run.run_id)
         else:
             suites = registry.select(args.suite)
             cases = apply_overrides(select_cases(suites, args.profile, args.case), parse_overrides(args.overrides))
+            cases = expand_backends(cases, parse_backends(args.backend))
             device = resolve_device(args.device)
-            from bench import backends
-
-            if args.backend not in backends.CHOICES:
-                raise unknown_name("backend", args.backend, backends.CHOICES)
             opts = RunOptions(profile=args.profile, device=device, seed=args.seed, timeout=args.timeout,
                               backend=args.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
                               argv=sys.argv[1:])
@@ -176,4 +196,4 @@ def run_json(run_id: str, status: str, results: list[CaseResult], reports: dict[
     }
 
 
-__all__ = ["cmd_run", "run_json", "select_cases", "check_writable"]
+__all__ = ["cmd_run", "run_json", "select_cases", "check_writable", "parse_backends", "expand_backends"]

@@ -98,7 +98,8 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
     with tempfile.TemporaryDirectory(prefix="bench3d-case-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec = {"suite": case.suite, "case": case.name, "params": dict(case.params), "profile": run.profile,
-                "device": run.device, "seed": run.seed, "backend": opts.backend,
+                "device": run.device, "seed": run.seed,
+                "backend": case.params.get("backend", opts.backend),  # set per case by --backend a,b
                 "artifact_root": str(run_dir / "artifacts"), "result_path": str(result_path),
                 "data_root": str(opts.data_root) if opts.data_root else None, "threads": opts.threads}
         spec_path.write_text(json.dumps(spec))

@@ -1,0 +1,104 @@
+"""Backend comparison of one run: cases paired by base name across backends, on a hand-written store."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.backend_compare import backend_comparison, backend_comparison_markdown, compare_cases, split_backend
+from bench.errors import UsageError
+from bench.results import CaseResult, MetricRecord, RunRecord
+from bench.store import Store
+from bench.timing import TimingResult
+
+
+def _case(name: str, status: str = "ok", metrics: dict | None = None, seconds: list[float] | None = None,
+          fingerprints: dict | None = None, error: str | None = None) -> CaseResult:
+    backend = split_backend(name)[1]
+    return CaseResult(
+        suite="demo", case=name, status=status, error=error,
+        backend=f"{backend} 1.0" if backend and status == "ok" else None,
+        params={"backend": backend} if backend else {},
+        metrics=[MetricRecord(k, v, unit="dB" if k == "psnr" else "", higher_is_better=k == "psnr",
+                              fingerprint=(fingerprints or {}).get(k, {"impl": "bench"}))
+                 for k, v in (metrics or {}).items()],
+        timings=[TimingResult.from_samples(seconds).to_record("step")] if seconds else [])
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "cmp.db")
+    s.create_run(RunRecord(run_id="r1", created_at="2026-01-01T00:00:00+00:00", profile="smoke", device="cpu",
+                           seed=0, backend="torch,pytorch3d"))
+    for c in (
+        _case("x@torch", metrics={"psnr": 30.0, "chamfer": 0.5, "iou": 0.8}, seconds=[0.2, 0.2, 0.21, 0.19]),
+        _case("x@pytorch3d", metrics={"psnr": 29.0, "chamfer": 0.5, "iou": 0.9}, seconds=[0.4, 0.41, 0.39],
+              fingerprints={"iou": {"impl": "other", "threshold": 0.5}}),
+        _case("y@torch", metrics={"psnr": 20.0}, seconds=[1.0]),
+        _case("y@pytorch3d", status="error", error="RuntimeError: boom\ntraceback line"),
+        _case("z", metrics={"psnr": 1.0}),
+    ):
+        s.add_case("r1", c)
+    yield s
+    s.close()
+
+
+def test_split_backend():
+    assert split_backend("kernel=a@torch") == ("kernel=a", "torch")
+    assert split_backend("a@b@pytorch3d") == ("a@b", "pytorch3d")
+    assert split_backend("plain") == ("plain", None)
+    assert split_backend("trailing@") == ("trailing@", None)
+
+
+def test_pairs_cases_and_differences_metrics_and_times(store):
+    cmp = backend_comparison(store, "r1")
+    assert cmp["backends"] == ["torch", "pytorch3d"] and cmp["reference"] == "torch"
+    assert cmp["unpaired"] == ["demo/z"]
+    x, y = cmp["cases"]
+    assert (x["case"], y["case"]) == ("x", "y")
+    assert x["backend_versions"] == {"torch": "torch 1.0", "pytorch3d": "pytorch3d 1.0"}
+    m = {r["name"]: r for r in x["metrics"]}
+    assert m["psnr"]["values"] == {"torch": 30.0, "pytorch3d": 29.0}
+    assert m["psnr"]["diff"] == {"pytorch3d": pytest.approx(-1.0)}
+    assert m["psnr"]["rel_diff"] == {"pytorch3d": pytest.approx(-1 / 30)}
+    assert m["psnr"]["unit"] == "dB" and m["psnr"]["higher_is_better"] is True
+    assert m["chamfer"]["diff"] == {"pytorch3d": 0.0}
+    # different conventions are shown, never differenced
+    assert m["iou"]["comparable"] is False and m["iou"]["diff"] == {}
+    (t,) = x["timings"]
+    assert t["median"] == {"torch": pytest.approx(0.2), "pytorch3d": pytest.approx(0.4)}
+    assert t["ratio"] == {"pytorch3d": pytest.approx(2.0)} and t["n"] == {"torch": 4, "pytorch3d": 3}
+    # a failed backend: its status and reason, the other's values alone
+    assert y["status"] == {"torch": "ok", "pytorch3d": "error"} and y["errors"]["pytorch3d"].startswith("RuntimeError")
+    assert [r["values"] for r in y["metrics"]] == [{"torch": 20.0}] and y["timings"][0]["ratio"] == {}
+
+
+def test_reference_backend_can_be_chosen(store):
+    cmp = backend_comparison(store, "r1", reference="pytorch3d")
+    x = cmp["cases"][0]
+    psnr = next(r for r in x["metrics"] if r["name"] == "psnr")
+    assert psnr["diff"] == {"torch": pytest.approx(1.0)} and x["timings"][0]["ratio"]["torch"] == pytest.approx(0.5)
+    with pytest.raises(UsageError, match="reference backend 'jax'.*torch, pytorch3d"):
+        backend_comparison(store, "r1", reference="jax")
+
+
+def test_zero_reference_and_no_pairs():
+    cmp = compare_cases([_case("a@torch", metrics={"e": 0.0}), _case("a@pytorch3d", metrics={"e": 0.25})])
+    assert cmp["cases"][0]["metrics"][0]["rel_diff"] == {"pytorch3d": math.inf}
+    with pytest.raises(UsageError, match="no cross-backend cases.*--backend torch,pytorch3d"):
+        compare_cases([_case("plain", metrics={"e": 1.0})])
+
+
+def test_markdown_tables(store):
+    md = backend_comparison_markdown(backend_comparison(store, "r1"))
+    lines = md.splitlines()
+    psnr = next(ln for ln in lines if "demo/x" in ln and "| psnr" in ln)
+    cells = [c.strip() for c in psnr.strip("|").split("|")]
+    assert cells == ["demo/x", "psnr", "30", "29", "-1", "-3.33%"]
+    iou = next(ln for ln in lines if "demo/x" in ln and "| iou" in ln)
+    assert "fingerprints differ" in iou
+    step = next(ln for ln in lines if "demo/x" in ln and "| step" in ln)
+    assert [c.strip() for c in step.strip("|").split("|")] == ["demo/x", "step", "200 ms", "400 ms", "2x"]
+    assert "- **demo/y@pytorch3d**: `error`: RuntimeError: boom" in md and "traceback line" not in md
+    assert "demo/z" in md
