@@ -1,8 +1,9 @@
 """History of every metric and timing per machine, with change points and their commit ranges.
 
 A series is one (suite, case, metric or timing, machine, convention) over the stored runs, oldest
-first (timings by their median). Change points come from ``ruptures`` (PELT, L2 cost) with a penalty
-scaled by a robust noise estimate, and a step must also exceed ``min_sigmas`` times that noise.
+first (timings by their median). Change points come from ``ruptures`` (PELT, L1 cost: a single odd run
+never pays for two breaks) with a penalty scaled by a robust noise estimate, and a step between the
+segments' medians must also exceed ``min_sigmas`` times that noise.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from bench.compare import stats
 from bench.metrics.fingerprint import fingerprint_id
 
-PENALTY = 4.0  # times sigma^2 log(n): twice BIC's, so a change point needs strong evidence
+PENALTY = 3.0  # times sigma log(n), in the L1 cost's units
 MIN_SIGMAS = 3.0  # a step smaller than this many noise sigmas is not reported
 MIN_SIZE = 2  # runs on each side of a change point (one odd run is not a step)
 
@@ -87,7 +88,7 @@ def change_points(
     min_size: int = MIN_SIZE,
     min_relative: float = 0.0,
 ) -> list[tuple[int, float, float, float]]:
-    """Indices where a new level starts, with (index, level_before, level_after, step in sigmas).
+    """Indices where a new level starts, with (index, median before, median after, step in sigmas).
 
     Args:
         y: the series, shape (n,), oldest first.
@@ -103,15 +104,13 @@ def change_points(
     floor = 1e-9 * max(float(np.median(np.abs(y))), 1e-12)
     sigma = max(sigma, floor)  # constant segments: any real step is "beyond the noise"
     bkps = (
-        rpt.Pelt(model="l2", min_size=min_size, jump=1)
-        .fit(y.reshape(-1, 1))
-        .predict(pen=penalty * sigma**2 * math.log(n))
+        rpt.Pelt(model="l1", min_size=min_size, jump=1).fit(y.reshape(-1, 1)).predict(pen=penalty * sigma * math.log(n))
     )
     bounds = [0, *bkps]
     out = []
     for k in range(1, len(bounds) - 1):
         a, i, b = bounds[k - 1], bounds[k], bounds[k + 1]
-        lb, la = float(np.mean(y[a:i])), float(np.mean(y[i:b]))
+        lb, la = float(np.median(y[a:i])), float(np.median(y[i:b]))
         step = abs(la - lb) / sigma
         rel = abs(la / lb - 1.0) if lb != 0 else math.inf
         if step >= min_sigmas and rel >= min_relative:

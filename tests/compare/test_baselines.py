@@ -1,0 +1,126 @@
+"""Published baselines: every shipped file loads and matches ../shared/PUBLISHED.md; schema errors name
+file and field; run values get within / outside / reference-only statuses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.compare import baselines as bl
+
+PUBLISHED = Path("/work/shared/PUBLISHED.md")
+
+
+def test_every_shipped_file_loads_with_the_registered_suites():
+    files = bl.load_dir()
+    assert {b.name for b in files} >= {
+        "nerf_blender",
+        "nerf_llff",
+        "nerf_pytorch3d",
+        "meshrcnn_shapenet",
+        "meshrcnn_pixel2mesh",
+        "synsin",
+        "synsin_book_kitti",
+        "smplify_h36m",
+        "book_pose",
+    }
+    for b in files:
+        assert b.source["citation"] and b.source["where"] and b.protocol and b.entries
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="shared PUBLISHED.md not present")
+def test_nerf_and_meshrcnn_entries_equal_the_published_tables():
+    text = PUBLISHED.read_text()
+    nerf = {(e.match["scene"], e.metric): e.value for e in bl.load(bl.DEFAULT_DIR / "nerf_blender.yaml").entries}
+    rows = re.findall(r"^\| ([a-z]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", text, re.M)
+    assert len(rows) == 8
+    for scene, psnr, ssim, lpips in rows:
+        assert (nerf[(scene, "psnr")], nerf[(scene, "ssim")], nerf[(scene, "lpips")]) == (
+            float(psnr),
+            float(ssim),
+            float(lpips),
+        )
+    mr = {(e.match["category"], e.metric): e.value for e in bl.load(bl.DEFAULT_DIR / "meshrcnn_shapenet.yaml").entries}
+    for cat, vals in re.findall(r"(\w+) (\.\d+/\.\d+/\d+\.\d+/\d+\.\d+/\d+\.\d+)", text):
+        got = [mr[(cat, m)] for m in ("chamfer_l2", "normal_consistency", "f1@0.1", "f1@0.3", "f1@0.5")]
+        assert got == [float(v) for v in vals.split("/")]
+    assert len(mr) == 15 * 5
+
+
+def _write(tmp_path, text: str) -> Path:
+    p = tmp_path / "b.yaml"
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+source: {citation: "A paper", where: "table 1"}
+suite: mesh_fitting
+protocol: {points: 10000}
+metrics:
+  chamfer_l2: {higher_is_better: false}
+  "f1@0.1": {higher_is_better: true, tolerance: {absolute: 1.0}}
+tolerance: {relative: 0.1}
+default_reference: {target: sphere}
+entries:
+  - {case: {target: torus}, metric: chamfer_l2, value: 0.10}
+  - {case: {target: torus}, metric: "f1@0.1", value: 50}
+  - {case: {target: sphere}, metric: chamfer_l2, value: 0.20}
+"""
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.replace('source: {citation: "A paper", where: "table 1"}\n', ""), r"field 'source': missing"),
+        (
+            lambda t: t.replace("chamfer_l2: {higher", "psnr: {higher"),
+            r"field 'metrics.psnr': unknown metric for suite 'mesh_fitting'",
+        ),
+        (lambda t: t.replace("value: 0.10}", "value: fast}"), r"field 'entries\[0\].value': expected a finite number"),
+        (
+            lambda t: t.replace("metric: chamfer_l2, value: 0.20", "value: 0.20"),
+            r"field 'entries\[2\].metric': missing",
+        ),
+        (lambda t: t.replace("{relative: 0.1}", "{relative: -1}"), r"field 'tolerance.relative'"),
+        (lambda t: t + "extra: 1\n", r"field 'extra': unknown field"),
+    ],
+)
+def test_schema_errors_name_the_file_and_the_field(tmp_path, edit, message):
+    p = _write(tmp_path, edit(GOOD))
+    with pytest.raises(bl.BaselineError, match=message) as info:
+        bl.load(p)
+    assert str(p) in str(info.value)
+
+
+def test_statuses_beside_run_values(tmp_path, rec):
+    b = bl.load(_write(tmp_path, GOOD))
+    fp = {"metric": "chamfer", "params": {"points": 10000}}
+    torus = rec.case(
+        "target=torus",
+        suite="mesh_fitting",
+        params={"target": "torus"},
+        metrics=[rec.metric("chamfer_l2", value=0.105, hib=False, fp=fp), rec.metric("f1@0.1", value=47.0, fp=fp)],
+    )
+    other = rec.case(
+        "target=cube",
+        suite="mesh_fitting",
+        params={"target": "cube"},
+        metrics=[rec.metric("chamfer_l2", value=0.3, hib=False, fp=fp)],
+    )
+    coarse = rec.case(
+        "target=torus,coarse",
+        suite="mesh_fitting",
+        params={"target": "torus"},
+        metrics=[rec.metric("chamfer_l2", value=0.105, hib=False, fp={"params": {"points": 1000}})],
+    )
+    rows = {(r["case"], r["metric"]): r for r in bl.rows_for_cases([torus, other, coarse], [b])}
+    assert rows[("target=torus", "chamfer_l2")]["status"] == bl.WITHIN  # |0.105 - 0.10| <= 10%
+    assert rows[("target=torus", "f1@0.1")]["status"] == bl.OUTSIDE_WORSE  # 3 points below, tolerance 1
+    ref = rows[("target=cube", "chamfer_l2")]
+    assert ref["status"] == bl.REFERENCE and "nearest: target=sphere" in ref["reason"] and ref["published"] == 0.2
+    co = rows[("target=torus,coarse", "chamfer_l2")]
+    assert co["status"] == bl.REFERENCE and co["reason"] == "points 1000 (published: 10000)"
+    assert [r["case"] for r in bl.outside_worse(list(rows.values()))] == ["target=torus"]
