@@ -96,6 +96,7 @@ def _silhouette_step(size: int, k: int):
 def _dense_select(fv, face_mesh, h, w, blur_radius, k, perspective_correct, clip, cull_backfaces):
     """Every face against every pixel of a row, row by row: the brute-force search, same per-pair math."""
     ys, xs = rm.pixel_centers_ndc(h, w, fv.dtype, fv.device)
+    coef = rm._bary_plane_coefficients(fv, perspective_correct)
     n_faces = fv.shape[0]
     cand = []
     for n in range(int(face_mesh.max()) + 1 if n_faces else 0):
@@ -105,7 +106,7 @@ def _dense_select(fv, face_mesh, h, w, blur_radius, k, perspective_correct, clip
             cc = torch.arange(w).repeat_interleave(ids.numel())
             fvi = fv[fi]
             px, py = xs[cc], ys[r].expand(cc.shape)
-            _, pz, inside = rm.pixel_face_bary(fvi, px, py, perspective_correct, clip)
+            _, pz, inside = rm._bary_depth_fast(coef[fi], px, py, perspective_correct, clip)
             ok = (pz >= 0) & (inside | (rm.triangle_dist2(fvi, px, py) < blur_radius))
             area = (fvi[:, 2, 0] - fvi[:, 0, 0]) * (fvi[:, 1, 1] - fvi[:, 0, 1]) - \
                 (fvi[:, 2, 1] - fvi[:, 0, 1]) * (fvi[:, 1, 0] - fvi[:, 0, 0])
