@@ -1,0 +1,68 @@
+"""``bench3d nightly`` end to end on the test-only spin suite: first run, then an injected slowdown that is
+confirmed by a re-run and fails the nightly; the dashboard and the compare report are written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_nightly_flags_a_confirmed_slowdown(bench_env, monkeypatch):
+    import sys
+
+    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "spin=spin_suite:SpinSuite")
+    base = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "nightly",
+        "--suite",
+        "spin",
+        "--case",
+        "kernel=python",
+        "--db",
+        str(bench_env / "n.db"),
+        "--out",
+        str(bench_env / "out"),
+        "--dashboard",
+        str(bench_env / "site"),
+        "--threads",
+        "1",
+        "--set",
+        "min_run_time=0.2",
+        "--set",
+        "cpu_samples=12",
+        "--json",
+    ]
+
+    def nightly(*extra: str) -> tuple[int, dict]:
+        proc = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=300, check=False)
+        assert proc.stdout.strip(), proc.stderr[-2000:]
+        return proc.returncode, json.loads(proc.stdout)
+
+    code, first = nightly()
+    assert code == 0 and first["previous"] is None and first["regressions"] == []
+    assert (bench_env / "site" / "index.html").exists() and (bench_env / "site" / "suite-spin.html").exists()
+    # 60% more work in the timed callable: thread CPU time rises by ~1.6x, far beyond the factor.
+    code, second = nightly("--set", "slowdown=0.6", "--factor", "1.2")
+    assert code == 1, second
+    assert second["previous"] == first["run_id"] and second["confirm_run"] not in (None, second["run_id"])
+    slow = {r["name"]: r for r in second["regressions"]}
+    assert "spin_cpu" in slow and slow["spin_cpu"]["change"] == pytest.approx(1.6, rel=0.15)
+    assert Path(second["compare_report"]).read_text().count("worse") >= 1
+
+
+def test_example_workflow_is_valid_and_runs_nightly():
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yml").read_text())
+    assert "schedule" in wf[True] and wf[True]["schedule"][0]["cron"]  # YAML 1.1 reads "on" as True
+    steps = [s.get("run", "") for s in wf["jobs"]["nightly"]["steps"]]
+    assert any("bench3d nightly" in s and "--dashboard" in s for s in steps)
+    uses = [s.get("uses", "") for s in wf["jobs"]["nightly"]["steps"]]
+    assert any(u.startswith("actions/upload-artifact") for u in uses)
