@@ -143,3 +143,27 @@ def test_shader_without_cameras_is_a_clear_error():
     frag = MeshRasterizer(_camera(), RasterizationSettings(image_size=8))(_plane())
     with pytest.raises(ValueError, match="cameras"):
         HardPhongShader()(frag, _plane())
+
+
+def test_soft_phong_gradcheck_float64():
+    """Colours, lighting (normals, specular) and soft blending are differentiable w.r.t. the vertices."""
+    verts = torch.tensor([[-0.6, -0.5, 0.1], [0.7, -0.4, 0.0], [0.1, 0.6, -0.1], [-0.5, 0.5, 0.2]], dtype=D,
+                         requires_grad=True)
+    faces = torch.tensor([[0, 2, 1], [0, 3, 2]])
+    colors = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], dtype=D)
+    cam = FoVPerspectiveCameras(R=torch.eye(3, dtype=D)[None], T=torch.tensor([[0.0, 0.0, 2.5]], dtype=D))
+    gray = lambda v: torch.full((1, 3), v, dtype=D)  # noqa: E731
+    lights = PointLights(location=torch.tensor([[0.3, 0.4, -2.0]], dtype=D), ambient_color=gray(0.3),
+                         diffuse_color=gray(0.5), specular_color=gray(0.2))
+    materials = Materials(ambient_color=gray(1.0), diffuse_color=gray(1.0), specular_color=gray(1.0),
+                          shininess=torch.tensor([8.0], dtype=D))
+    blend = BlendParams(sigma=0.05, gamma=0.05, background_color=(0.2, 0.3, 0.4))
+    renderer = MeshRenderer(MeshRasterizer(cam, RasterizationSettings(image_size=6, blur_radius=0.3,
+                                                                      faces_per_pixel=2)),
+                            SoftPhongShader(cameras=cam, lights=lights, materials=materials, blend_params=blend))
+    weights = torch.rand(1, 6, 6, 4, generator=torch.Generator().manual_seed(0), dtype=D)
+
+    def f(v):
+        return (renderer(Meshes([v], [faces], textures=TexturesVertex([colors]))) * weights).sum()
+
+    assert torch.autograd.gradcheck(f, (verts,), eps=1e-6, atol=1e-6)
