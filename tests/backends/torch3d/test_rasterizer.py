@@ -247,3 +247,23 @@ def test_cull_backfaces_keeps_faces_whose_normals_face_the_camera():
     centroids = sphere.verts_packed()[sphere.faces_packed()].mean(1)[faces]
     to_cam = cam.get_camera_center() - centroids
     assert ((sphere.faces_normals_packed()[faces] * to_cam).sum(-1) > 0).all()
+
+
+def test_screen_space_barycentrics_reproduce_projected_vertex_colours():
+    """Vertex 'colours' = the vertices' own NDC (x, y): affine in screen space, so interpolation without
+    perspective correction must return each covered pixel's centre."""
+    R, T = look_at_view_transform(2.5, -20.0, 75.0)
+    cam = FoVPerspectiveCameras(R=R.to(D), T=T.to(D))
+    base = ico_sphere(3)
+    mesh = Meshes([base.verts_packed().to(D)], [base.faces_packed()])
+    size = 40
+    frag = _render(mesh, cam, size, perspective_correct=False)
+    ndc = cam.transform_points(mesh.verts_packed()[None])[0, :, :2]
+    got = interpolate_face_attributes(frag.pix_to_face, frag.bary_coords, ndc[mesh.faces_packed()])[0, ..., 0, :]
+    covered = frag.pix_to_face[0, ..., 0] >= 0
+    centres = (size - 1 - 2 * torch.arange(size, dtype=D)) / size
+    assert covered.sum() > 300
+    np.testing.assert_allclose(got[..., 0][covered].numpy(), centres[None, :].expand(size, size)[covered].numpy(),
+                               atol=1e-9)
+    np.testing.assert_allclose(got[..., 1][covered].numpy(), centres[:, None].expand(size, size)[covered].numpy(),
+                               atol=1e-9)
