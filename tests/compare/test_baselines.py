@@ -124,3 +124,31 @@ def test_statuses_beside_run_values(tmp_path, rec):
     co = rows[("target=torus,coarse", "chamfer_l2")]
     assert co["status"] == bl.REFERENCE and co["reason"] == "points 1000 (published: 10000)"
     assert [r["case"] for r in bl.outside_worse(list(rows.values()))] == ["target=torus"]
+
+
+def test_cli_compare_with_a_baseline_file(tmp_path, rec, capsys):
+    from bench.cli import main
+    from bench.store import Store
+
+    p = _write(tmp_path, GOOD)
+    db = tmp_path / "s.db"
+    fp = {"params": {"points": 10000}}
+    with Store.open(db) as st:
+        st.create_run(rec.run("r1", suites=["mesh_fitting"]))
+        st.add_case(
+            "r1",
+            rec.case(
+                "target=torus",
+                suite="mesh_fitting",
+                params={"target": "torus"},
+                metrics=[rec.metric("chamfer_l2", value=0.2, hib=False, fp=fp)],
+            ),
+        )
+    assert main(["compare", str(p), "latest", "--db", str(db), "--fail-on-regression"]) == 1  # 0.2 vs 0.10
+    assert "outside (worse)" in capsys.readouterr().out
+    other = _write(
+        tmp_path,
+        GOOD.replace("suite: mesh_fitting", "suite: nerf").replace("chamfer_l2", "psnr").replace('"f1@0.1"', "ssim"),
+    )
+    assert main(["compare", str(other), "latest", "--db", str(db)]) == 2
+    assert "is for suite 'nerf'" in capsys.readouterr().err
