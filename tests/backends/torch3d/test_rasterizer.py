@@ -263,7 +263,8 @@ def test_screen_space_barycentrics_reproduce_projected_vertex_colours():
     covered = frag.pix_to_face[0, ..., 0] >= 0
     centres = (size - 1 - 2 * torch.arange(size, dtype=D)) / size
     assert covered.sum() > 300
+    # PyTorch3D divides by (area + 1e-8), so the weights sum to 1 only up to ~1e-5 on these small faces.
     np.testing.assert_allclose(got[..., 0][covered].numpy(), centres[None, :].expand(size, size)[covered].numpy(),
-                               atol=1e-9)
+                               atol=2e-5)
     np.testing.assert_allclose(got[..., 1][covered].numpy(), centres[:, None].expand(size, size)[covered].numpy(),
-                               atol=1e-9)
+                               atol=2e-5)
