@@ -1,12 +1,14 @@
 """Measure the false-alarm rate and the power of ``bench3d compare`` on this machine.
 
-Runs of a cheap suite (``tests/fixtures/spin_suite.py``) in a chain: base 0, slow15 0, slow03 0,
-base 1, ... where slow15/slow03 do 15%/3% more of the timed work (``--set slowdown=...``).
-Trial i compares base i with base i+1 (A/A), with slow15 i and with slow03 i. Prints per-metric
-counts of each mark; ``--json`` writes them to a file.
+Runs of a cheap suite in a chain. With the test-only spin suite (``tests/fixtures/spin_suite.py``):
+base 0, slow15 0, slow03 0, base 1, ... where slow15/slow03 do 15%/3% more of the timed work
+(``--set slowdown=...``); trial i compares base i with base i+1 (A/A), with slow15 i and with
+slow03 i. With any other suite (``--suite kernels``) the chain holds base runs only (A/A).
+"Confirmed" re-scores a flagged value with the next run of the same code, as ``bench3d nightly`` does.
 
-    PYTHONPATH=. python scripts/aa_study.py --trials 20 --db /tmp/aa.db
-    PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/aa.db --alpha 0.05   # re-score stored runs
+    PYTHONPATH=. python scripts/aa_study.py --trials 20 --db /tmp/aa/aa.db --json /tmp/aa/result.json
+    PYTHONPATH=. python scripts/aa_study.py --suite kernels --trials 20 --db /tmp/aak/aa.db
+    PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/aa/aa.db --alpha 0.05   # re-score
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ sys.path.insert(0, str(ROOT))
 from bench.compare.diff import Settings, compare_runs  # noqa: E402
 from bench.store import Store  # noqa: E402
 
-KINDS = {"aa": 0.0, "slow15": 0.15, "slow03": 0.03}
 MADE = {"slow15": 0.15, "slow03": 0.03}
 
 
-def make_run(db: str, out: str, slowdown: float, extra: list[str]) -> str:
+def make_run(db: str, out: str, suite: str, extra: list[str]) -> str:
     env = {
         **os.environ,
         "BENCH3D_EXTRA_SUITES": "spin=spin_suite:SpinSuite",
@@ -41,50 +42,66 @@ def make_run(db: str, out: str, slowdown: float, extra: list[str]) -> str:
         "bench.cli",
         "run",
         "--suite",
-        "spin",
+        suite,
         "--db",
         db,
         "--out",
         out,
         "--no-report",
         "--json",
-        "--set",
-        f"slowdown={slowdown}",
         *extra,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
+    if not proc.stdout.strip():
         raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     return json.loads(proc.stdout)["run_id"]
 
 
+def _flags(store: Store, base: str, new: str, settings: Settings) -> dict[str, object]:
+    """key -> the compared row, for every value of ``new`` against ``base``."""
+    cmp = compare_runs(store, base, new, settings)
+    return {f"{r.kind}:{r.name}[{r.case}]": r for r in cmp.rows}
+
+
 def analyze(db: str, trials: list[dict[str, str]], settings: Settings) -> dict:
-    counts: dict[str, dict[str, dict[str, int]]] = {k: defaultdict(lambda: defaultdict(int)) for k in KINDS}
+    kinds = ["aa", *(k for k in MADE if all(k in t for t in trials))]
+    counts: dict[str, dict[str, dict[str, int]]] = {k: defaultdict(lambda: defaultdict(int)) for k in kinds}
     ratios: dict[str, list[float]] = defaultdict(list)
     with Store.open(db, create=False) as store:
-        for t in trials:
-            for kind in KINDS:
-                cmp = compare_runs(store, t["base"], t[kind], settings)
-                for r in cmp.rows:
-                    key = f"{r.kind}:{r.name}" + (f"[{r.case}]" if r.kind == "timing" else "")
+        for i, t in enumerate(trials):
+            confirm = trials[i + 1] if i + 1 < len(trials) else None  # the next runs of the same code
+            for kind in kinds:
+                rows = _flags(store, t["base"], t[kind], settings)
+                again = _flags(store, t["base"], confirm[kind], settings) if confirm and kind in confirm else None
+                for key, r in rows.items():
                     c = counts[kind][key]
                     c["n"] += 1
                     c[r.mark] += 1
+                    if r.is_regression and again is not None:
+                        c["confirmed_worse"] += int(key in again and again[key].is_regression)
                     if r.kind == "timing" and r.verdict and r.verdict.change:
                         ratios[f"{kind}:{key}"].append(r.verdict.change)
                         c["beyond_factor"] += int(r.verdict.change > settings.factor)
-    out = {
+    return {
         "settings": settings.__dict__,
         "trials": len(trials),
-        "counts": {k: {m: dict(v) for m, v in d.items()} for k, d in counts.items()},
+        "counts": {k: {m: dict(v) for m, v in sorted(d.items())} for k, d in counts.items()},
         "ratios": {k: {"min": min(v), "median": sorted(v)[len(v) // 2], "max": max(v)} for k, v in ratios.items()},
     }
-    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--suite", default="spin", help="suite to run (slowdown trials only with 'spin')")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="passed to bench3d run for every run",
+    )
     ap.add_argument("--db", default="/tmp/bench3d-aa/aa.db")
     ap.add_argument("--factor", type=float, default=1.10)
     ap.add_argument("--alpha", type=float, default=0.01)
@@ -96,19 +113,25 @@ def main() -> int:
     Path(out).mkdir(parents=True, exist_ok=True)
     log = Path(args.db).with_suffix(".trials.json")
     trials = json.loads(log.read_text()) if log.exists() else []
+    extra = ["--threads", str(args.threads), *(x for o in args.overrides for x in ("--set", o))]
+    made = MADE if args.suite == "spin" else {}
     if not args.analyze_only:
-        extra = ["--threads", str(args.threads)]
         if not trials:
-            trials.append({"base": make_run(args.db, out, 0.0, extra)})
+            trials.append(
+                {"base": make_run(args.db, out, args.suite, [*extra, "--set", "slowdown=0"] if made else extra)}
+            )
         while len(trials) <= args.trials:
             t = trials[-1]
-            for kind, slow in MADE.items():
-                t.setdefault(kind, make_run(args.db, out, slow, extra))
-            t["aa"] = make_run(args.db, out, 0.0, extra)
+            for kind, slow in made.items():
+                t.setdefault(kind, make_run(args.db, out, args.suite, [*extra, "--set", f"slowdown={slow}"]))
+            t["aa"] = make_run(args.db, out, args.suite, [*extra, "--set", "slowdown=0"] if made else extra)
             trials.append({"base": t["aa"]})
             log.write_text(json.dumps(trials, indent=1))
             print(f"trial {len(trials) - 1}/{args.trials} done", file=sys.stderr, flush=True)
-    result = analyze(args.db, [t for t in trials if "aa" in t][: args.trials], Settings(args.factor, args.alpha))
+    done = [t for t in trials if "aa" in t]
+    # the last trial's confirmation needs the next trial's runs: score one trial more than reported if present
+    result = analyze(args.db, done[: args.trials + 1], Settings(args.factor, args.alpha))
+    result["trials"] = min(len(done), args.trials + 1)
     text = json.dumps(result, indent=1)
     if args.json:
         args.json.write_text(text)
