@@ -12,6 +12,7 @@ from bench.backends.torch3d.renderer import (
     DirectionalLights,
     FoVPerspectiveCameras,
     HardFlatShader,
+    HardGouraudShader,
     HardPhongShader,
     Materials,
     MeshRasterizer,
@@ -20,6 +21,7 @@ from bench.backends.torch3d.renderer import (
     RasterizationSettings,
     SoftPhongShader,
     SoftSilhouetteShader,
+    TexturesUV,
     TexturesVertex,
 )
 from bench.backends.torch3d.structures import Meshes
@@ -167,3 +169,12 @@ def test_soft_phong_gradcheck_float64():
         return (renderer(Meshes([v], [faces], textures=TexturesVertex([colors]))) * weights).sum()
 
     assert torch.autograd.gradcheck(f, (verts,), eps=1e-6, atol=1e-6)
+
+
+def test_gouraud_needs_vertex_textures():
+    mesh = _plane()
+    mesh.textures = TexturesUV(maps=[torch.rand(4, 4, 3, dtype=D)], faces_uvs=[mesh.faces_packed()],
+                               verts_uvs=[torch.rand(4, 2, dtype=D)])
+    frag = MeshRasterizer(_camera(), RasterizationSettings(image_size=8))(mesh)
+    with pytest.raises(ValueError, match="TexturesVertex"):
+        HardGouraudShader(cameras=_camera())(frag, mesh)

@@ -40,6 +40,8 @@ def gouraud_shading(meshes, fragments, lights, cameras, materials) -> torch.Tens
     faces = meshes.faces_packed()
     verts = meshes.verts_packed()
     normals = meshes.verts_normals_packed()
+    if not hasattr(meshes.textures, "verts_features_packed"):
+        raise ValueError(f"textures: Gouraud shading needs TexturesVertex, got {type(meshes.textures).__name__}")
     verts_colors = meshes.textures.verts_features_packed()
     # Lights and cameras are per mesh: give each vertex its mesh's parameters.
     idx = meshes.verts_packed_to_mesh_idx()
