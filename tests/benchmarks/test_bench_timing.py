@@ -5,6 +5,8 @@ after each workload. On the same workloads (a matmul, a conv2d, a Chamfer of
 10k x 10k points forward + backward through the backend) the two timers run alternately, ROUNDS times each,
 so drift and contention hit both alike; the ratio of their medians should be within 5% of 1. bench.timing's
 own overhead per sample (timing an empty callable) is stated beside. Figures go to ``benchmark.extra_info``.
+Calls per sample matter for ms-scale work (a lone call pays cold-cache costs that back-to-back calls do not):
+measure blocks >= 20 ms, blocked_autorange >= ~1 ms, so measure is also run with Timer's calls per block.
 Torch's Timer runs with one thread unless told: it is given torch's current thread count, as measure uses.
 """
 
@@ -47,12 +49,15 @@ WORKLOADS = {  # name -> (builder, min_run_time per round in seconds)
 }
 
 
-HEADER = f"{'workload':<24}{'measure median':>16}{'Timer median':>16}{'ratio':>9}{'within 5%':>11}{'overhead':>12}"
+HEADER = (f"{'workload':<24}{'measure median':>16}{'Timer median':>16}{'ratio':>9}{'within 5%':>11}"
+          f"{'calls/sample':>14}{'ratio, same calls':>19}{'overhead':>11}")
 
 
 def _row(r: dict) -> str:
     return (f"{r['workload']:<24}{r['measure_median_s'] * 1e3:>13.4g} ms{r['timer_median_s'] * 1e3:>13.4g} ms"
-            f"{r['ratio']:>9.4f}{'yes' if r['within_tolerance'] else 'NO':>11}{r['overhead_per_sample_ns']:>9.0f} ns")
+            f"{r['ratio']:>9.4f}{'yes' if r['within_tolerance'] else 'NO':>11}"
+            f"{max(r['measure_calls_per_sample']):>7} / {max(r['timer_calls_per_block']):<4}"
+            f"{r['ratio_same_block']:>19.4f}{r['overhead_per_sample_ns']:>8.0f} ns")
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +68,21 @@ def table() -> list[dict]:
 
 def _compare(fn, min_run_time: float) -> dict:
     threads = torch.get_num_threads()
-    ours, theirs = [], []
+    ours, theirs, same, loops, numbers = [], [], [], [], []
     for _ in range(ROUNDS):  # alternate, so both see the same machine state
-        ours.append(timing.measure(fn, min_run_time=min_run_time, warmup=2).median)
+        res = timing.measure(fn, min_run_time=min_run_time, warmup=2)
         m = Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads).blocked_autorange(min_run_time=min_run_time)
-        theirs.append(m.median)
-    ours_med, theirs_med = statistics.median(ours), statistics.median(theirs)
+        # measure again with as many calls per sample as Timer chose: separates the harness from the block size
+        res_same = timing.measure(fn, min_run_time=min_run_time, warmup=1,
+                                  block_time=max(0.0, (m.number_per_run - 0.5) * m.median), measure_memory=False)
+        ours.append(res.median), theirs.append(m.median), same.append(res_same.median)
+        loops.append(res.inner_loops), numbers.append(m.number_per_run)
+    ours_med, theirs_med, same_med = (statistics.median(v) for v in (ours, theirs, same))
     ratio = ours_med / theirs_med
     return {"measure_median_s": ours_med, "timer_median_s": theirs_med, "ratio": ratio,
-            "within_tolerance": abs(ratio - 1) <= TOLERANCE, "measure_rounds_s": ours, "timer_rounds_s": theirs,
+            "within_tolerance": abs(ratio - 1) <= TOLERANCE, "measure_same_block_median_s": same_med,
+            "ratio_same_block": same_med / theirs_med, "measure_calls_per_sample": loops,
+            "timer_calls_per_block": numbers, "measure_rounds_s": ours, "timer_rounds_s": theirs,
             "torch_threads": threads}
 
 
