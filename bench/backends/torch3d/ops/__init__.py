@@ -1,5 +1,6 @@
 """Geometry operators (PyTorch3D's ``pytorch3d.ops``)."""
 
+from ..renderer.mesh.utils import interpolate_face_attributes
 from .cubify import cubify
 from .graph_conv import GraphConv
 from .knn import knn_gather, knn_points
@@ -19,6 +20,7 @@ __all__ = [
     "cubify",
     "estimate_pointcloud_local_coord_frames",
     "estimate_pointcloud_normals",
+    "interpolate_face_attributes",
     "knn_gather",
     "knn_points",
     "laplacian",
