@@ -123,6 +123,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry = Registry()
         if args.resume:
             run = store.get_run(store.resolve(args.resume))
+            if run.source != "run":
+                raise UsageError(f"--resume {args.resume}: run {run.run_id} was stored by `bench3d {run.source}`, "
+                                 f"not by `bench3d run`; there is nothing to resume")
             suites = registry.select(run.suites)
             opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
                               backend=run.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,

@@ -110,6 +110,9 @@ def test_cli_ingest_then_report(files, bench_env):
                          capture_output=True, text=True, env=os.environ.copy())
     assert rep.returncode == 0, rep.stderr
     assert "test_tiny.py::test_sorted" in rep.stdout
+    resume = subprocess.run(bench3d_cmd("run", "--resume", out["run_id"], "--db", str(db)),
+                            capture_output=True, text=True, env=os.environ.copy())
+    assert resume.returncode == 2 and "stored by `bench3d ingest`" in resume.stderr
 
 
 BAD = {
