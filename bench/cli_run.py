@@ -80,6 +80,20 @@ def parse_backends(value: str) -> list[str]:
     return names
 
 
+def resolve_backends(names: list[str]) -> dict[str, str]:
+    """What each requested backend resolves to here ("torch 0.1.0"), or why it is unavailable."""
+    from bench import backends
+    from bench.errors import NotAvailable
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = backends.describe(backends.load(name))
+        except NotAvailable as exc:
+            out[name] = f"unavailable: {exc}"
+    return out
+
+
 def expand_backends(cases: list[Case], names: list[str]) -> list[Case]:
     """With several backends, every case once per backend: named ``case@backend``, ``params["backend"]`` set."""
     if len(names) < 2:
@@ -146,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.threads is not None and args.threads < 1:
                 raise UsageError(f"--threads {args.threads}: expected a positive number of threads")
             run = make_run_record(opts, suites, device)
+            run.environment["backend_resolved"] = resolve_backends(parse_backends(args.backend))
             if args.threads:
                 run.environment["torch_threads"] = args.threads
             run_dir = check_writable(out_dir / "runs" / run.run_id)

@@ -130,5 +130,13 @@ def run_summary(view: ReportView) -> list[tuple[str, str]]:
     commit = "—" if not r.git_commit else r.git_commit[:12] + (" (dirty)" if r.git_dirty else "")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(view.counts.items())) or "no cases stored"
     return [("run", r.run_id), ("status", r.status), ("profile", r.profile), ("device", r.device),
-            ("backend", r.backend), ("seed", str(r.seed)), ("git commit", commit), ("machine", r.machine or "—"),
+            ("backend", _backend_text(r)), ("seed", str(r.seed)), ("git commit", commit), ("machine", r.machine or "—"),
             ("started", r.created_at), ("finished", r.finished_at or "—"), ("cases", counts)]
+
+
+def _backend_text(run: Any) -> str:
+    """The backend asked for and, where it was resolved at run time, what it resolved to."""
+    resolved = (run.environment or {}).get("backend_resolved") or {}
+    if not resolved:
+        return run.backend
+    return ", ".join(f"{name} → {what}" if name != what.split()[0] else what for name, what in resolved.items())

@@ -82,14 +82,18 @@ def teapot_mesh(t3d: Any) -> Any:
 
 
 def cow_path(data_root: str | Path | None, explicit: str | None = None) -> Path:
-    """``cow.obj``: ``explicit`` if given, else ``<data root>/cow_mesh/cow.obj``; NotAvailable if absent."""
+    """``cow.obj``: ``explicit`` if given, else ``<data root>/cow_mesh/cow.obj`` if there, else bench3d's copy."""
     from bench.data import data_root as root_of
+    from bench.data.assets import COW_OBJ
 
-    path = Path(explicit).expanduser() if explicit else root_of(data_root) / "cow_mesh" / "cow.obj"
-    if not path.is_file():
-        raise NotAvailable(f"the book's cow mesh is not at {path}; put cow.obj, cow.mtl and cow_texture.png from "
-                           f"{COW_URL} in {path.parent} (or pass --data-root / --set cow_obj=<file>)")
-    return path
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise NotAvailable(f"--set cow_obj={explicit}: no such file; expected an OBJ with its MTL and texture "
+                               f"(the book's cow is at {COW_URL})")
+        return path
+    path = root_of(data_root) / "cow_mesh" / "cow.obj"
+    return path if path.is_file() else COW_OBJ
 
 
 def look_at(t3d: Any, dist: float, elev: float, azim: float | list[float]) -> tuple[torch.Tensor, torch.Tensor]:
