@@ -3,9 +3,9 @@
 Expected cost of `standard` (the book's settings: 40 views of the cow at 128x128, 150 points per ray,
 a 128^3 grid, 10 views per iteration, 300 iterations): about 25M ray samples per iteration, ~4 GB of GPU
 memory (~180 bytes per sample measured on CPU at smoke scale) and well under a minute on one current GPU
-(estimated: ~30-100 ms per iteration; not measured here, no GPU). `smoke` (teapot, 32x32, 32^3, 48 points,
-4 views per iteration, 80 iterations) runs in ~10 s on one CPU core. The held-out views (every 5th) are
-not trained on; the book trains on all 40.
+(estimated: ~30-100 ms per iteration; not measured here, no GPU). `smoke` (the cow, 20 views at 32x32,
+32^3, 48 points, 4 views per iteration, 80 iterations) runs in ~5-10 s on one CPU core. The held-out views
+(every 5th) are not trained on; the book trains on all 40.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from suites.volumes.views import builtin_views
 
 BYTES_PER_SAMPLE = 400  # training memory per ray sample (measured ~180 B on CPU; doubled for headroom)
 
-_DATA = {"mesh": "teapot", "num_views": 20, "image_size": 32, "test_every": 5}
+_DATA = {"mesh": "cow", "num_views": 20, "image_size": 32, "test_every": 5}
 _BOOK = {"mesh": "cow", "num_views": 40, "image_size": 128, "test_every": 5, "grid_size": 128,
          "n_pts_per_ray": 150, "iterations": 300, "batch_size": 10, "lr": 0.1}
 

@@ -15,7 +15,6 @@ import torch
 
 from bench.errors import NotAvailable
 
-COW_URL = "https://dl.fbaipublicfiles.com/pytorch3d/data/cow_mesh/"
 BLENDER_DATASET = "nerf-synthetic"
 # NeRF's Blender convention: cameras on a sphere of radius ~4 around a scene inside [-1.5, 1.5]^3.
 BLENDER_NEAR, BLENDER_FAR, BLENDER_EXTENT = 2.0, 6.0, 3.0
@@ -77,21 +76,15 @@ class Views:
 
 
 def resolve_mesh(mesh: str, data_root: str | Path | None) -> str:
-    """The mesh argument of the multiview dataset: ``"cow"`` is PyTorch3D's tutorial cow under the data root.
-
-    Raises:
-        NotAvailable: ``"cow"`` was asked for and ``<data root>/cow_mesh/cow.obj`` is absent.
-    """
+    """The mesh argument of the multiview dataset: ``"cow"`` is the book's textured cow, from
+    ``<data root>/cow_mesh/cow.obj`` when present, else the copy shipped with bench3d; other names pass through."""
     if mesh != "cow":
         return mesh
     from bench.data import data_root as root_of
+    from bench.data.assets import COW_OBJ
 
     path = root_of(data_root) / "cow_mesh" / "cow.obj"
-    if not path.is_file():
-        raise NotAvailable(f"the book's cow mesh is not at {path}; put cow.obj, cow.mtl and cow_texture.png from "
-                           f"{COW_URL} in {path.parent}, or choose another mesh (--set mesh=teapot or "
-                           "mesh=<OBJ file>)")
-    return str(path)
+    return str(path if path.is_file() else COW_OBJ)
 
 
 def builtin_views(data_root: str | Path | None, seed: int, *, mesh: str, num_views: int, image_size: int,

@@ -28,14 +28,14 @@ def test_smoke_nerf_beats_the_initial_field_and_reports_time_to_quality(bench_en
     assert case["status"] == "ok", case["error"]
     m = case["metrics"]
     assert m["psnr"] > m["psnr_init"] + 5, m  # the acceptance, both on the same held-out views
-    assert m["psnr"] > 19 and m["ssim"] > 0.7 and m["silhouette_iou"] > 0.7, m
+    assert m["psnr"] > 18 and m["ssim"] > 0.6 and m["silhouette_iou"] > 0.75, m
     it = case["timings"]["iteration"]
-    assert it["n"] == 150
+    assert it["n"] == 200
     assert m["rays_per_second"] == pytest.approx(4 * 128 / it["median"], rel=1e-6)
     art = Path(out["reports"]["md"]).parent / "artifacts" / "nerf" / "scene=builtin"
     by_iter = json.loads((art / "psnr_vs_iteration.json").read_text())
     by_time = json.loads((art / "psnr_vs_seconds.json").read_text())
-    assert by_iter["x"] == [0, 25, 50, 75, 100, 125, 150]
+    assert by_iter["x"] == [0, 25, 50, 75, 100, 125, 150, 175, 200]
     (psnrs,) = by_iter["series"].values()
     assert list(by_time["series"].values()) == [psnrs]
     assert by_time["x"][0] == 0 and by_time["x"] == sorted(by_time["x"])

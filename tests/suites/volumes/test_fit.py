@@ -35,6 +35,7 @@ def test_a_voxelised_sphere_renders_its_analytic_disc():
     assert (alpha > 0.5).sum().item() == pytest.approx(disc(radius), rel=0.2)
 
 
+@pytest.mark.slow
 def test_fit_lowers_the_loss(tmp_path):
     torch.manual_seed(0)
     train, _ = builtin_views(tmp_path, 0, mesh="teapot", num_views=10, image_size=16, test_every=5)

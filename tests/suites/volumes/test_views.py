@@ -50,9 +50,10 @@ def test_builtin_split_and_cameras(tmp_path):
         builtin_views(tmp_path, 0, mesh="teapot", num_views=10, image_size=16, test_every=1)
 
 
-def test_cow_is_looked_up_under_the_data_root(tmp_path):
-    with pytest.raises(NotAvailable, match="dl.fbaipublicfiles.com/pytorch3d/data/cow_mesh"):
-        resolve_mesh("cow", tmp_path)
+def test_cow_is_looked_up_under_the_data_root_then_shipped(tmp_path):
+    from bench.data.assets import COW_OBJ
+
+    assert resolve_mesh("cow", tmp_path) == str(COW_OBJ) and COW_OBJ.is_file()
     (tmp_path / "cow_mesh").mkdir()
     (tmp_path / "cow_mesh" / "cow.obj").write_text("v 0 0 0\n")
     assert resolve_mesh("cow", tmp_path) == str(tmp_path / "cow_mesh" / "cow.obj")
