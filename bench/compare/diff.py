@@ -150,6 +150,11 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
     row.verdict = stats.compare_timing(b.samples, n.samples, factor=s.factor, alpha=s.alpha)
+    noisy = [w for w, rec in (("base", b), ("new", n)) if rec.noisy]
+    if noisy:  # a run-level disturbance the within-run test cannot see: say so beside the mark
+        row.verdict.note = "; ".join(
+            filter(None, [row.verdict.note, f"noisy samples in {' and '.join(noisy)} (IQR/median > 10%)"])
+        )
     row.mark, row.reason = row.verdict.mark, row.verdict.note
     return row
 

@@ -130,3 +130,12 @@ def test_cli_compare_exit_codes_and_json(tmp_path, rng, capsys, rec):
 def test_cli_compare_no_regression_exits_zero(tmp_path, rng, rec):
     db = _stored(tmp_path, np.random.default_rng(5), 0.0, rec)
     assert main(["compare", "run-base", "run-new", "--db", db, "--fail-on-regression"]) == 0
+
+
+def test_noisy_timings_are_named_in_the_reason(rng, rec):
+    calm = rec.timing("t", 0.01 * rng.lognormal(0, 0.01, 30))
+    noisy = rec.timing("t", 0.01 * rng.lognormal(0, 0.4, 30))
+    noisy.noisy = True
+    cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[calm])], rec.run("r2"), [rec.case("x", timings=[noisy])])
+    (row,) = cmp.rows
+    assert row.reason.endswith("noisy samples in new (IQR/median > 10%)")
