@@ -32,10 +32,10 @@ _BOOK = {"mesh": "cow", "num_views": 40, "image_size": 128, "test_every": 5, "n_
 
 
 def bytes_per_sample(field: FieldConfig) -> int:
-    """Training memory per ray sample: the MLP's float32 activations (~2 x embedding + 8 x hidden), doubled for
-    gradients and allocator slack (~13 GB at the book's settings, whose own figure is ~8 GB)."""
+    """Training memory per ray sample: the MLP's float32 activations (~2 x embedding + 8 x hidden) plus half again
+    for gradients and allocator slack (~9.6 GB at the book's settings, whose own figure is ~8 GB)."""
     dim = 6 * field.n_harmonic_functions
-    return 4 * 2 * (2 * dim + 8 * field.n_hidden)
+    return 6 * (2 * dim + 8 * field.n_hidden)
 
 
 class NerfSuite(Suite):
