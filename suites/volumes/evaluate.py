@@ -22,7 +22,7 @@ def score(rgb: torch.Tensor, alpha: torch.Tensor, views: Views, *, with_lpips: b
         when LPIPS cannot be computed here (nothing is recorded under its name then).
     """
     from bench.metrics import iou, psnr, ssim
-    from bench.metrics.lpips import lpips  # (the package attribute `lpips` becomes the submodule once imported)
+    from bench.metrics import lpips
 
     pred = rgb.detach().float().cpu().clamp(0.0, 1.0)
     target = views.images.float().cpu()

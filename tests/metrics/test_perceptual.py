@@ -10,7 +10,7 @@ import torch
 from _tester import MetricTester, assert_bad_input
 
 from bench.errors import NotAvailable
-from bench.metrics.lpips import BACKBONES, LPIPS, hub_checkpoint, lpips
+from bench.metrics.perceptual import BACKBONES, LPIPS, hub_checkpoint, lpips
 
 
 def _available(net="alex"):
@@ -77,7 +77,7 @@ def _alexnet_features():
 
 def test_backbone_copy_maps_torchvision_indices_into_lpips_slices(tmp_path):
     """lpips slices torchvision's ``features`` keeping the layer indices; every tensor must land in place."""
-    from bench.metrics.lpips import _copy_backbone
+    from bench.metrics.perceptual import _copy_backbone
 
     src = _alexnet_features()
     state = {f"features.{k}": v for k, v in src.state_dict().items()}
@@ -99,3 +99,10 @@ def test_backbone_copy_maps_torchvision_indices_into_lpips_slices(tmp_path):
     state = {f"features.{k}": v for k, v in src.state_dict().items()} | {"features.13.weight": torch.zeros(1)}
     with pytest.raises(ValueError, match="does not match the lpips backbone"):
         _copy_backbone(model, state, tmp_path / "alexnet.pth")
+
+
+def test_package_attribute_is_the_function():
+    """`from bench.metrics import lpips` gives the metric function, not a submodule of the same name."""
+    from bench import metrics
+
+    assert callable(metrics.lpips) and metrics.lpips.__module__ == "bench.metrics.perceptual"
