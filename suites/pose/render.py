@@ -74,6 +74,13 @@ def render_targets(renderers: Renderers, mesh: Any, R: torch.Tensor, T: torch.Te
     return img, mask
 
 
+@torch.no_grad()
+def render_soft_masks(renderers: Renderers, mesh: Any, R: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+    """Soft silhouettes (V, S, S) at the true cameras: targets whose loss minimum is exactly the true pose
+    (a hard mask is thinner than the soft silhouette, which biases the fitted pose)."""
+    return renderers.silhouette(mesh.extend(R.shape[0]), R=R, T=T)[..., 3]
+
+
 def candidate_pairs(t3d: Any, mesh: Any, R: torch.Tensor, T: torch.Tensor, cfg: RenderConfig) -> int:
     """(pixel, face) pairs within the blur radius of each face's screen box, summed over the V views (R, T)."""
     r = t3d.renderer

@@ -44,6 +44,17 @@ def test_smoke_teapot_recovers_camera_from_tutorial_start(bench_env):
 
 
 @pytest.mark.slow
+def test_smoke_rig_recovers_pose_and_most_random_starts_succeed(bench_env):
+    proc = subprocess.run(bench3d_cmd("run", "--suite", "pose", "--case", "scene=multiview", "--set", "random_starts=2",
+                                      "--json"), capture_output=True, text=True, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)["cases"][0]["metrics"]
+    assert m["rotation_error_deg"] < 5.0 and m["iterations_to_threshold"] is not None, m  # 30 deg start
+    assert m["success_rate"] >= 50.0, m  # random starts at 15 deg
+    assert m["silhouette_iou"] > 0.9
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("scene,book", [("teapot", 8414.53), ("cow", 7313.08)])
 def test_book_loss_at_iteration0(scene, book):
     """The book's settings (256x256, K=100, cow texture K=50 weight 0.1) give its printed first loss."""
@@ -67,6 +78,11 @@ def test_mesh_too_large_for_memory_is_refused(tmp_path):
     res = run_spec(_spec(tmp_path, memory_limit_mb=1, image_size=128))
     assert res.status == "error"
     assert "mesh too large" in res.error and "image_size 128" in res.error and "memory_limit_mb=1" in res.error
+
+
+def test_unknown_rig_targets_is_refused(tmp_path):
+    res = run_spec(_spec(tmp_path, scene="multiview", rig_targets="blurry"))
+    assert res.status == "error" and "rig_targets" in res.error and "'soft'" in res.error
 
 
 def test_missing_cow_is_not_available(tmp_path):
