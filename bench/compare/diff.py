@@ -70,7 +70,11 @@ class Row:
 
     @property
     def is_regression(self) -> bool:
-        return self.mark in REGRESSION_MARKS
+        """A new failure, or worse by a significance test (a no-sample difference beyond the tolerance is
+        shown as worse but cannot be significant, so it does not fail a gate)."""
+        if self.mark == NEW_FAILURE:
+            return True
+        return self.mark == stats.WORSE and (self.verdict is None or self.verdict.significant)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "verdict"}

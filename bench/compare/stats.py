@@ -22,6 +22,7 @@ BOOTSTRAP = 1000
 
 # Marks of one compared value (case-level marks such as "new failure" live in bench.compare.diff).
 WORSE, BETTER, CHANGED, UNCHANGED = "worse", "better", "changed-not-significant", "unchanged"
+PLAIN = "plain difference"
 
 
 @dataclass
@@ -41,7 +42,8 @@ class Verdict:
 
     @property
     def significant(self) -> bool:
-        return self.mark in (WORSE, BETTER)
+        """Worse or better by a test on samples; a plain difference without samples never is."""
+        return self.mark in (WORSE, BETTER) and self.test != PLAIN
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -170,14 +172,14 @@ def compare_plain(
 ) -> Verdict:
     """No per-item samples: a change counts when ``|new - base| > tolerance * |base|``."""
     if base is None or new is None or not (math.isfinite(base) and math.isfinite(new)):
-        return Verdict(UNCHANGED, base, new, None, test="plain difference", note="no value")
+        return Verdict(UNCHANGED, base, new, None, test=PLAIN, note="no value")
     delta = new - base
     v = Verdict(
         UNCHANGED,
         base,
         new,
         delta,
-        test="plain difference",
+        test=PLAIN,
         n_base=1,
         n_new=1,
         note="no samples: relative tolerance only",

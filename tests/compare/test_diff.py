@@ -139,3 +139,12 @@ def test_noisy_timings_are_named_in_the_reason(rng, rec):
     cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[calm])], rec.run("r2"), [rec.case("x", timings=[noisy])])
     (row,) = cmp.rows
     assert row.reason.endswith("noisy samples in new (IQR/median > 10%)")
+
+
+def test_a_no_sample_difference_is_shown_but_does_not_fail_the_gate(rec):
+    base = [rec.case("x", metrics=[rec.metric("peak_memory_mb", value=100.0, hib=False, unit="MiB")])]
+    new = [rec.case("x", metrics=[rec.metric("peak_memory_mb", value=130.0, hib=False, unit="MiB")])]
+    cmp = compare_cases(rec.run("r1"), base, rec.run("r2"), new)
+    (row,) = cmp.rows
+    assert row.mark == "worse" and "no samples" in row.reason and not row.is_regression
+    assert cmp.regressions == []

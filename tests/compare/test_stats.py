@@ -90,4 +90,5 @@ def test_plain_difference_uses_the_relative_tolerance():
     assert stats.compare_plain(100.0, 100.5, higher_is_better=False, tolerance=0.01).mark == stats.UNCHANGED
     v = stats.compare_plain(100.0, 102.0, higher_is_better=False, tolerance=0.01)
     assert v.mark == stats.WORSE and "no samples" in v.note and v.change == pytest.approx(2.0)
+    assert not v.significant  # no test without samples: shown, but never a significant regression
     assert stats.compare_plain(None, 1.0, higher_is_better=True).mark == stats.UNCHANGED
