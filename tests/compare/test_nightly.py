@@ -50,12 +50,13 @@ def test_nightly_flags_a_confirmed_slowdown(bench_env, monkeypatch):
     code, first = nightly()
     assert code == 0 and first["previous"] is None and first["regressions"] == []
     assert (bench_env / "site" / "index.html").exists() and (bench_env / "site" / "suite-spin.html").exists()
-    # 60% more work in the timed callable: thread CPU time rises by ~1.6x, far beyond the factor.
-    code, second = nightly("--set", "slowdown=0.6", "--factor", "1.2")
+    # 3x the work in the timed callable: far beyond the factor and beyond this VM's run-to-run noise
+    # (CPU-time medians of identical runs differ by up to 1.6x here under load, see docs/nightly.md).
+    code, second = nightly("--set", "slowdown=2.0", "--factor", "1.2")
     assert code == 1, second
     assert second["previous"] == first["run_id"] and second["confirm_run"] not in (None, second["run_id"])
     slow = {r["name"]: r for r in second["regressions"]}
-    assert "spin_cpu" in slow and slow["spin_cpu"]["change"] == pytest.approx(1.6, rel=0.15)
+    assert "spin_cpu" in slow and 1.8 < slow["spin_cpu"]["change"] < 5.0
     assert Path(second["compare_report"]).read_text().count("worse") >= 1
 
 
