@@ -102,3 +102,16 @@ def test_markdown_tables(store):
     assert [c.strip() for c in step.strip("|").split("|")] == ["demo/x", "step", "200 ms", "400 ms", "2x"]
     assert "- **demo/y@pytorch3d**: `error`: RuntimeError: boom" in md and "traceback line" not in md
     assert "demo/z" in md
+
+
+def test_cli_compare_backends(store, tmp_path, capsys):
+    from bench.cli import main
+
+    db = str(tmp_path / "cmp.db")
+    store.close()
+    assert main(["compare", "r1", "--backends", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "| demo/x" in out and "| 2x" in out  # the speed ratio column: median 0.4 s / 0.2 s
+    assert main(["compare", "r1", "--backends", "--db", db, "--json"]) == 0
+    data = __import__("json").loads(capsys.readouterr().out)
+    assert data["backends"] == ["torch", "pytorch3d"]

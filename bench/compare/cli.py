@@ -72,6 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="markdown: list unchanged values too")
     p.add_argument("--out", type=Path, help="file to write (default: print to stdout)")
     p.add_argument("--no-baselines", action="store_true", help="do not show the shipped published baselines")
+    p.add_argument("--backends", action="store_true",
+                   help="compare the backends within run BASE (a run made with --backend torch,pytorch3d): "
+                        "per case, metrics side by side and the speed ratio of timing medians")
     p.add_argument(
         "--fail-on-regression",
         action="store_true",
@@ -173,6 +176,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     settings = diff.Settings(args.factor, args.alpha, args.tolerance)
     with _open(args) as store:
+        if args.backends:
+            return _compare_backends(store, args, fmt)
         if _looks_like_file(args.base):
             if not Path(args.base).is_file():
                 raise UsageError(f"baseline file {args.base} does not exist")
@@ -185,6 +190,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     text = render.to_markdown(cmp, all_rows=args.all) if fmt == "md" else render.render(cmp, fmt)
     _emit(text, args.out)
     return 1 if args.fail_on_regression and cmp.regressions else 0
+
+
+def _compare_backends(store, args: argparse.Namespace, fmt: str) -> int:
+    from bench.backend_compare import backend_comparison, backend_comparison_markdown
+
+    comparison = backend_comparison(store, store.resolve(args.base))
+    if fmt == "html":
+        raise UsageError("compare --backends: --format html is not supported; use md or json")
+    text = json.dumps(comparison, indent=2, default=str) if fmt == "json" else backend_comparison_markdown(comparison)
+    _emit(text, args.out)
+    return 0
 
 
 def _compare_baseline(store, baseline: bl.Baseline, args: argparse.Namespace, fmt: str) -> int:
