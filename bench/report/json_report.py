@@ -54,5 +54,6 @@ def render(view: ReportView) -> str:
         "run": dataclasses.asdict(view.run),
         "summary": dict(sorted(view.counts.items())),
         "cases": [case_object(c) for c in view.cases],
+        "published": [r for s in view.suites for r in s.published],
     }
     return json.dumps(_clean(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -33,6 +33,12 @@ def render(view: ReportView) -> str:
                              "noisy": "yes (IQR > 10% of median)" if t.noisy else "",
                              "peak memory": fmt_bytes(t.peak_memory_bytes), "method": t.method}
                             for case, t in s.timings]), ""]
+        if s.published:
+            out += ["### Published figures", "", "Run values beside published ones; 'reference only' where the "
+                    "protocol differs (the reason says how).", ""]
+            out += [_table([{"case": r["case"], "metric": r["metric"], "published": fmt_value(r["published"]),
+                             "run": fmt_value(r["run"]), "status": r["status"], "source": r["citation"],
+                             "entry": r["entry"], "reason": r["reason"]} for r in s.published]), ""]
         if s.failures:
             out += ["### Failures", ""]
             for c in s.failures:

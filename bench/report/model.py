@@ -34,6 +34,7 @@ class SuiteView:
     timings: list[tuple[str, TimingRecord]] = field(default_factory=list)
     failures: list[CaseResult] = field(default_factory=list)
     skipped: list[CaseResult] = field(default_factory=list)
+    published: list[dict[str, Any]] = field(default_factory=list)  # run values beside published figures
 
 
 @dataclass
@@ -71,7 +72,25 @@ def build(run: RunRecord, cases: list[CaseResult]) -> ReportView:
             v.failures.append(c)
         elif c.status == "skipped":
             v.skipped.append(c)
+    for row in published_rows(cases):
+        if row["suite"] in views:
+            views[row["suite"]].published.append(row)
     return ReportView(run=run, cases=cases, suites=[v for v in views.values() if v.cases], counts=counts)
+
+
+def published_rows(cases: list[CaseResult]) -> list[dict[str, Any]]:
+    """Each run value beside its figure in the shipped ``baselines/*.yaml``, with a status.
+
+    A baseline whose protocol differs from the run's is shown as "reference only", never as a pass or fail.
+    """
+    from bench.compare import baselines
+
+    try:
+        tables = baselines.load_dir(known_metrics=False)
+    except baselines.BaselineError as exc:  # a broken baseline file must not cost the run its report
+        return [{"suite": c.suite, "case": "", "metric": "", "published": None, "run": None, "status": "error",
+                 "reason": str(exc), "entry": "", "citation": ""} for c in cases[:1]]
+    return baselines.rows_for_cases(cases, tables)
 
 
 # --- formatting -----------------------------------------------------------------------------

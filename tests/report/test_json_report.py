@@ -21,7 +21,7 @@ def _strict_loads(text: str):
 
 def test_json_matches_records(stored):
     obj = _strict_loads(render_report(stored.store, stored.run.run_id, "json"))
-    assert list(obj) == ["schema", "run", "summary", "cases"]
+    assert list(obj) == ["schema", "run", "summary", "cases", "published"]
     assert obj["run"]["run_id"] == stored.run.run_id
     assert obj["run"]["environment"] == stored.run.environment
     assert obj["summary"] == {"nan": 1, "ok": 3, "skipped": 1, "timeout": 1}

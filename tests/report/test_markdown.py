@@ -72,3 +72,22 @@ def test_long_logs_are_cut_and_pipes_escaped(stored):
     assert "shape \\| mismatch" in md
     for table in _tables(md):  # every row still has the header's number of cells
         assert len({len(r) for r in table}) == 1
+
+
+def test_published_figures_beside_run_values(tmp_path):
+    """A run of a suite with a shipped baseline shows the published figure, marked reference-only when the
+    protocol differs (the built-in NeRF scene is not the Blender lego scene at 800x800)."""
+    from bench.report import render_report
+    from bench.results import CaseResult, MetricRecord, RunRecord
+    from bench.store import Store
+
+    with Store.open(tmp_path / "p.db") as store:
+        store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
+                                   device="cpu", seed=0, suites=["nerf"]))
+        store.add_case("r", CaseResult(suite="nerf", case="scene=builtin", params={"scene": "builtin"},
+                                       metrics=[MetricRecord("psnr", 22.0, "dB", True)]))
+        text = render_report(store, "r", "md")
+    assert "### Published figures" in text
+    published = text.split("### Published figures", 1)[1]
+    row = next(line for line in published.splitlines() if line.startswith("| scene=builtin") and "psnr" in line)
+    assert "32.54" in row and "22" in row and "reference only" in row
