@@ -36,8 +36,14 @@ from bench.suite import Case, MetricSpec, Suite
 from suites.pose.evaluate import report_reference, report_starts
 from suites.pose.models import LookAtPose, RigPose, look_at_starts, reference_rig_start, rig_starts
 from suites.pose.optimize import OptConfig, optimise
-from suites.pose.render import (RenderConfig, check_memory, estimate_memory_bytes, make_renderers, render_soft_masks,
-                               render_targets)
+from suites.pose.render import (
+    RenderConfig,
+    check_memory,
+    estimate_memory_bytes,
+    make_renderers,
+    render_soft_masks,
+    render_targets,
+)
 from suites.pose.scenes import SCENES, check_camera_outside, make_scene, resize_texture
 
 TUTORIAL_START = (3.0, 6.9, 2.5)

@@ -21,8 +21,7 @@ def score(rgb: torch.Tensor, alpha: torch.Tensor, views: Views, *, with_lpips: b
         {"psnr", "ssim", "silhouette_iou"[, "lpips"]} -> MetricResult, and "lpips_unavailable" -> reason
         when LPIPS cannot be computed here (nothing is recorded under its name then).
     """
-    from bench.metrics import iou, psnr, ssim
-    from bench.metrics import lpips
+    from bench.metrics import iou, lpips, psnr, ssim
 
     pred = rgb.detach().float().cpu().clamp(0.0, 1.0)
     target = views.images.float().cpu()
