@@ -51,6 +51,9 @@ class TimingRecord:
     inner_loops: int = 1
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None  # "cuda_max_allocated" or "rss_delta"
+    # Seconds per call of bench.timing's fixed reference kernel, measured in the same process around the
+    # samples: how fast this machine ran at that moment, so runs can be compared speed-normalised.
+    calibration_s: float | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ class TimingResult:
     inner_loops: int = 1
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None
+    calibration_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -72,7 +73,7 @@ class TimingResult:
         return TimingRecord(name=name, samples=list(self.samples), median=self.median, iqr=self.iqr,
                             mean=self.mean, min=self.min, n=self.n, noisy=self.noisy, method=self.method,
                             inner_loops=self.inner_loops, peak_memory_bytes=self.peak_memory_bytes,
-                            memory_kind=self.memory_kind)
+                            memory_kind=self.memory_kind, calibration_s=self.calibration_s)
 
     def __repr__(self) -> str:
         flag = " NOISY" if self.noisy else ""
@@ -146,6 +147,33 @@ class PeakMemory:
             self.peak_bytes = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self._base)
 
 
+# --- calibration --------------------------------------------------------------------------
+
+def _reference_kernel() -> int:
+    """Fixed pure-Python integer work (~1 ms): its speed tracks the machine's, not the code's."""
+    acc = 0
+    for i in range(20000):
+        acc += (i * 7) % 13
+    return acc
+
+
+def calibrate(blocks: int = 5, loops: int = 4) -> float:
+    """Seconds per call of the reference kernel, median of ``blocks`` blocks of ``loops`` calls.
+
+    On a shared machine the speed of a whole process drifts (frequency, neighbours, time slicing) by
+    tens of percent from one run to the next; timings divided by this figure, measured in the same
+    process at the same time, drift far less (measured: 18% -> 2% coefficient of variation across
+    processes here). Comparisons use it to put two runs on the same footing.
+    """
+    out = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            _reference_kernel()
+        out.append((time.perf_counter() - t0) / loops)
+    return float(np.median(out))
+
+
 # --- timers -------------------------------------------------------------------------------
 
 def _block_timer(device: str) -> Callable[[Callable[[], Any], int], float]:
@@ -176,7 +204,7 @@ def _block_timer(device: str) -> Callable[[Callable[[], Any], int], float]:
 
 def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, device: str = "cpu",
             warmup: int = 2, min_run_time: float = 0.5, block_time: float = 0.02, min_samples: int = 5,
-            max_samples: int = 1000, measure_memory: bool = True) -> TimingResult:
+            max_samples: int = 1000, measure_memory: bool = True, calibration: bool = True) -> TimingResult:
     """Time ``fn`` and return per-call samples.
 
     Args:
@@ -187,6 +215,7 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         min_run_time: keep sampling until this many seconds were measured (and ``min_samples``).
         block_time: calls per sample are chosen so one sample lasts at least this long.
         max_samples: stop after this many samples even if ``min_run_time`` is not reached.
+        calibration: also time the reference kernel just before and after sampling (see :func:`calibrate`).
     """
     state = setup() if setup is not None else None
     call = (lambda: fn(state)) if setup is not None else fn
@@ -207,20 +236,22 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         if t >= block_time or loops >= 1 << 20:
             break
         loops = max(loops * 2, int(math.ceil(loops * block_time / max(t, 1e-9))))
+    before = calibrate(blocks=3) if calibration else None
     samples = [t / loops]
     total = t
     while (total < min_run_time or len(samples) < min_samples) and len(samples) < max_samples:
         t = timer(call, loops)
         samples.append(t / loops)
         total += t
+    cal = None if before is None else (before + calibrate(blocks=3)) / 2
     return TimingResult(samples=samples, method=method, inner_loops=loops,
                         peak_memory_bytes=None if peak is None else peak.peak_bytes,
-                        memory_kind=None if peak is None else peak.kind)
+                        memory_kind=None if peak is None else peak.kind, calibration_s=cal)
 
 
 def overhead_per_sample(device: str = "cpu") -> float:
     """Seconds of harness overhead per call (timing an empty callable), to state with results."""
-    res = measure(lambda: None, device=device, warmup=1, min_run_time=0.05, measure_memory=False)
+    res = measure(lambda: None, device=device, warmup=1, min_run_time=0.05, measure_memory=False, calibration=False)
     return res.median
 
 

@@ -108,6 +108,7 @@ def main() -> int:
     ap.add_argument("--analyze-only", action="store_true", help="re-score the trials recorded next to --db")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per case (default 1)")
+    ap.add_argument("--raw-timings", action="store_true", help="score timings without speed normalisation")
     args = ap.parse_args()
     out = str(Path(args.db).parent)
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -130,7 +131,7 @@ def main() -> int:
             print(f"trial {len(trials) - 1}/{args.trials} done", file=sys.stderr, flush=True)
     done = [t for t in trials if "aa" in t]
     # the last trial's confirmation needs the next trial's runs: score one trial more than reported if present
-    result = analyze(args.db, done[: args.trials + 1], Settings(args.factor, args.alpha))
+    result = analyze(args.db, done[: args.trials + 1], Settings(args.factor, args.alpha, normalise=not args.raw_timings))
     result["trials"] = min(len(done), args.trials + 1)
     text = json.dumps(result, indent=1)
     if args.json:

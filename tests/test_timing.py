@@ -94,3 +94,11 @@ def test_profile_table_lists_operators():
     a = torch.randn(64, 64)
     table = timing.profile_table(lambda: a @ a, top_k=5)
     assert "aten::mm" in table or "aten::matmul" in table
+
+
+def test_calibration_is_recorded_and_positive():
+    res = timing.measure(lambda: sum(range(100)), min_run_time=0.01, measure_memory=False)
+    assert res.calibration_s is not None and 1e-5 < res.calibration_s < 1.0
+    assert res.to_record("x").calibration_s == res.calibration_s
+    off = timing.measure(lambda: None, min_run_time=0.01, measure_memory=False, calibration=False)
+    assert off.calibration_s is None

@@ -52,6 +52,11 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         default=stats.DEFAULT_TOLERANCE,
         help=f"relative tolerance for metrics without per-item values (default {stats.DEFAULT_TOLERANCE})",
     )
+    p.add_argument(
+        "--raw-timings",
+        action="store_true",
+        help="compare timings as measured, without dividing out each run's machine speed (reference kernel)",
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -174,7 +179,7 @@ def _looks_like_file(ref: str) -> bool:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
-    settings = diff.Settings(args.factor, args.alpha, args.tolerance)
+    settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings)
     with _open(args) as store:
         if args.backends:
             return _compare_backends(store, args, fmt)

@@ -44,6 +44,8 @@ class Settings:
     factor: float = stats.DEFAULT_FACTOR
     alpha: float = stats.DEFAULT_ALPHA
     tolerance: float = stats.DEFAULT_TOLERANCE
+    # Divide out the machine's speed at each run (the reference kernel timed beside the samples).
+    normalise: bool = True
 
     def __post_init__(self) -> None:
         if not self.factor > 1:
@@ -153,7 +155,15 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
     if diff:
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
-    row.verdict = stats.compare_timing(b.samples, n.samples, factor=s.factor, alpha=s.alpha)
+    new_samples, speed_note = n.samples, ""
+    if s.normalise and b.calibration_s and n.calibration_s:
+        # Put NEW on BASE's machine speed: the reference kernel ran ``speed`` times slower in NEW's process.
+        speed = n.calibration_s / b.calibration_s
+        new_samples = [x / speed for x in n.samples]
+        speed_note = f"speed-normalised (reference kernel {speed:.3g}x the base's)"
+    row.verdict = stats.compare_timing(b.samples, new_samples, factor=s.factor, alpha=s.alpha)
+    if speed_note:
+        row.verdict.note = "; ".join(filter(None, [speed_note, row.verdict.note]))
     noisy = [w for w, rec in (("base", b), ("new", n)) if rec.noisy]
     if noisy:  # a run-level disturbance the within-run test cannot see: say so beside the mark
         row.verdict.note = "; ".join(

@@ -97,7 +97,8 @@ def nightly(args: argparse.Namespace) -> NightlyResult:
     args.out.mkdir(parents=True, exist_ok=True)
     db = args.db or os.environ.get("BENCH3D_DB") or str(args.out / "bench3d.db")
     args.db = db
-    settings = diff.Settings(args.factor, args.alpha, args.tolerance)
+    settings = diff.Settings(args.factor, args.alpha, args.tolerance,
+                             normalise=not getattr(args, "raw_timings", False))
     base_files = bl.load_dir(args.baselines) if args.baselines else bl.load_dir()
     store = Store.open(db, create=True)
     try:

@@ -7,6 +7,7 @@ interrupted or failing migration leaves the database exactly as it was.
 Version history:
   0  pre-release layout: no ``meta`` table (so no recorded version) and no ``runs.source`` column.
   1  ``meta.schema_version``; ``runs.source`` ("run" or "ingest").
+  2  ``timings.calibration_s`` (the reference kernel's speed in the same process; NULL for older rows).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def _v0_to_v1(conn: sa.Connection) -> None:
     schema.meta.create(conn, checkfirst=True)
 
 
-STEPS: dict[int, Step] = {0: _v0_to_v1}
+def _v1_to_v2(conn: sa.Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE timings ADD COLUMN calibration_s FLOAT"))
+
+
+STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def detect_version(conn: sa.Connection, where: str) -> int | None:

@@ -62,7 +62,7 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
         timing_pk = conn.execute(sa.insert(schema.timings).values(
             case_pk=case_pk, position=pos, name=t.name, n=int(t.n), noisy=bool(t.noisy), unit=t.unit,
             method=t.method, inner_loops=int(t.inner_loops), peak_memory_bytes=t.peak_memory_bytes,
-            memory_kind=t.memory_kind, **stats)).inserted_primary_key[0]
+            memory_kind=t.memory_kind, calibration_s=t.calibration_s, **stats)).inserted_primary_key[0]
         if t.samples:
             conn.execute(sa.insert(schema.timing_samples), [
                 {"timing_pk": timing_pk, "idx": i, **codec.columns("value", v)} for i, v in enumerate(t.samples)])
@@ -137,4 +137,5 @@ def _timing(r: Mapping[str, Any], samples: list[float | None]) -> TimingRecord:
         median=codec.from_row(r, "median"), iqr=codec.from_row(r, "iqr"), mean=codec.from_row(r, "mean"),
         min=codec.from_row(r, "min"), n=r["n"], noisy=bool(r["noisy"]), unit=r["unit"], method=r["method"],
         inner_loops=r["inner_loops"], peak_memory_bytes=r["peak_memory_bytes"], memory_kind=r["memory_kind"],
+        calibration_s=r.get("calibration_s"),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Version of the layout below. Bump it together with a new step in ``migrations.STEPS``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -131,6 +131,7 @@ timings = sa.Table(
     sa.Column("inner_loops", sa.Integer, nullable=False),
     sa.Column("peak_memory_bytes", sa.BigInteger),
     sa.Column("memory_kind", sa.String(32)),
+    sa.Column("calibration_s", sa.Float),  # reference-kernel seconds per call in the same process (v2)
     sa.UniqueConstraint("case_pk", "name", name="uq_timings_case_name"),
 )
 

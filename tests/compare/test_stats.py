@@ -92,3 +92,20 @@ def test_plain_difference_uses_the_relative_tolerance():
     assert v.mark == stats.WORSE and "no samples" in v.note and v.change == pytest.approx(2.0)
     assert not v.significant  # no test without samples: shown, but never a significant regression
     assert stats.compare_plain(None, 1.0, higher_is_better=True).mark == stats.UNCHANGED
+
+
+def test_speed_normalisation_cancels_a_machine_wide_slowdown():
+    """NEW ran on a machine 1.5x slower throughout (reference kernel 1.5x too): not a regression once
+    normalised; a real 1.5x slowdown at the same machine speed still is."""
+    from bench.compare.diff import Settings, _timing_row
+    from bench.timing import TimingResult
+
+    rng = np.random.default_rng(1)
+    base = TimingResult.from_samples(list(1.0 + 0.01 * rng.standard_normal(30)), calibration_s=1e-3).to_record("t")
+    slow_machine = TimingResult.from_samples(list(1.5 + 0.015 * rng.standard_normal(30)),
+                                             calibration_s=1.5e-3).to_record("t")
+    slow_code = TimingResult.from_samples(list(1.5 + 0.015 * rng.standard_normal(30)),
+                                          calibration_s=1e-3).to_record("t")
+    assert _timing_row("s", "c", base, slow_machine, Settings(), "").mark == "unchanged"
+    assert _timing_row("s", "c", base, slow_machine, Settings(normalise=False), "").mark == "worse"
+    assert _timing_row("s", "c", base, slow_code, Settings(), "").mark == "worse"

@@ -20,6 +20,7 @@ def _make_v0(path, tmp_path):
     con = sqlite3.connect(path)
     con.execute("DROP TABLE meta")
     con.execute("ALTER TABLE runs DROP COLUMN source")
+    con.execute("ALTER TABLE timings DROP COLUMN calibration_s")  # added in v2
     con.commit()
     con.close()
 
@@ -37,13 +38,13 @@ def test_v0_database_is_migrated(tmp_path, as_json):
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 1
+        assert s.schema_version() == SCHEMA_VERSION == 2
         run = s.get_run(sample_run().run_id)
         assert run.source == "run"  # the default the step fills in
         assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in sample_cases(tmp_path / "o2")]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("1",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("2",)]
     con.close()
 
 
@@ -72,3 +73,28 @@ def test_missing_step_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(migrations, "STEPS", {})
     with pytest.raises(StoreError, match="no migration from results schema version 0 to 1"):
         Store.open(path)
+
+
+def test_v1_database_gains_the_calibration_column(tmp_path):
+    """A v1 store (no timings.calibration_s) opens, migrates to v2, keeps its rows and reads None."""
+    import sqlite3
+
+    from bench.results import CaseResult, RunRecord
+    from bench.store import SCHEMA_VERSION, Store
+    from bench.timing import TimingResult
+
+    path = tmp_path / "v1.db"
+    with Store.open(path) as store:
+        store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
+                                   device="cpu", seed=0))
+        store.add_case("r", CaseResult(suite="s", case="c",
+                                       timings=[TimingResult.from_samples([1.0, 2.0]).to_record("t")]))
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE timings DROP COLUMN calibration_s")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        (case,) = store.cases("r")
+        assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
