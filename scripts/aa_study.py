@@ -131,7 +131,8 @@ def main() -> int:
             print(f"trial {len(trials) - 1}/{args.trials} done", file=sys.stderr, flush=True)
     done = [t for t in trials if "aa" in t]
     # the last trial's confirmation needs the next trial's runs: score one trial more than reported if present
-    result = analyze(args.db, done[: args.trials + 1], Settings(args.factor, args.alpha, normalise=not args.raw_timings))
+    settings = Settings(args.factor, args.alpha, normalise=not args.raw_timings)
+    result = analyze(args.db, done[: args.trials + 1], settings)
     result["trials"] = min(len(done), args.trials + 1)
     text = json.dumps(result, indent=1)
     if args.json:
