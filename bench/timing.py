@@ -236,14 +236,18 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         if t >= block_time or loops >= 1 << 20:
             break
         loops = max(loops * 2, int(math.ceil(loops * block_time / max(t, 1e-9))))
-    before = calibrate(blocks=3) if calibration else None
+    # One reference-kernel block after each sample block: the calibration sees the same moments of
+    # machine speed as the samples (interleaving is what makes the ratio stable across processes).
+    cal_blocks = [calibrate(blocks=1)] if calibration else []
     samples = [t / loops]
     total = t
     while (total < min_run_time or len(samples) < min_samples) and len(samples) < max_samples:
         t = timer(call, loops)
         samples.append(t / loops)
         total += t
-    cal = None if before is None else (before + calibrate(blocks=3)) / 2
+        if calibration:
+            cal_blocks.append(calibrate(blocks=1))
+    cal = float(np.median(cal_blocks)) if cal_blocks else None
     return TimingResult(samples=samples, method=method, inner_loops=loops,
                         peak_memory_bytes=None if peak is None else peak.peak_bytes,
                         memory_kind=None if peak is None else peak.kind, calibration_s=cal)
