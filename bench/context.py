@@ -128,7 +128,7 @@ class Context:
                        peak_memory_bytes: int | None = None, memory_kind: str | None = None) -> TimingRecord:
         """Record durations measured by the case itself (e.g. seconds per optimisation step)."""
         res = timing.TimingResult.from_samples(samples, method=method, peak_memory_bytes=peak_memory_bytes,
-                                               memory_kind=memory_kind, calibration_s=timing.calibrate())
+                                               memory_kind=memory_kind)
         return self.record_timing(name, res)
 
     # --- artifacts -----------------------------------------------------------------------
