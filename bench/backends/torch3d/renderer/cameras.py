@@ -168,15 +168,7 @@ class FoVPerspectiveCameras(CamerasBase):
     def unproject_points(self, xy_depth: torch.Tensor, world_coordinates: bool = True,
                          scaled_depth_input: bool = False, **kwargs) -> torch.Tensor:
         """NDC (x, y) plus view depth (or NDC depth if ``scaled_depth_input``) -> world/view points."""
-        to_ndc = self.get_full_projection_transform(**kwargs) if world_coordinates \
-            else self.get_projection_transform(**kwargs)
-        if not scaled_depth_input:
-            K = self.get_projection_transform(**kwargs).get_matrix()
-            shape = [K.shape[0]] + [1] * (xy_depth.dim() - 1)
-            f1, f2 = K[:, 2, 2].reshape(shape), K[:, 3, 2].reshape(shape)
-            depth = xy_depth[..., 2:3]
-            xy_depth = torch.cat((xy_depth[..., :2], (f1 * depth + f2) / depth), -1)
-        return to_ndc.inverse().transform_points(xy_depth)
+        return _unproject_fov(self, xy_depth, world_coordinates, scaled_depth_input, **kwargs)
 
     def is_perspective(self) -> bool:
         return True
@@ -216,17 +208,29 @@ class FoVOrthographicCameras(CamerasBase):
 
     def unproject_points(self, xy_depth: torch.Tensor, world_coordinates: bool = True,
                          scaled_depth_input: bool = False, **kwargs) -> torch.Tensor:
-        to_ndc = self.get_full_projection_transform(**kwargs) if world_coordinates \
-            else self.get_projection_transform(**kwargs)
-        if not scaled_depth_input:
-            K = self.get_projection_transform(**kwargs).get_matrix()
-            shape = [K.shape[0]] + [1] * (xy_depth.dim() - 1)
-            scale, shift = K[:, 2, 2].reshape(shape), K[:, 3, 2].reshape(shape)
-            xy_depth = torch.cat((xy_depth[..., :2], scale * xy_depth[..., 2:3] + shift), -1)
-        return to_ndc.inverse().transform_points(xy_depth)
+        """NDC (x, y) plus view depth (or NDC depth if ``scaled_depth_input``) -> world/view points."""
+        return _unproject_fov(self, xy_depth, world_coordinates, scaled_depth_input, **kwargs)
 
     def is_perspective(self) -> bool:
         return False
+
+
+def _unproject_fov(cams: CamerasBase, xy_depth: torch.Tensor, world_coordinates: bool,
+                   scaled_depth_input: bool, **kwargs) -> torch.Tensor:
+    """Invert a FoV camera's projection; view depth z maps to NDC depth as its matrix does
+    ((a z + b) / z for perspective, a z + b for orthographic)."""
+    to_ndc = cams.get_full_projection_transform(**kwargs) if world_coordinates \
+        else cams.get_projection_transform(**kwargs)
+    if not scaled_depth_input:
+        K = cams.get_projection_transform(**kwargs).get_matrix()
+        shape = [K.shape[0]] + [1] * (xy_depth.dim() - 1)
+        a, b = K[:, 2, 2].reshape(shape), K[:, 3, 2].reshape(shape)
+        depth = xy_depth[..., 2:3]
+        ndc_depth = a * depth + b
+        if cams.is_perspective():
+            ndc_depth = ndc_depth / depth
+        xy_depth = torch.cat((xy_depth[..., :2], ndc_depth), -1)
+    return to_ndc.inverse().transform_points(xy_depth)
 
 
 def _sfm_calibration(n: int, focal_length: torch.Tensor, principal_point: torch.Tensor,
