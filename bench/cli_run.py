@@ -128,6 +128,15 @@ def _progress(total: int, quiet: bool):
     return bar, update
 
 
+def _repeat(args: argparse.Namespace) -> int:
+    n = getattr(args, "repeat", 1)
+    if n is None:
+        return 1
+    if n < 1:
+        raise UsageError(f"--repeat {n}: expected a number of processes per case >= 1")
+    return int(n)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.store import Store
 
@@ -143,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             suites = registry.select(run.suites)
             opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
                               backend=run.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
-                              argv=sys.argv[1:])
+                              repeat=_repeat(args), argv=sys.argv[1:])
             done = store.done_cases(run.run_id)
             cases = expand_backends(select_cases(suites, run.profile, args.case), parse_backends(run.backend))
             cases = [c for c in cases if c.key not in done]
@@ -156,13 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             device = resolve_device(args.device)
             opts = RunOptions(profile=args.profile, device=device, seed=args.seed, timeout=args.timeout,
                               backend=args.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
-                              argv=sys.argv[1:])
+                              repeat=_repeat(args), argv=sys.argv[1:])
             if args.threads is not None and args.threads < 1:
                 raise UsageError(f"--threads {args.threads}: expected a positive number of threads")
             run = make_run_record(opts, suites, device)
             run.environment["backend_resolved"] = resolve_backends(parse_backends(args.backend))
             if args.threads:
                 run.environment["torch_threads"] = args.threads
+            if opts.repeat > 1:
+                run.environment["repeat"] = opts.repeat
             run_dir = check_writable(out_dir / "runs" / run.run_id)
             run.environment["bench3d_run_dir"] = str(run_dir.resolve())
             store.create_run(run)

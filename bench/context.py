@@ -38,8 +38,10 @@ class Context:
     """
 
     def __init__(self, suite: Suite, case: Case, *, device: str, seed: int, profile: str,
-                 artifact_root: Path, backend_name: str = "auto", data_root: Path | None = None):
+                 artifact_root: Path, backend_name: str = "auto", data_root: Path | None = None,
+                 repeat: int = 0):
         self.suite = suite
+        self.repeat = repeat  # 0 for the case's first process; 1, 2, ... for ``--repeat`` processes
         self.case = case
         self.device = device
         self.seed = seed

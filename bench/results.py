@@ -54,6 +54,10 @@ class TimingRecord:
     # Seconds per call of bench.timing's fixed reference kernel, measured in the same process around the
     # samples: how fast this machine ran at that moment, so runs can be compared speed-normalised.
     calibration_s: float | None = None
+    # The reference kernel's seconds per call timed right after each sample (same length as ``samples``),
+    # or None where the samples were not interleaved with it (loop timings, ingested files, older stores).
+    calibration: list[float] | None = None
+    processes: int = 1  # worker processes whose samples are pooled here (``bench3d run --repeat``)
 
 
 @dataclass

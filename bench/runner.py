@@ -24,6 +24,7 @@ from pathlib import Path
 from bench import env as envmod
 from bench.results import FAILED_STATUSES, CaseResult, RunRecord
 from bench.suite import Case, Suite
+from bench.timing import pool
 
 LOG_TAIL_LINES = 40
 
@@ -40,6 +41,7 @@ class RunOptions:
     out_dir: Path = Path("reports")
     data_root: Path | None = None
     threads: int | None = None
+    repeat: int = 1  # worker processes per case; their timings are pooled (bench.timing.pool)
     argv: list[str] = field(default_factory=list)
 
 
@@ -89,19 +91,25 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path) -> CaseResult:
-    """Run one case in a fresh Python process and classify how it ended."""
+def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path, repeat: int = 0) -> CaseResult:
+    """Run one case in a fresh Python process and classify how it ended.
+
+    ``repeat`` > 0 is a further process of the same case (``--repeat``): its log gets a suffix and its
+    artifacts go to a scratch folder that is deleted, so only the first process's files are kept.
+    """
     safe = f"{case.suite}__{case.name}".replace("/", "_").replace(",", "_")[:150]
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{safe}.log"
+    log_path = log_dir / (f"{safe}.log" if repeat == 0 else f"{safe}.repeat{repeat}.log")
     with tempfile.TemporaryDirectory(prefix="bench3d-case-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        artifacts = run_dir / "artifacts" if repeat == 0 else Path(tmp) / "artifacts"
         spec = {"suite": case.suite, "case": case.name, "params": dict(case.params), "profile": run.profile,
                 "device": run.device, "seed": run.seed,
                 "backend": case.params.get("backend", opts.backend),  # set per case by --backend a,b
-                "artifact_root": str(run_dir / "artifacts"), "result_path": str(result_path),
-                "data_root": str(opts.data_root) if opts.data_root else None, "threads": opts.threads}
+                "artifact_root": str(artifacts), "result_path": str(result_path),
+                "data_root": str(opts.data_root) if opts.data_root else None, "threads": opts.threads,
+                "repeat": repeat}
         spec_path.write_text(json.dumps(spec))
         t0 = time.perf_counter()
         with open(log_path, "wb") as log:
@@ -133,6 +141,38 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
     return result
 
 
+def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) -> CaseResult:
+    """The case's result over ``1 + len(more)`` processes: the first process's metrics and artifacts, every
+    process's samples of each timing pooled, and the first failure of a later process as the case's status
+    (a case that fails only sometimes is failing)."""
+    out = first
+    for i, r in enumerate(more, start=1):
+        if r.status != "ok":
+            out.status = r.status
+            out.error = f"process {i + 1} of {repeat} (--repeat): {r.error or r.status}"
+            out.log_tail = r.log_tail
+            break
+    by_name: dict[str, list] = {t.name: [t] for t in first.timings}
+    for r in more:
+        for t in r.timings:
+            if t.name in by_name:
+                by_name[t.name].append(t)
+    out.timings = [pool(recs) if len(recs) > 1 else recs[0] for recs in by_name.values()]
+    out.duration_s = sum(r.duration_s or 0.0 for r in (first, *more))
+    return out
+
+
+def run_case(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path) -> CaseResult:
+    """The case in ``opts.repeat`` fresh processes, one after another (a failed first process ends it)."""
+    first = run_case_subprocess(case, run, opts, run_dir)
+    more: list[CaseResult] = []
+    for r in range(1, max(1, opts.repeat)):
+        if first.status != "ok" or (more and more[-1].status != "ok"):
+            break
+        more.append(run_case_subprocess(case, run, opts, run_dir, repeat=r))
+    return merge_repeats(first, more, opts.repeat) if more else first
+
+
 ProgressFn = Callable[[str, Case, CaseResult | None], None]
 
 
@@ -143,7 +183,7 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_
     for case in cases:
         if progress:
             progress("start", case, None)
-        result = run_case_subprocess(case, run, opts, run_dir)
+        result = run_case(case, run, opts, run_dir)
         store.add_case(run.run_id, result)
         results.append(result)
         if progress:

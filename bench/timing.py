@@ -34,6 +34,8 @@ class TimingResult:
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None
     calibration_s: float | None = None
+    calibration: list[float] | None = None  # reference-kernel seconds per call after each sample
+    processes: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -73,7 +75,9 @@ class TimingResult:
         return TimingRecord(name=name, samples=list(self.samples), median=self.median, iqr=self.iqr,
                             mean=self.mean, min=self.min, n=self.n, noisy=self.noisy, method=self.method,
                             inner_loops=self.inner_loops, peak_memory_bytes=self.peak_memory_bytes,
-                            memory_kind=self.memory_kind, calibration_s=self.calibration_s)
+                            memory_kind=self.memory_kind, calibration_s=self.calibration_s,
+                            calibration=None if self.calibration is None else list(self.calibration),
+                            processes=self.processes)
 
     def __repr__(self) -> str:
         flag = " NOISY" if self.noisy else ""
@@ -216,7 +220,8 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         min_run_time: keep sampling until this many seconds were measured (and ``min_samples``).
         block_time: calls per sample are chosen so one sample lasts at least this long.
         max_samples: stop after this many samples even if ``min_run_time`` is not reached.
-        calibration: also time the reference kernel just before and after sampling (see :func:`calibrate`).
+        calibration: also time the reference kernel once after every sample block (see :func:`calibrate`);
+            the result keeps one calibration per sample and their median.
     """
     state = setup() if setup is not None else None
     call = (lambda: fn(state)) if setup is not None else fn
@@ -251,7 +256,50 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
     cal = float(np.median(cal_blocks)) if cal_blocks else None
     return TimingResult(samples=samples, method=method, inner_loops=loops,
                         peak_memory_bytes=None if peak is None else peak.peak_bytes,
-                        memory_kind=None if peak is None else peak.kind, calibration_s=cal)
+                        memory_kind=None if peak is None else peak.kind, calibration_s=cal,
+                        calibration=cal_blocks if calibration else None)
+
+
+def normalised_samples(rec: TimingRecord, reference_s: float) -> list[float] | None:
+    """``rec``'s samples put on a machine whose reference kernel takes ``reference_s`` seconds per call.
+
+    Each sample is divided by the calibration timed right after it (the machine's speed at that moment)
+    when the record has one per sample; else by the record's median calibration. None when it has none.
+    """
+    if rec.calibration is not None and len(rec.calibration) == len(rec.samples) and all(
+            c is not None and c > 0 for c in rec.calibration):
+        return [s * reference_s / c for s, c in zip(rec.samples, rec.calibration, strict=True)]
+    if rec.calibration_s:
+        return [s * reference_s / rec.calibration_s for s in rec.samples]
+    return None
+
+
+def pool(records: Sequence[TimingRecord]) -> TimingRecord:
+    """One record of the samples of several processes' records of the same timing (``--repeat``).
+
+    Samples and their calibrations are concatenated in process order and the statistics recomputed;
+    the process-to-process spread (code layout, which core, the neighbours at that moment) then enters
+    the samples, which one process cannot show. Per-sample calibrations are kept only when every record
+    has them; peak memory is the largest of the processes'.
+    """
+    if not records:
+        raise ValueError("pool: expected at least one timing record, got none")
+    first = records[0]
+    odd = [r for r in records if (r.name, r.unit, r.method) != (first.name, first.unit, first.method)]
+    if odd:
+        raise ValueError(f"pool: records differ in name, unit or method: {first.name}/{first.method} and "
+                         f"{odd[0].name}/{odd[0].method}")
+    samples = [x for r in records for x in r.samples]
+    per_sample = all(r.calibration is not None and len(r.calibration) == len(r.samples) for r in records)
+    cal = [c for r in records for c in r.calibration] if per_sample else None
+    medians = [r.calibration_s for r in records if r.calibration_s]
+    cal_s = float(np.median(cal)) if cal else (float(np.median(medians)) if len(medians) == len(records) else None)
+    peaks = [r.peak_memory_bytes for r in records if r.peak_memory_bytes is not None]
+    res = TimingResult.from_samples(samples, method=first.method, inner_loops=first.inner_loops,
+                                    peak_memory_bytes=max(peaks) if peaks else None, memory_kind=first.memory_kind,
+                                    calibration_s=cal_s, calibration=cal,
+                                    processes=sum(r.processes for r in records))
+    return res.to_record(first.name)
 
 
 def overhead_per_sample(device: str = "cpu") -> float:

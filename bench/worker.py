@@ -54,7 +54,8 @@ def run_spec(spec: dict[str, Any]) -> CaseResult:
     case = Case(spec["suite"], spec["case"], dict(spec["params"]))
     ctx = Context(suite, case, device=spec["device"], seed=int(spec["seed"]), profile=spec["profile"],
                   artifact_root=Path(spec["artifact_root"]), backend_name=spec.get("backend", "auto"),
-                  data_root=Path(spec["data_root"]) if spec.get("data_root") else None)
+                  data_root=Path(spec["data_root"]) if spec.get("data_root") else None,
+                  repeat=int(spec.get("repeat", 0)))
     res = ctx.result
     res.started_at = datetime.now(timezone.utc).isoformat()
     t0 = time.perf_counter()

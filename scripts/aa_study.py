@@ -7,6 +7,7 @@ slow03 i. With any other suite (``--suite kernels``) the chain holds base runs o
 "Confirmed" re-scores a flagged value with the next run of the same code, as ``bench3d nightly`` does.
 
     PYTHONPATH=. python scripts/aa_study.py --trials 20 --db /tmp/aa/aa.db --json /tmp/aa/result.json
+    PYTHONPATH=. python scripts/aa_study.py --trials 20 --repeat 3 --db /tmp/aa3r/aa.db   # as nightly runs
     PYTHONPATH=. python scripts/aa_study.py --suite kernels --trials 20 --db /tmp/aak/aa.db
     PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/aa/aa.db --alpha 0.05   # re-score
 """
@@ -108,13 +109,15 @@ def main() -> int:
     ap.add_argument("--analyze-only", action="store_true", help="re-score the trials recorded next to --db")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per case (default 1)")
+    ap.add_argument("--repeat", type=int, default=1, help="processes per case, pooled (bench3d run --repeat)")
     ap.add_argument("--raw-timings", action="store_true", help="score timings without speed normalisation")
     args = ap.parse_args()
     out = str(Path(args.db).parent)
     Path(out).mkdir(parents=True, exist_ok=True)
     log = Path(args.db).with_suffix(".trials.json")
     trials = json.loads(log.read_text()) if log.exists() else []
-    extra = ["--threads", str(args.threads), *(x for o in args.overrides for x in ("--set", o))]
+    extra = ["--threads", str(args.threads), "--repeat", str(args.repeat)]
+    extra += [x for o in args.overrides for x in ("--set", o)]
     made = MADE if args.suite == "spin" else {}
     if not args.analyze_only:
         if not trials:

@@ -109,3 +109,33 @@ def test_unwritable_output_and_bad_database_are_refused(faulty_env):
     proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--db", str(corrupt))
     assert proc.returncode == 2 and "corrupt.db" in proc.stderr
     assert corrupt.read_bytes() == before
+
+
+def test_repeat_pools_timings_of_fresh_processes(faulty_env):
+    """--repeat 3: three processes per case, their timing samples pooled with per-sample calibration;
+    metrics and files are the first process's, the others' artifacts are not kept."""
+    proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "3", "--threads", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    run_id = json.loads(proc.stdout)["run_id"]
+    with Store.open(str(faulty_env / "reports" / "bench3d.db"), create=False) as store:
+        (case,) = store.cases(run_id)
+        assert store.get_run(run_id).environment["repeat"] == 3
+    (t,) = case.timings
+    assert t.processes == 3 and t.n >= 15 and len(t.calibration) == t.n
+    assert case.metrics[0].items == [0.5, 1.5]
+    run_dir = faulty_env / "reports" / "runs" / run_id
+    (art,) = case.artifacts
+    assert (run_dir / art.path).read_text() == "written by process 1"
+    logs = sorted(p.name for p in (run_dir / "logs").iterdir())
+    assert logs == ["faulty__mode=ok.log", "faulty__mode=ok.repeat1.log", "faulty__mode=ok.repeat2.log"]
+
+
+def test_a_failure_in_a_later_process_fails_the_case(faulty_env):
+    proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "3", "--set", "fail_on_repeat=1",
+               "--json")
+    assert proc.returncode == 1
+    (case,) = json.loads(proc.stdout)["cases"]
+    assert case["status"] == "error"
+    assert case["error"] == "process 2 of 3 (--repeat): RuntimeError: deliberate failure in process 2"
+    bad = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "0")
+    assert bad.returncode == 2 and "--repeat 0: expected a number of processes per case >= 1" in bad.stderr

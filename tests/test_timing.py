@@ -102,3 +102,40 @@ def test_calibration_is_recorded_and_positive():
     assert res.to_record("x").calibration_s == res.calibration_s
     off = timing.measure(lambda: None, min_run_time=0.01, measure_memory=False, calibration=False)
     assert off.calibration_s is None
+
+
+def test_every_sample_has_its_calibration():
+    res = timing.measure(lambda: sum(range(2000)), min_run_time=0.1, measure_memory=False)
+    assert res.calibration is not None and len(res.calibration) == res.n
+    assert all(c > 0 for c in res.calibration)
+    assert res.calibration_s == pytest.approx(float(np.median(res.calibration)))
+    rec = res.to_record("x")
+    assert rec.calibration == res.calibration and rec.processes == 1
+    assert timing.measure(lambda: None, min_run_time=0.01, measure_memory=False, calibration=False).calibration is None
+
+
+def test_normalised_samples_divide_by_the_calibration_beside_each_sample():
+    rec = timing.TimingResult.from_samples([2.0, 4.0, 6.0], calibration_s=2.0, calibration=[1.0, 2.0, 3.0]).to_record("t")
+    assert timing.normalised_samples(rec, 0.5) == pytest.approx([1.0, 1.0, 1.0])
+    rec.calibration = None  # only the run's median: one factor for all
+    assert timing.normalised_samples(rec, 0.5) == pytest.approx([0.5, 1.0, 1.5])
+    rec.calibration_s = None
+    assert timing.normalised_samples(rec, 0.5) is None
+
+
+def test_pool_concatenates_processes_and_recomputes_statistics():
+    a = timing.TimingResult.from_samples([1.0, 2.0], calibration_s=1.0, calibration=[1.0, 1.0],
+                                         peak_memory_bytes=10).to_record("t")
+    b = timing.TimingResult.from_samples([3.0, 4.0, 5.0], calibration_s=2.0, calibration=[2.0, 2.0, 3.0],
+                                         peak_memory_bytes=30).to_record("t")
+    p = timing.pool([a, b])
+    assert p.samples == [1.0, 2.0, 3.0, 4.0, 5.0] and p.calibration == [1.0, 1.0, 2.0, 2.0, 3.0]
+    assert (p.n, p.median, p.min, p.processes, p.peak_memory_bytes) == (5, 3.0, 1.0, 2, 30)
+    assert p.calibration_s == 2.0 and p.iqr == pytest.approx(2.0)
+    b.calibration = None  # one process without per-sample calibrations: keep only the medians' median
+    p = timing.pool([a, b])
+    assert p.calibration is None and p.calibration_s == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="differ in name"):
+        timing.pool([a, timing.TimingResult.from_samples([1.0]).to_record("other")])
+    with pytest.raises(ValueError, match="at least one"):
+        timing.pool([])

@@ -15,6 +15,7 @@ from bench.compare.stats import Verdict
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_diff
 from bench.results import FAILED_STATUSES, CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.timing import normalised_samples
 
 NEW_FAILURE, FIXED, STILL_FAILING, INCOMPARABLE, MISSING = (
     "new failure",
@@ -155,13 +156,17 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
     if diff:
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
-    new_samples, speed_note = n.samples, ""
+    base_samples, new_samples, speed_note = b.samples, n.samples, ""
     if s.normalise and b.calibration_s and n.calibration_s:
-        # Put NEW on BASE's machine speed: the reference kernel ran ``speed`` times slower in NEW's process.
-        speed = n.calibration_s / b.calibration_s
-        new_samples = [x / speed for x in n.samples]
-        speed_note = f"speed-normalised (reference kernel {speed:.3g}x the base's)"
-    row.verdict = stats.compare_timing(b.samples, new_samples, factor=s.factor, alpha=s.alpha)
+        # Put both on BASE's median machine speed: every sample divided by the reference kernel timed right
+        # after it (or by its run's median where there is no per-sample calibration).
+        nb, nn = normalised_samples(b, b.calibration_s), normalised_samples(n, b.calibration_s)
+        if nb is not None and nn is not None:
+            base_samples, new_samples = nb, nn
+            speed = n.calibration_s / b.calibration_s
+            how = "per sample" if b.calibration is not None and n.calibration is not None else "per run"
+            speed_note = f"speed-normalised {how} (reference kernel {speed:.3g}x the base's)"
+    row.verdict = stats.compare_timing(base_samples, new_samples, factor=s.factor, alpha=s.alpha)
     if speed_note:
         row.verdict.note = "; ".join(filter(None, [speed_note, row.verdict.note]))
     noisy = [w for w, rec in (("base", b), ("new", n)) if rec.noisy]

@@ -50,6 +50,7 @@ def run_namespace(args: argparse.Namespace, cases: list[str] | None = None) -> a
         seed=args.seed,
         timeout=args.timeout,
         threads=args.threads,
+        repeat=getattr(args, "repeat", 1),
         overrides=args.overrides,
         resume=None,
         data_root=args.data_root,

@@ -62,10 +62,16 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
         timing_pk = conn.execute(sa.insert(schema.timings).values(
             case_pk=case_pk, position=pos, name=t.name, n=int(t.n), noisy=bool(t.noisy), unit=t.unit,
             method=t.method, inner_loops=int(t.inner_loops), peak_memory_bytes=t.peak_memory_bytes,
-            memory_kind=t.memory_kind, calibration_s=t.calibration_s, **stats)).inserted_primary_key[0]
+            memory_kind=t.memory_kind, calibration_s=t.calibration_s, processes=int(t.processes),
+            **stats)).inserted_primary_key[0]
+        cal = list(t.calibration) if t.calibration is not None else None
+        if cal is not None and len(cal) != len(t.samples):
+            raise ValueError(f"timing {t.name!r} of case {case.suite}/{case.case}: {len(t.samples)} samples but "
+                             f"{len(cal)} calibrations")
         if t.samples:
             conn.execute(sa.insert(schema.timing_samples), [
-                {"timing_pk": timing_pk, "idx": i, **codec.columns("value", v)} for i, v in enumerate(t.samples)])
+                {"timing_pk": timing_pk, "idx": i, "calibration": None if cal is None else float(cal[i]),
+                 **codec.columns("value", v)} for i, v in enumerate(t.samples)])
     if case.artifacts:
         conn.execute(sa.insert(schema.artifacts), [
             {"case_pk": case_pk, "position": pos, "name": a.name, "kind": a.kind, "path": a.path,
@@ -95,12 +101,12 @@ def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
             .order_by(mi.c.metric_pk, mi.c.idx)):
         items_by.setdefault(pk, []).append((codec.decode(value, special), item_id))
     timing_rows = conn.execute(sa.select(t).where(t.c.case_pk.in_(in_run)).order_by(t.c.position)).mappings().all()
-    samples_by: dict[int, list[float | None]] = {}
-    for pk, value, special in conn.execute(
-            sa.select(ts.c.timing_pk, ts.c.value, ts.c.value_special)
+    samples_by: dict[int, list[tuple[float | None, float | None]]] = {}
+    for pk, value, special, cal in conn.execute(
+            sa.select(ts.c.timing_pk, ts.c.value, ts.c.value_special, ts.c.calibration)
             .join(t, t.c.timing_pk == ts.c.timing_pk).where(t.c.case_pk.in_(in_run))
             .order_by(ts.c.timing_pk, ts.c.idx)):
-        samples_by.setdefault(pk, []).append(codec.decode(value, special))
+        samples_by.setdefault(pk, []).append((codec.decode(value, special), cal))
     art_rows = conn.execute(sa.select(a).where(a.c.case_pk.in_(in_run)).order_by(a.c.position)).mappings().all()
 
     metrics_by, timings_by, arts_by = (_group(metric_rows, "case_pk"), _group(timing_rows, "case_pk"),
@@ -131,11 +137,13 @@ def _metric(r: Mapping[str, Any], items: Sequence[tuple[float | None, str | None
     )
 
 
-def _timing(r: Mapping[str, Any], samples: list[float | None]) -> TimingRecord:
+def _timing(r: Mapping[str, Any], rows: list[tuple[float | None, float | None]]) -> TimingRecord:
+    cal = [c for _, c in rows]
     return TimingRecord(
-        name=r["name"], samples=list(samples),
+        name=r["name"], samples=[v for v, _ in rows],
         median=codec.from_row(r, "median"), iqr=codec.from_row(r, "iqr"), mean=codec.from_row(r, "mean"),
         min=codec.from_row(r, "min"), n=r["n"], noisy=bool(r["noisy"]), unit=r["unit"], method=r["method"],
         inner_loops=r["inner_loops"], peak_memory_bytes=r["peak_memory_bytes"], memory_kind=r["memory_kind"],
-        calibration_s=r.get("calibration_s"),
+        calibration_s=r.get("calibration_s"), processes=r.get("processes") or 1,
+        calibration=cal if cal and all(c is not None for c in cal) else None,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Version of the layout below. Bump it together with a new step in ``migrations.STEPS``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -132,6 +132,7 @@ timings = sa.Table(
     sa.Column("peak_memory_bytes", sa.BigInteger),
     sa.Column("memory_kind", sa.String(32)),
     sa.Column("calibration_s", sa.Float),  # reference-kernel seconds per call in the same process (v2)
+    sa.Column("processes", sa.Integer, nullable=False, server_default="1"),  # pooled worker processes (v3)
     sa.UniqueConstraint("case_pk", "name", name="uq_timings_case_name"),
 )
 
@@ -140,6 +141,7 @@ timing_samples = sa.Table(
     sa.Column("timing_pk", sa.Integer, sa.ForeignKey("timings.timing_pk", ondelete="CASCADE"), primary_key=True),
     sa.Column("idx", sa.Integer, primary_key=True),
     *_float("value"),
+    sa.Column("calibration", sa.Float),  # the reference kernel's seconds per call right after this sample (v3)
 )
 
 artifacts = sa.Table(

@@ -109,3 +109,29 @@ def test_speed_normalisation_cancels_a_machine_wide_slowdown():
     assert _timing_row("s", "c", base, slow_machine, Settings(), "").mark == "unchanged"
     assert _timing_row("s", "c", base, slow_machine, Settings(normalise=False), "").mark == "worse"
     assert _timing_row("s", "c", base, slow_code, Settings(), "").mark == "worse"
+
+
+def test_per_sample_normalisation_follows_speed_changes_within_a_run():
+    """Each sample shares a machine-speed factor with the calibration timed right after it (here drawn
+    from a wide log-normal, as on a loaded machine): dividing sample by calibration recovers the code's
+    time, so a same-code run is unchanged and a 1.3x slower one is flagged, while the raw samples are
+    too scattered to tell."""
+    from bench.compare.diff import Settings, _timing_row
+    from bench.timing import TimingResult
+
+    rng = np.random.default_rng(2)
+
+    def rec(code_s, n=40):
+        speed = np.exp(0.25 * rng.standard_normal(n))  # per-sample machine slowness
+        cal = list(1e-3 * speed * (1 + 0.005 * rng.standard_normal(n)))
+        samples = list(code_s * speed * (1 + 0.005 * rng.standard_normal(n)))
+        return TimingResult.from_samples(samples, calibration_s=float(np.median(cal)), calibration=cal).to_record("t")
+
+    base, same, slower = rec(1.0), rec(1.0), rec(1.3)
+    row = _timing_row("s", "c", base, same, Settings(), "")
+    assert row.mark == "unchanged" and "per sample" in row.reason
+    assert abs(row.verdict.change - 1.0) < 0.02
+    row = _timing_row("s", "c", base, slower, Settings(), "")
+    assert row.mark == "worse" and abs(row.verdict.change - 1.3) < 0.03
+    raw = _timing_row("s", "c", base, slower, Settings(normalise=False), "")
+    assert raw.verdict.p_value > row.verdict.p_value

@@ -21,8 +21,14 @@ def _make_v0(path, tmp_path):
     con.execute("DROP TABLE meta")
     con.execute("ALTER TABLE runs DROP COLUMN source")
     con.execute("ALTER TABLE timings DROP COLUMN calibration_s")  # added in v2
+    _drop_v3_columns(con)
     con.commit()
     con.close()
+
+
+def _drop_v3_columns(con):
+    con.execute("ALTER TABLE timing_samples DROP COLUMN calibration")
+    con.execute("ALTER TABLE timings DROP COLUMN processes")
 
 
 def _columns(path, table):
@@ -38,13 +44,13 @@ def test_v0_database_is_migrated(tmp_path, as_json):
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.schema_version() == SCHEMA_VERSION == 3
         run = s.get_run(sample_run().run_id)
         assert run.source == "run"  # the default the step fills in
         assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in sample_cases(tmp_path / "o2")]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("2",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("3",)]
     con.close()
 
 
@@ -91,10 +97,37 @@ def test_v1_database_gains_the_calibration_column(tmp_path):
                                        timings=[TimingResult.from_samples([1.0, 2.0]).to_record("t")]))
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE timings DROP COLUMN calibration_s")
+    _drop_v3_columns(con)
     con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     con.commit()
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         (case,) = store.cases("r")
         assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
+
+
+def test_v2_database_gains_per_sample_calibration_and_processes(tmp_path):
+    """A v2 store keeps its samples and their run-level calibration; the new columns read as absent / 1."""
+    from bench.results import CaseResult, RunRecord
+    from bench.timing import TimingResult
+
+    path = tmp_path / "v2.db"
+    rec = TimingResult.from_samples([1.0, 2.0, 3.0], calibration_s=1e-3, calibration=[1e-3, 1.1e-3, 0.9e-3],
+                                    processes=2).to_record("t")
+    with Store.open(path) as store:
+        store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
+                                   device="cpu", seed=0))
+        store.add_case("r", CaseResult(suite="s", case="c", timings=[rec]))
+        (case,) = store.cases("r")
+        assert case.timings[0].calibration == [1e-3, 1.1e-3, 0.9e-3] and case.timings[0].processes == 2
+    con = sqlite3.connect(path)
+    _drop_v3_columns(con)
+    con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 3
+        (t,) = store.cases("r")[0].timings
+        assert (t.samples, t.calibration_s, t.calibration, t.processes) == ([1.0, 2.0, 3.0], 1e-3, None, 1)
+    assert "calibration" in _columns(path, "timing_samples") and "processes" in _columns(path, "timings")
