@@ -115,7 +115,8 @@ def test_every_sample_has_its_calibration():
 
 
 def test_normalised_samples_divide_by_the_calibration_beside_each_sample():
-    rec = timing.TimingResult.from_samples([2.0, 4.0, 6.0], calibration_s=2.0, calibration=[1.0, 2.0, 3.0]).to_record("t")
+    rec = timing.TimingResult.from_samples([2.0, 4.0, 6.0], calibration_s=2.0,
+                                           calibration=[1.0, 2.0, 3.0]).to_record("t")
     assert timing.normalised_samples(rec, 0.5) == pytest.approx([1.0, 1.0, 1.0])
     rec.calibration = None  # only the run's median: one factor for all
     assert timing.normalised_samples(rec, 0.5) == pytest.approx([0.5, 1.0, 1.5])
