@@ -260,17 +260,65 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
                         calibration=cal_blocks if calibration else None)
 
 
-def normalised_samples(rec: TimingRecord, reference_s: float) -> list[float] | None:
+# Speed sensitivity (see speed_sensitivity): running-median window over the calibrations, and the weight
+# of the prior "the workload slows down as much as the reference kernel" (sensitivity 1).
+SENSITIVITY_WINDOW = 9
+SENSITIVITY_PRIOR = 0.03
+
+
+def _per_sample_calibration(rec: TimingRecord) -> np.ndarray | None:
+    cal = rec.calibration
+    if cal is None or len(cal) != len(rec.samples) or len(cal) == 0:
+        return None
+    arr = np.asarray([np.nan if c is None else c for c in cal], dtype=float)
+    return arr if bool(np.all(np.isfinite(arr) & (arr > 0))) else None
+
+
+def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
+    """How strongly these timings follow the reference kernel's speed: the slope of log(sample) on
+    log(calibration), fitted within each record (a run's own level removed, so a change of the code
+    between runs cannot leak into it), shrunk towards 1 by a weak prior and clipped to [0, 1].
+
+    A pure-Python workload slows down as much as the pure-Python reference kernel (about 1 here); a
+    vectorised numpy/torch kernel less (about 0.5 on this VM, whose slow phases hit interpreted code
+    hardest). Calibrations are smoothed by a running median of ``SENSITIVITY_WINDOW`` samples, because
+    one short calibration block is noisy and noise in the regressor would bias the slope towards 0.
+    None when a record has no per-sample calibration.
+    """
+    from scipy import ndimage
+
+    xs, ys = [], []
+    for rec in records:
+        cal = _per_sample_calibration(rec)
+        y = np.asarray([np.nan if v is None else v for v in rec.samples], dtype=float)
+        if cal is None:
+            return None
+        keep = np.isfinite(y) & (y > 0)
+        if keep.sum() < 3:
+            continue
+        x = ndimage.median_filter(np.log(cal), size=SENSITIVITY_WINDOW, mode="nearest")[keep]
+        y = np.log(y[keep])
+        xs.append(x - np.median(x))
+        ys.append(y - np.median(y))
+    if not xs:
+        return 1.0
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    beta = (float(x @ y) + SENSITIVITY_PRIOR) / (float(x @ x) + SENSITIVITY_PRIOR)
+    return float(min(1.0, max(0.0, beta)))
+
+
+def normalised_samples(rec: TimingRecord, reference_s: float, sensitivity: float = 1.0) -> list[float] | None:
     """``rec``'s samples put on a machine whose reference kernel takes ``reference_s`` seconds per call.
 
-    Each sample is divided by the calibration timed right after it (the machine's speed at that moment)
-    when the record has one per sample; else by the record's median calibration. None when it has none.
+    Each sample is multiplied by ``(reference_s / c) ** sensitivity`` where ``c`` is the calibration timed
+    right after it (the machine's speed at that moment) when the record has one per sample, else the
+    record's median calibration. None when it has no calibration at all.
     """
-    if rec.calibration is not None and len(rec.calibration) == len(rec.samples) and all(
-            c is not None and c > 0 for c in rec.calibration):
-        return [s * reference_s / c for s, c in zip(rec.samples, rec.calibration, strict=True)]
+    cal = _per_sample_calibration(rec)
+    if cal is not None:
+        return [s * (reference_s / c) ** sensitivity for s, c in zip(rec.samples, cal.tolist(), strict=True)]
     if rec.calibration_s:
-        return [s * reference_s / rec.calibration_s for s in rec.samples]
+        return [s * (reference_s / rec.calibration_s) ** sensitivity for s in rec.samples]
     return None
 
 

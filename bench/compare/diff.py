@@ -15,7 +15,10 @@ from bench.compare.stats import Verdict
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_diff
 from bench.results import FAILED_STATUSES, CaseResult, MetricRecord, RunRecord, TimingRecord
-from bench.timing import normalised_samples
+from bench.timing import normalised_samples, speed_sensitivity
+
+# Timings read off the CPU's clock; GPU-event timings are not put on the CPU reference kernel's speed.
+CPU_CLOCKS = ("perf_counter",)
 
 NEW_FAILURE, FIXED, STILL_FAILING, INCOMPARABLE, MISSING = (
     "new failure",
@@ -157,14 +160,18 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
     base_samples, new_samples, speed_note = b.samples, n.samples, ""
-    if s.normalise and b.calibration_s and n.calibration_s:
-        # Put both on BASE's median machine speed: every sample divided by the reference kernel timed right
-        # after it (or by its run's median where there is no per-sample calibration).
-        nb, nn = normalised_samples(b, b.calibration_s), normalised_samples(n, b.calibration_s)
+    if s.normalise and b.calibration_s and n.calibration_s and b.method in CPU_CLOCKS:
+        # Put both on BASE's median machine speed: every sample scaled by the reference kernel timed right
+        # after it, to the power of how strongly this timing follows that kernel (fitted within the runs;
+        # 1 where there are no per-sample calibrations, then each run's median calibration is used).
+        beta = speed_sensitivity([b, n])
+        per_sample = beta is not None
+        beta = 1.0 if beta is None else beta
+        nb, nn = normalised_samples(b, b.calibration_s, beta), normalised_samples(n, b.calibration_s, beta)
         if nb is not None and nn is not None:
             base_samples, new_samples = nb, nn
             speed = n.calibration_s / b.calibration_s
-            how = "per sample" if b.calibration is not None and n.calibration is not None else "per run"
+            how = f"per sample, sensitivity {beta:.2f}" if per_sample else "per run"
             speed_note = f"speed-normalised {how} (reference kernel {speed:.3g}x the base's)"
     row.verdict = stats.compare_timing(base_samples, new_samples, factor=s.factor, alpha=s.alpha)
     if speed_note:

@@ -112,8 +112,8 @@ def test_speed_normalisation_cancels_a_machine_wide_slowdown():
 
 
 def test_per_sample_normalisation_follows_speed_changes_within_a_run():
-    """Each sample shares a machine-speed factor with the calibration timed right after it (here drawn
-    from a wide log-normal, as on a loaded machine): dividing sample by calibration recovers the code's
+    """Each sample shares a machine-speed factor with the calibration timed right after it (phases of 8
+    samples drawn from a wide log-normal, as on a loaded machine): dividing sample by calibration recovers the code's
     time, so a same-code run is unchanged and a 1.3x slower one is flagged, while the raw samples are
     too scattered to tell."""
     from bench.compare.diff import Settings, _timing_row
@@ -122,7 +122,7 @@ def test_per_sample_normalisation_follows_speed_changes_within_a_run():
     rng = np.random.default_rng(2)
 
     def rec(code_s, n=40):
-        speed = np.exp(0.25 * rng.standard_normal(n))  # per-sample machine slowness
+        speed = np.repeat(np.exp(0.25 * rng.standard_normal(n // 8)), 8)  # machine slowness, in phases
         cal = list(1e-3 * speed * (1 + 0.005 * rng.standard_normal(n)))
         samples = list(code_s * speed * (1 + 0.005 * rng.standard_normal(n)))
         return TimingResult.from_samples(samples, calibration_s=float(np.median(cal)), calibration=cal).to_record("t")
@@ -135,3 +135,52 @@ def test_per_sample_normalisation_follows_speed_changes_within_a_run():
     assert row.mark == "worse" and abs(row.verdict.change - 1.3) < 0.03
     raw = _timing_row("s", "c", base, slower, Settings(normalise=False), "")
     assert raw.verdict.p_value > row.verdict.p_value
+
+
+def _moded_record(code_s, modes, sensitivity, rng, n=30):
+    """Samples of a workload whose time scales as speed**sensitivity, in processes running at ``modes``
+    (machine slowness as the pure-Python reference kernel sees it), with 1-2% noise on both."""
+    from bench.timing import TimingResult
+
+    speed = np.repeat(modes, n)
+    cal = 1e-3 * speed * np.exp(0.02 * rng.standard_normal(speed.size))
+    samples = code_s * speed**sensitivity * np.exp(0.01 * rng.standard_normal(speed.size))
+    return TimingResult.from_samples(list(samples), calibration_s=float(np.median(cal)), calibration=list(cal),
+                                     processes=len(modes)).to_record("t")
+
+
+def test_sensitivity_is_fitted_within_runs():
+    """A vectorised kernel slows down half as much (in log) as the pure-Python reference kernel in a
+    slow phase: the fitted sensitivity is ~0.5 and a same-code run with two slow processes is unchanged,
+    where dividing by the full calibration (sensitivity 1) would call it 1.3x faster."""
+    from bench.compare.diff import Settings, _timing_row
+    from bench.timing import normalised_samples, speed_sensitivity
+
+    rng = np.random.default_rng(3)
+    base = _moded_record(1.0, [1.0, 1.0, 1.6], 0.5, rng)
+    new = _moded_record(1.0, [1.6, 1.6, 1.0], 0.5, rng)
+    beta = speed_sensitivity([base, new])
+    assert 0.4 < beta < 0.6
+    row = _timing_row("s", "c", base, new, Settings(), "")
+    assert row.mark == "unchanged" and abs(row.verdict.change - 1.0) < 0.03, row
+    assert f"sensitivity {beta:.2f}" in row.reason
+    full = np.median(normalised_samples(new, base.calibration_s, 1.0)) / np.median(
+        normalised_samples(base, base.calibration_s, 1.0))
+    assert full < 0.85  # what a fixed sensitivity of 1 would have reported
+    slower = _moded_record(1.15, [1.6, 1.0, 1.6], 0.5, rng)
+    row = _timing_row("s", "c", base, slower, Settings(), "")
+    assert row.mark == "worse" and abs(row.verdict.change - 1.15) < 0.03, row
+
+
+def test_sensitivity_defaults_to_one_without_speed_changes_and_gpu_timings_stay_raw():
+    from bench.compare.diff import Settings, _timing_row
+    from bench.timing import TimingResult, speed_sensitivity
+
+    flat = TimingResult.from_samples([1.0, 1.1, 0.9, 1.0], calibration_s=1e-3, calibration=[1e-3] * 4).to_record("t")
+    assert speed_sensitivity([flat, flat]) == 1.0  # no within-run variation: the prior decides
+    rng = np.random.default_rng(4)
+    base, new = _moded_record(1.0, [1.0], 1.0, rng), _moded_record(1.0, [1.5], 1.0, rng)
+    assert _timing_row("s", "c", base, new, Settings(), "").mark == "unchanged"
+    base.method = new.method = "cuda_event"  # GPU time is not put on a CPU kernel's speed
+    row = _timing_row("s", "c", base, new, Settings(), "")
+    assert row.mark == "worse" and "speed-normalised" not in row.reason
