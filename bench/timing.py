@@ -168,7 +168,8 @@ def calibrate(blocks: int = 5, loops: int = 4) -> float:
     tens of percent from one run to the next; timings divided by this figure, measured interleaved with
     the samples (as :func:`measure` does), drift far less: across 21 runs of a fixed pure-Python workload
     here the coefficient of variation fell from 17% to 2.4%. Comparisons use it to put two runs on the
-    same footing. Samples recorded without interleaving (``ctx.record_samples``) carry no calibration.
+    same footing. :class:`StepTimer` calls the kernel once after every step; samples a suite records
+    itself (``ctx.record_samples``) carry no calibration.
     """
     out = []
     for _ in range(blocks):
@@ -386,12 +387,16 @@ class StepTimer:
     """Per-step durations of a loop the case runs itself (optimisation iterations).
 
     ``with timer.step(): ...`` records one sample; on CUDA the device is synchronised
-    before the clock is read, so queued kernels are counted in their own step.
+    before the clock is read, so queued kernels are counted in their own step. On CPU, one call of
+    the reference kernel is timed after every step, outside it (about 1 ms), so loop timings carry
+    a per-sample calibration like :func:`measure`'s; ``calibration=False`` turns that off.
     """
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", *, calibration: bool | None = None):
         self.device = str(device)
         self.samples: list[float] = []
+        on = not self.device.startswith("cuda") if calibration is None else calibration
+        self.calibration: list[float] | None = [] if on else None
 
     def _sync(self) -> None:
         if self.device.startswith("cuda"):
@@ -404,6 +409,9 @@ class StepTimer:
 
     def result(self, **kwargs: Any) -> TimingResult:
         method = "cuda_sync" if self.device.startswith("cuda") else "perf_counter"
+        cal = self.calibration if self.calibration and len(self.calibration) == len(self.samples) else None
+        kwargs.setdefault("calibration", None if cal is None else list(cal))
+        kwargs.setdefault("calibration_s", None if cal is None else float(np.median(cal)))
         return TimingResult.from_samples(self.samples, method=method, **kwargs)
 
 
@@ -419,3 +427,5 @@ class _Step:
     def __exit__(self, *exc: object) -> None:
         self.timer._sync()
         self.timer.samples.append(time.perf_counter() - self.t0)
+        if self.timer.calibration is not None:
+            self.timer.calibration.append(calibrate(blocks=1, loops=1))

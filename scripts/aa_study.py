@@ -9,6 +9,7 @@ slow03 i. With any other suite (``--suite kernels``) the chain holds base runs o
     PYTHONPATH=. python scripts/aa_study.py --trials 20 --db /tmp/aa/aa.db --json /tmp/aa/result.json
     PYTHONPATH=. python scripts/aa_study.py --trials 20 --repeat 3 --db /tmp/aa3r/aa.db   # as nightly runs
     PYTHONPATH=. python scripts/aa_study.py --suite kernels --trials 20 --db /tmp/aak/aa.db
+    PYTHONPATH=. python scripts/aa_study.py --suite mesh_fitting,kernels,pose,volumes,nerf --repeat 3 --db /tmp/a/aa.db
     PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/aa/aa.db --alpha 0.05   # re-score
 """
 
@@ -42,8 +43,7 @@ def make_run(db: str, out: str, suite: str, extra: list[str]) -> str:
         "-m",
         "bench.cli",
         "run",
-        "--suite",
-        suite,
+        *(x for name in suite.split(",") for x in ("--suite", name)),
         "--db",
         db,
         "--out",
@@ -94,7 +94,8 @@ def analyze(db: str, trials: list[dict[str, str]], settings: Settings) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--suite", default="spin", help="suite to run (slowdown trials only with 'spin')")
+    ap.add_argument("--suite", default="spin",
+                    help="suite(s) to run, comma-separated (slowdown trials only with 'spin' alone)")
     ap.add_argument(
         "--set",
         action="append",

@@ -126,6 +126,7 @@ def test_repeat_pools_timings_of_fresh_processes(faulty_env):
     run_dir = faulty_env / "reports" / "runs" / run_id
     (art,) = case.artifacts
     assert (run_dir / art.path).read_text() == "written by process 1"
+    assert f"{t.n} (3 processes)" in (run_dir / "report.md").read_text()
     logs = sorted(p.name for p in (run_dir / "logs").iterdir())
     assert logs == ["faulty__mode=ok.log", "faulty__mode=ok.repeat1.log", "faulty__mode=ok.repeat2.log"]
 

@@ -85,7 +85,16 @@ def test_step_timer_records_each_step():
         with t.step():
             time.sleep(0.002)
     assert len(t.samples) == 3 and min(t.samples) >= 0.002
-    assert t.result().n == 3
+    res = t.result(peak_memory_bytes=5)
+    assert res.n == 3 and res.peak_memory_bytes == 5
+    # one reference-kernel call after each step, outside it: the loop's samples are calibrated too
+    assert len(res.calibration) == 3 and res.calibration_s == pytest.approx(float(np.median(res.calibration)))
+    assert 1e-6 < res.calibration_s < 0.1
+    off = timing.StepTimer("cpu", calibration=False)
+    with off.step():
+        pass
+    assert off.result().calibration is None and off.result().calibration_s is None
+    assert timing.StepTimer("cuda").calibration is None  # GPU steps: no CPU calibration
 
 
 def test_profile_table_lists_operators():

@@ -29,7 +29,9 @@ def render(view: ReportView) -> str:
         if s.timings:
             out += ["### Timings", ""]
             out += [_table([{"case": case, "timing": t.name, "median": fmt_seconds(t.median),
-                             "IQR": fmt_seconds(t.iqr), "n": t.n, "min": fmt_seconds(t.min),
+                             "IQR": fmt_seconds(t.iqr),
+                             "n": t.n if t.processes == 1 else f"{t.n} ({t.processes} processes)",
+                             "min": fmt_seconds(t.min),
                              "noisy": "yes (IQR > 10% of median)" if t.noisy else "",
                              "peak memory": fmt_bytes(t.peak_memory_bytes), "method": t.method}
                             for case, t in s.timings]), ""]

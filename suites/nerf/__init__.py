@@ -95,8 +95,8 @@ class NerfSuite(Suite):
             return psnr(rgb.clamp(0, 1), curve_set.images, data_range=1.0, layout="NHWC").value
 
         res = train_nerf(t3d, nerf, train, cfg, ctx.device, evaluate=heldout_psnr)
-        ctx.record_samples("iteration", res.timer.samples, method=res.timer.result().method,
-                           peak_memory_bytes=res.peak.peak_bytes, memory_kind=res.peak.kind)
+        ctx.record_timing("iteration", res.timer.result(peak_memory_bytes=res.peak.peak_bytes,
+                          memory_kind=res.peak.kind))
 
         nerf.eval()
         rgb, alpha = render_full(t3d, nerf, test, cfg, ctx.device)

@@ -62,8 +62,8 @@ def report_reference(ctx: Context, t3d: Any, scene: Scene, renderers: Renderers,
             ctx.metric(f"loss_iter{it}", float(res.losses[it, 0]),
                        fingerprint={"image_size": int(masks.shape[-1]), "loss": "sum squared silhouette"
                                     + (" + w * sum squared rgb" if scene.textured else "")})
-    ctx.record_samples("iteration", res.timer.samples, method=res.timer.result().method,
-                       peak_memory_bytes=res.peak.peak_bytes, memory_kind=res.peak.kind)
+    ctx.record_timing("iteration", res.timer.result(peak_memory_bytes=res.peak.peak_bytes,
+                      memory_kind=res.peak.kind))
     if res.peak.peak_bytes is not None:
         ctx.metric("peak_memory_mb", res.peak.peak_bytes / 2**20, fingerprint={"kind": res.peak.kind})
     _curve(ctx, scene, res, int(masks.shape[-1]), cfg)

@@ -73,8 +73,8 @@ class VolumesSuite(Suite):
         init = evaluate.score(rgb0, alpha0, test, with_lpips=False)
 
         fit = fit_volume(t3d, model, train, cfg, ctx.device)
-        ctx.record_samples("iteration", fit.timer.samples, method=fit.timer.result().method,
-                           peak_memory_bytes=fit.peak.peak_bytes, memory_kind=fit.peak.kind)
+        ctx.record_timing("iteration", fit.timer.result(peak_memory_bytes=fit.peak.peak_bytes,
+                          memory_kind=fit.peak.kind))
 
         rgb, alpha = render_views(t3d, model, test, ctx.device)
         final = evaluate.score(rgb, alpha, test)
