@@ -58,6 +58,8 @@ class TimingRecord:
     # or None where the samples were not interleaved with it (loop timings, ingested files, older stores).
     calibration: list[float] | None = None
     processes: int = 1  # worker processes whose samples are pooled here (``bench3d run --repeat``)
+    # Samples of each pooled process, in the order of ``samples``; None for one process.
+    process_sizes: list[int] | None = None
 
 
 @dataclass

@@ -36,6 +36,7 @@ class TimingResult:
     calibration_s: float | None = None
     calibration: list[float] | None = None  # reference-kernel seconds per call after each sample
     processes: int = 1
+    process_sizes: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -77,7 +78,8 @@ class TimingResult:
                             inner_loops=self.inner_loops, peak_memory_bytes=self.peak_memory_bytes,
                             memory_kind=self.memory_kind, calibration_s=self.calibration_s,
                             calibration=None if self.calibration is None else list(self.calibration),
-                            processes=self.processes)
+                            processes=self.processes,
+                            process_sizes=None if self.process_sizes is None else list(self.process_sizes))
 
     def __repr__(self) -> str:
         flag = " NOISY" if self.noisy else ""
@@ -326,9 +328,10 @@ def normalised_samples(rec: TimingRecord, reference_s: float, sensitivity: float
 def pool(records: Sequence[TimingRecord]) -> TimingRecord:
     """One record of the samples of several processes' records of the same timing (``--repeat``).
 
-    Samples and their calibrations are concatenated in process order and the statistics recomputed;
-    the process-to-process spread (code layout, which core, the neighbours at that moment) then enters
-    the samples, which one process cannot show. Per-sample calibrations are kept only when every record
+    Samples and their calibrations are concatenated in process order, each process's sample count is
+    kept (``process_sizes``) and the statistics recomputed; the process-to-process spread (code layout,
+    which core, the neighbours at that moment), which one process cannot show, is then measured, and
+    comparisons test on process medians. Per-sample calibrations are kept only when every record
     has them; peak memory is the largest of the processes'.
     """
     if not records:
@@ -344,10 +347,11 @@ def pool(records: Sequence[TimingRecord]) -> TimingRecord:
     medians = [r.calibration_s for r in records if r.calibration_s]
     cal_s = float(np.median(cal)) if cal else (float(np.median(medians)) if len(medians) == len(records) else None)
     peaks = [r.peak_memory_bytes for r in records if r.peak_memory_bytes is not None]
+    sizes = [k for r in records for k in (r.process_sizes or [len(r.samples)])]
     res = TimingResult.from_samples(samples, method=first.method, inner_loops=first.inner_loops,
                                     peak_memory_bytes=max(peaks) if peaks else None, memory_kind=first.memory_kind,
                                     calibration_s=cal_s, calibration=cal,
-                                    processes=sum(r.processes for r in records))
+                                    processes=sum(r.processes for r in records), process_sizes=sizes)
     return res.to_record(first.name)
 
 

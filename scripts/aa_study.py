@@ -78,6 +78,8 @@ def analyze(db: str, trials: list[dict[str, str]], settings: Settings) -> dict:
                     c = counts[kind][key]
                     c["n"] += 1
                     c[r.mark] += 1
+                    if r.verdict is not None and r.verdict.significant:  # by a test on samples, not a plain difference
+                        c[f"significant_{r.mark}"] += 1
                     if r.is_regression and again is not None:
                         c["confirmed_worse"] += int(key in again and again[key].is_regression)
                     if r.kind == "timing" and r.verdict and r.verdict.change:

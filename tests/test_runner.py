@@ -122,6 +122,7 @@ def test_repeat_pools_timings_of_fresh_processes(faulty_env):
         assert store.get_run(run_id).environment["repeat"] == 3
     (t,) = case.timings
     assert t.processes == 3 and t.n >= 15 and len(t.calibration) == t.n
+    assert len(t.process_sizes) == 3 and sum(t.process_sizes) == t.n and min(t.process_sizes) >= 5
     assert case.metrics[0].items == [0.5, 1.5]
     run_dir = faulty_env / "reports" / "runs" / run_id
     (art,) = case.artifacts

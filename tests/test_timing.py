@@ -141,6 +141,8 @@ def test_pool_concatenates_processes_and_recomputes_statistics():
     p = timing.pool([a, b])
     assert p.samples == [1.0, 2.0, 3.0, 4.0, 5.0] and p.calibration == [1.0, 1.0, 2.0, 2.0, 3.0]
     assert (p.n, p.median, p.min, p.processes, p.peak_memory_bytes) == (5, 3.0, 1.0, 2, 30)
+    assert p.process_sizes == [2, 3]
+    assert timing.pool([p, a]).process_sizes == [2, 3, 2]  # a pooled record keeps its own processes
     assert p.calibration_s == 2.0 and p.iqr == pytest.approx(2.0)
     b.calibration = None  # one process without per-sample calibrations: keep only the medians' median
     p = timing.pool([a, b])

@@ -173,7 +173,8 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
             speed = n.calibration_s / b.calibration_s
             how = f"per sample, sensitivity {beta:.2f}" if per_sample else "per run"
             speed_note = f"speed-normalised {how} (reference kernel {speed:.3g}x the base's)"
-    row.verdict = stats.compare_timing(base_samples, new_samples, factor=s.factor, alpha=s.alpha)
+    row.verdict = stats.compare_timing(base_samples, new_samples, factor=s.factor, alpha=s.alpha,
+                                       base_sizes=b.process_sizes, new_sizes=n.process_sizes)
     if speed_note:
         row.verdict.note = "; ".join(filter(None, [speed_note, row.verdict.note]))
     noisy = [w for w, rec in (("base", b), ("new", n)) if rec.noisy]

@@ -68,24 +68,61 @@ def ratio_ci(
     return float(lo), float(hi)
 
 
+def _process_medians(samples: Sequence[float], sizes: Sequence[int] | None) -> np.ndarray | None:
+    """log of the median of each process's finite positive samples; None without at least 2 processes."""
+    if not sizes or len(sizes) < 2 or sum(sizes) != len(samples):
+        return None
+    out, start = [], 0
+    for k in sizes:
+        chunk = _finite(samples[start:start + k])
+        chunk = chunk[chunk > 0]
+        start += k
+        if chunk.size:
+            out.append(math.log(float(np.median(chunk))))
+    return np.asarray(out) if len(out) >= 2 else None
+
+
+def process_test(lb: np.ndarray, ln: np.ndarray) -> float:
+    """Two-sided Welch t-test p-value on log process medians (0 or 1 when neither run varies)."""
+    if np.ptp(lb) == 0 and np.ptp(ln) == 0:
+        return 1.0 if lb[0] == ln[0] else 0.0
+    return float(stats.ttest_ind(ln, lb, equal_var=False).pvalue)
+
+
 def compare_timing(
-    base: Sequence[float], new: Sequence[float], *, factor: float = DEFAULT_FACTOR, alpha: float = DEFAULT_ALPHA
+    base: Sequence[float],
+    new: Sequence[float],
+    *,
+    factor: float = DEFAULT_FACTOR,
+    alpha: float = DEFAULT_ALPHA,
+    base_sizes: Sequence[int] | None = None,
+    new_sizes: Sequence[int] | None = None,
 ) -> Verdict:
     """Worse/better only when the ratio of medians is beyond ``factor`` (or ``1/factor``) AND a
-    two-sided Mann-Whitney U test on the raw samples gives p < ``alpha``.
+    two-sided test gives p < ``alpha``.
+
+    The test is a Mann-Whitney U test on the raw samples, or, when both runs pooled two or more
+    processes (``base_sizes``/``new_sizes``: samples per process, in order), a Welch t-test on the
+    log of each process's median: samples of one process share its level (code layout, the core it
+    ran on), so the process, not the sample, is the unit that repeats.
 
     Args:
         base, new: raw per-call samples in seconds, shape (n,) and (m,).
     """
     if factor <= 1:
         raise ValueError(f"factor {factor}: expected a ratio > 1 (e.g. 1.10 for 10%)")
+    pb, pn = _process_medians(base, base_sizes), _process_medians(new, new_sizes)
     b, n = _finite(base), _finite(new)
     if b.size == 0 or n.size == 0:
         return Verdict(UNCHANGED, None, None, None, note="no samples", n_base=b.size, n_new=n.size)
     mb, mn = float(np.median(b)), float(np.median(n))
     ratio = mn / mb if mb > 0 else math.inf
     v = Verdict(UNCHANGED, mb, mn, ratio, test="mann-whitney", n_base=b.size, n_new=n.size)
-    if b.size >= 2 and n.size >= 2:
+    if pb is not None and pn is not None:
+        v.test = f"welch-t on process medians ({pb.size} vs {pn.size} processes)"
+        v.p_value = process_test(pb, pn)
+        v.ci = ratio_ci(b, n)
+    elif b.size >= 2 and n.size >= 2:
         v.p_value = float(stats.mannwhitneyu(n, b, alternative="two-sided").pvalue)
         v.ci = ratio_ci(b, n)
     beyond = ratio > factor or ratio < 1.0 / factor

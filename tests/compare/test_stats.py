@@ -184,3 +184,32 @@ def test_sensitivity_defaults_to_one_without_speed_changes_and_gpu_timings_stay_
     base.method = new.method = "cuda_event"  # GPU time is not put on a CPU kernel's speed
     row = _timing_row("s", "c", base, new, Settings(), "")
     assert row.mark == "worse" and "speed-normalised" not in row.reason
+
+
+def test_pooled_processes_are_tested_on_process_medians():
+    """Three processes per run, each with its own level (10% spread, as mesh-fitting loops show here)
+    and 150 samples: a rank test on the pooled samples calls most same-code pairs significant; the
+    Welch test on process medians keeps its level, and still finds a 1.5x slowdown."""
+    from bench.compare.stats import compare_timing
+
+    rng = np.random.default_rng(5)
+
+    def run(level, spread=0.10, procs=3, n=150):
+        out = [level * np.exp(spread * rng.standard_normal()) * np.exp(0.05 * rng.standard_normal(n))
+               for _ in range(procs)]
+        return list(np.concatenate(out)), [n] * procs
+
+    pooled_flags = process_flags = 0
+    for _ in range(40):
+        (b, sb), (n, sn) = run(1.0), run(1.0)
+        pooled = compare_timing(b, n, factor=1.0001)  # sizes not given: Mann-Whitney on samples
+        grouped = compare_timing(b, n, factor=1.0001, base_sizes=sb, new_sizes=sn)
+        assert grouped.test == "welch-t on process medians (3 vs 3 processes)"
+        pooled_flags += pooled.p_value < 0.01
+        process_flags += grouped.p_value < 0.01
+    assert pooled_flags >= 25 and process_flags <= 2
+    (b, sb), (n, sn) = run(1.0, spread=0.01), run(1.5, spread=0.01)
+    v = compare_timing(b, n, base_sizes=sb, new_sizes=sn)
+    assert v.mark == "worse" and v.p_value < 1e-3
+    one = compare_timing(b, n, base_sizes=[len(b)], new_sizes=sn)  # one process in base: rank test
+    assert one.test == "mann-whitney"

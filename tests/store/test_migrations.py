@@ -29,6 +29,7 @@ def _make_v0(path, tmp_path):
 def _drop_v3_columns(con):
     con.execute("ALTER TABLE timing_samples DROP COLUMN calibration")
     con.execute("ALTER TABLE timings DROP COLUMN processes")
+    con.execute("ALTER TABLE timings DROP COLUMN process_sizes")
 
 
 def _columns(path, table):
@@ -114,13 +115,14 @@ def test_v2_database_gains_per_sample_calibration_and_processes(tmp_path):
 
     path = tmp_path / "v2.db"
     rec = TimingResult.from_samples([1.0, 2.0, 3.0], calibration_s=1e-3, calibration=[1e-3, 1.1e-3, 0.9e-3],
-                                    processes=2).to_record("t")
+                                    processes=2, process_sizes=[1, 2]).to_record("t")
     with Store.open(path) as store:
         store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
                                    device="cpu", seed=0))
         store.add_case("r", CaseResult(suite="s", case="c", timings=[rec]))
         (case,) = store.cases("r")
         assert case.timings[0].calibration == [1e-3, 1.1e-3, 0.9e-3] and case.timings[0].processes == 2
+        assert case.timings[0].process_sizes == [1, 2]
     con = sqlite3.connect(path)
     _drop_v3_columns(con)
     con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
@@ -129,5 +131,6 @@ def test_v2_database_gains_per_sample_calibration_and_processes(tmp_path):
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 3
         (t,) = store.cases("r")[0].timings
-        assert (t.samples, t.calibration_s, t.calibration, t.processes) == ([1.0, 2.0, 3.0], 1e-3, None, 1)
+        assert (t.samples, t.calibration_s, t.calibration, t.processes, t.process_sizes) == (
+            [1.0, 2.0, 3.0], 1e-3, None, 1, None)
     assert "calibration" in _columns(path, "timing_samples") and "processes" in _columns(path, "timings")
