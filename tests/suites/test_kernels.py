@@ -84,6 +84,12 @@ def test_sampled_points_lie_between_the_faces_and_the_unit_sphere():
     assert r.min() >= plane_dist.min() - 1e-5 and r.max() <= 1 + 1e-5
     figures = w.check()
     assert plane_dist.min() - 1e-5 <= figures["sample_mean_radius"] <= figures["sample_max_radius"] <= 1 + 1e-5
+    # the figures do not depend on how many timed calls came before (that number follows machine speed)
+    for _ in range(3):
+        w.step()
+    state = torch.get_rng_state()
+    assert w.check() == figures
+    assert torch.equal(torch.get_rng_state(), state)  # and check() leaves the global generator alone
 
 
 def test_unknown_kernel_and_bad_settings_are_one_line_errors():
