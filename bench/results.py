@@ -57,9 +57,14 @@ class TimingRecord:
     # The reference kernel's seconds per call timed right after each sample (same length as ``samples``),
     # or None where the samples were not interleaved with it (loop timings, ingested files, older stores).
     calibration: list[float] | None = None
-    processes: int = 1  # worker processes whose samples are pooled here (``bench3d run --repeat``)
-    # Samples of each pooled process, in the order of ``samples``; None for one process.
+    # Samples of each worker process pooled here (``bench3d run --repeat``), in the order of ``samples``;
+    # None for one process.
     process_sizes: list[int] | None = None
+
+    @property
+    def processes(self) -> int:
+        """Worker processes whose samples are pooled here."""
+        return len(self.process_sizes) if self.process_sizes else 1
 
 
 @dataclass

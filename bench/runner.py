@@ -164,13 +164,10 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
 
 def run_case(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path) -> CaseResult:
     """The case in ``opts.repeat`` fresh processes, one after another (a failed first process ends it)."""
-    first = run_case_subprocess(case, run, opts, run_dir)
-    more: list[CaseResult] = []
-    for r in range(1, max(1, opts.repeat)):
-        if first.status != "ok" or (more and more[-1].status != "ok"):
-            break
-        more.append(run_case_subprocess(case, run, opts, run_dir, repeat=r))
-    return merge_repeats(first, more, opts.repeat) if more else first
+    done = [run_case_subprocess(case, run, opts, run_dir)]
+    while len(done) < opts.repeat and done[-1].status == "ok":
+        done.append(run_case_subprocess(case, run, opts, run_dir, repeat=len(done)))
+    return merge_repeats(done[0], done[1:], opts.repeat) if len(done) > 1 else done[0]
 
 
 ProgressFn = Callable[[str, Case, CaseResult | None], None]

@@ -33,11 +33,14 @@ class TimingResult:
     inner_loops: int = 1
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None
-    calibration_s: float | None = None
+    calibration_s: float | None = None  # median of ``calibration`` when that is given
     calibration: list[float] | None = None  # reference-kernel seconds per call after each sample
-    processes: int = 1
-    process_sizes: list[int] | None = None
+    process_sizes: list[int] | None = None  # samples per pooled process (``--repeat``); None for one
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.calibration_s is None and self.calibration:
+            self.calibration_s = float(np.median(self.calibration))
 
     @classmethod
     def from_samples(cls, samples: Sequence[float], **kwargs: Any) -> TimingResult:
@@ -78,7 +81,6 @@ class TimingResult:
                             inner_loops=self.inner_loops, peak_memory_bytes=self.peak_memory_bytes,
                             memory_kind=self.memory_kind, calibration_s=self.calibration_s,
                             calibration=None if self.calibration is None else list(self.calibration),
-                            processes=self.processes,
                             process_sizes=None if self.process_sizes is None else list(self.process_sizes))
 
     def __repr__(self) -> str:
@@ -256,10 +258,9 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         total += t
         if calibration:
             cal_blocks.append(calibrate(blocks=1))
-    cal = float(np.median(cal_blocks)) if cal_blocks else None
     return TimingResult(samples=samples, method=method, inner_loops=loops,
                         peak_memory_bytes=None if peak is None else peak.peak_bytes,
-                        memory_kind=None if peak is None else peak.kind, calibration_s=cal,
+                        memory_kind=None if peak is None else peak.kind,
                         calibration=cal_blocks if calibration else None)
 
 
@@ -293,9 +294,9 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
     xs, ys = [], []
     for rec in records:
         cal = _per_sample_calibration(rec)
-        y = np.asarray([np.nan if v is None else v for v in rec.samples], dtype=float)
         if cal is None:
             return None
+        y = np.asarray([np.nan if v is None else v for v in rec.samples], dtype=float)
         keep = np.isfinite(y) & (y > 0)
         if keep.sum() < 3:
             continue
@@ -345,13 +346,12 @@ def pool(records: Sequence[TimingRecord]) -> TimingRecord:
     per_sample = all(r.calibration is not None and len(r.calibration) == len(r.samples) for r in records)
     cal = [c for r in records for c in r.calibration] if per_sample else None
     medians = [r.calibration_s for r in records if r.calibration_s]
-    cal_s = float(np.median(cal)) if cal else (float(np.median(medians)) if len(medians) == len(records) else None)
+    cal_s = float(np.median(medians)) if not cal and len(medians) == len(records) else None  # else derived
     peaks = [r.peak_memory_bytes for r in records if r.peak_memory_bytes is not None]
     sizes = [k for r in records for k in (r.process_sizes or [len(r.samples)])]
     res = TimingResult.from_samples(samples, method=first.method, inner_loops=first.inner_loops,
                                     peak_memory_bytes=max(peaks) if peaks else None, memory_kind=first.memory_kind,
-                                    calibration_s=cal_s, calibration=cal,
-                                    processes=sum(r.processes for r in records), process_sizes=sizes)
+                                    calibration_s=cal_s, calibration=cal, process_sizes=sizes)
     return res.to_record(first.name)
 
 
@@ -415,7 +415,6 @@ class StepTimer:
         method = "cuda_sync" if self.device.startswith("cuda") else "perf_counter"
         cal = self.calibration if self.calibration and len(self.calibration) == len(self.samples) else None
         kwargs.setdefault("calibration", None if cal is None else list(cal))
-        kwargs.setdefault("calibration_s", None if cal is None else float(np.median(cal)))
         return TimingResult.from_samples(self.samples, method=method, **kwargs)
 
 

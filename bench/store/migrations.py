@@ -9,8 +9,8 @@ Version history:
   1  ``meta.schema_version``; ``runs.source`` ("run" or "ingest").
   2  ``timings.calibration_s`` (the reference kernel's speed in the same process; NULL for older rows).
   3  ``timing_samples.calibration`` (the reference kernel timed right after each sample; NULL for older
-     rows), ``timings.processes`` (worker processes pooled by ``--repeat``; 1 for older rows) and
-     ``timings.process_sizes`` (their sample counts; NULL for one process).
+     rows) and ``timings.process_sizes`` (sample counts of the worker processes pooled by ``--repeat``;
+     NULL for one process, as in older rows).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ def _v1_to_v2(conn: sa.Connection) -> None:
 
 def _v2_to_v3(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE timing_samples ADD COLUMN calibration FLOAT"))
-    conn.execute(sa.text("ALTER TABLE timings ADD COLUMN processes INTEGER NOT NULL DEFAULT 1"))
     conn.execute(sa.text("ALTER TABLE timings ADD COLUMN process_sizes JSON"))
 
 

@@ -56,22 +56,21 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
                 {"metric_pk": metric_pk, "idx": i, "item_id": ids[i] if ids else None, **codec.columns("value", v)}
                 for i, v in enumerate(items)])
     for pos, t in enumerate(case.timings):
+        where = f"timing {t.name!r} of case {case.suite}/{case.case}"
+        if t.process_sizes is not None and sum(t.process_sizes) != len(t.samples):
+            raise ValueError(f"{where}: process sizes {t.process_sizes} do not add up to its {len(t.samples)} samples")
+        cal = list(t.calibration) if t.calibration is not None else None
+        if cal is not None and len(cal) != len(t.samples):
+            raise ValueError(f"{where}: {len(t.samples)} samples but {len(cal)} calibrations")
         stats = {}
         for s in _TIMING_STATS:
             stats.update(codec.columns(s, getattr(t, s)))
         timing_pk = conn.execute(sa.insert(schema.timings).values(
             case_pk=case_pk, position=pos, name=t.name, n=int(t.n), noisy=bool(t.noisy), unit=t.unit,
             method=t.method, inner_loops=int(t.inner_loops), peak_memory_bytes=t.peak_memory_bytes,
-            memory_kind=t.memory_kind, calibration_s=t.calibration_s, processes=int(t.processes),
+            memory_kind=t.memory_kind, calibration_s=t.calibration_s,
             process_sizes=None if t.process_sizes is None else [int(k) for k in t.process_sizes],
             **stats)).inserted_primary_key[0]
-        if t.process_sizes is not None and sum(t.process_sizes) != len(t.samples):
-            raise ValueError(f"timing {t.name!r} of case {case.suite}/{case.case}: process sizes "
-                             f"{t.process_sizes} do not add up to its {len(t.samples)} samples")
-        cal = list(t.calibration) if t.calibration is not None else None
-        if cal is not None and len(cal) != len(t.samples):
-            raise ValueError(f"timing {t.name!r} of case {case.suite}/{case.case}: {len(t.samples)} samples but "
-                             f"{len(cal)} calibrations")
         if t.samples:
             conn.execute(sa.insert(schema.timing_samples), [
                 {"timing_pk": timing_pk, "idx": i, "calibration": None if cal is None else float(cal[i]),
@@ -148,7 +147,7 @@ def _timing(r: Mapping[str, Any], rows: list[tuple[float | None, float | None]])
         median=codec.from_row(r, "median"), iqr=codec.from_row(r, "iqr"), mean=codec.from_row(r, "mean"),
         min=codec.from_row(r, "min"), n=r["n"], noisy=bool(r["noisy"]), unit=r["unit"], method=r["method"],
         inner_loops=r["inner_loops"], peak_memory_bytes=r["peak_memory_bytes"], memory_kind=r["memory_kind"],
-        calibration_s=r.get("calibration_s"), processes=r.get("processes") or 1,
+        calibration_s=r.get("calibration_s"),
         process_sizes=None if r.get("process_sizes") is None else list(r["process_sizes"]),
         calibration=cal if cal and all(c is not None for c in cal) else None,
     )

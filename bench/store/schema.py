@@ -132,7 +132,6 @@ timings = sa.Table(
     sa.Column("peak_memory_bytes", sa.BigInteger),
     sa.Column("memory_kind", sa.String(32)),
     sa.Column("calibration_s", sa.Float),  # reference-kernel seconds per call in the same process (v2)
-    sa.Column("processes", sa.Integer, nullable=False, server_default="1"),  # pooled worker processes (v3)
     sa.Column("process_sizes", sa.JSON),  # samples of each pooled process, in order; NULL for one (v3)
     sa.UniqueConstraint("case_pk", "name", name="uq_timings_case_name"),
 )

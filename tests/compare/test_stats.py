@@ -145,8 +145,8 @@ def _moded_record(code_s, modes, sensitivity, rng, n=30):
     speed = np.repeat(modes, n)
     cal = 1e-3 * speed * np.exp(0.02 * rng.standard_normal(speed.size))
     samples = code_s * speed**sensitivity * np.exp(0.01 * rng.standard_normal(speed.size))
-    return TimingResult.from_samples(list(samples), calibration_s=float(np.median(cal)), calibration=list(cal),
-                                     processes=len(modes)).to_record("t")
+    return TimingResult.from_samples(list(samples), calibration=list(cal),
+                                     process_sizes=[n] * len(modes)).to_record("t")
 
 
 def test_sensitivity_is_fitted_within_runs():

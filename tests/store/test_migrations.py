@@ -28,7 +28,6 @@ def _make_v0(path, tmp_path):
 
 def _drop_v3_columns(con):
     con.execute("ALTER TABLE timing_samples DROP COLUMN calibration")
-    con.execute("ALTER TABLE timings DROP COLUMN processes")
     con.execute("ALTER TABLE timings DROP COLUMN process_sizes")
 
 
@@ -82,55 +81,55 @@ def test_missing_step_is_a_clear_error(tmp_path, monkeypatch):
         Store.open(path)
 
 
-def test_v1_database_gains_the_calibration_column(tmp_path):
-    """A v1 store (no timings.calibration_s) opens, migrates to v2, keeps its rows and reads None."""
-    import sqlite3
-
+def _store_one_timing(path, rec):
+    """A store holding run "r" with one case whose only timing is ``rec``."""
     from bench.results import CaseResult, RunRecord
-    from bench.store import SCHEMA_VERSION, Store
-    from bench.timing import TimingResult
 
-    path = tmp_path / "v1.db"
     with Store.open(path) as store:
         store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
                                    device="cpu", seed=0))
-        store.add_case("r", CaseResult(suite="s", case="c",
-                                       timings=[TimingResult.from_samples([1.0, 2.0]).to_record("t")]))
+        store.add_case("r", CaseResult(suite="s", case="c", timings=[rec]))
+        return store.cases("r")[0].timings[0]
+
+
+def _set_version(path, version, *drop_sql):
+    """Make ``path`` look like a store written at ``version``: drop the later columns, record the version."""
     con = sqlite3.connect(path)
-    con.execute("ALTER TABLE timings DROP COLUMN calibration_s")
+    for sql in drop_sql:
+        con.execute(sql)
     _drop_v3_columns(con)
-    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.execute(f"UPDATE meta SET value='{version}' WHERE key='schema_version'")
     con.commit()
     con.close()
+
+
+def test_v1_database_gains_the_calibration_column(tmp_path):
+    """A v1 store (no timings.calibration_s) opens, migrates, keeps its rows and reads None."""
+    from bench.timing import TimingResult
+
+    path = tmp_path / "v1.db"
+    _store_one_timing(path, TimingResult.from_samples([1.0, 2.0]).to_record("t"))
+    _set_version(path, 1, "ALTER TABLE timings DROP COLUMN calibration_s")
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 3
         (case,) = store.cases("r")
         assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
 
 
-def test_v2_database_gains_per_sample_calibration_and_processes(tmp_path):
-    """A v2 store keeps its samples and their run-level calibration; the new columns read as absent / 1."""
-    from bench.results import CaseResult, RunRecord
+def test_v2_database_gains_per_sample_calibration_and_process_sizes(tmp_path):
+    """A v2 store keeps its samples and their run-level calibration; the new columns read as absent."""
     from bench.timing import TimingResult
 
     path = tmp_path / "v2.db"
     rec = TimingResult.from_samples([1.0, 2.0, 3.0], calibration_s=1e-3, calibration=[1e-3, 1.1e-3, 0.9e-3],
-                                    processes=2, process_sizes=[1, 2]).to_record("t")
-    with Store.open(path) as store:
-        store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
-                                   device="cpu", seed=0))
-        store.add_case("r", CaseResult(suite="s", case="c", timings=[rec]))
-        (case,) = store.cases("r")
-        assert case.timings[0].calibration == [1e-3, 1.1e-3, 0.9e-3] and case.timings[0].processes == 2
-        assert case.timings[0].process_sizes == [1, 2]
-    con = sqlite3.connect(path)
-    _drop_v3_columns(con)
-    con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
-    con.commit()
-    con.close()
+                                    process_sizes=[1, 2]).to_record("t")
+    stored = _store_one_timing(path, rec)
+    assert stored.calibration == [1e-3, 1.1e-3, 0.9e-3] and stored.process_sizes == [1, 2]
+    assert stored.processes == 2
+    _set_version(path, 2)
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 3
         (t,) = store.cases("r")[0].timings
         assert (t.samples, t.calibration_s, t.calibration, t.processes, t.process_sizes) == (
             [1.0, 2.0, 3.0], 1e-3, None, 1, None)
-    assert "calibration" in _columns(path, "timing_samples") and "processes" in _columns(path, "timings")
+    assert "calibration" in _columns(path, "timing_samples") and "process_sizes" in _columns(path, "timings")
