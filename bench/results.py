@@ -55,7 +55,8 @@ class TimingRecord:
     # samples: how fast this machine ran at that moment, so runs can be compared speed-normalised.
     calibration_s: float | None = None
     # The reference kernel's seconds per call timed right after each sample (same length as ``samples``),
-    # or None where the samples were not interleaved with it (loop timings, ingested files, older stores).
+    # or None where the samples were not interleaved with it (CUDA timings, samples a suite timed itself,
+    # ingested files, stores older than schema v3). CPU loop timings (``StepTimer``) carry one per step.
     calibration: list[float] | None = None
     # Samples of each worker process pooled here (``bench3d run --repeat``), in the order of ``samples``;
     # None for one process.

@@ -11,6 +11,7 @@ slow03 i. With any other suite (``--suite kernels``) the chain holds base runs o
     PYTHONPATH=. python scripts/aa_study.py --suite kernels --trials 20 --db /tmp/aak/aa.db
     PYTHONPATH=. python scripts/aa_study.py --suite mesh_fitting,kernels,pose,volumes,nerf --repeat 3 --db /tmp/a/aa.db
     PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/aa/aa.db --alpha 0.05   # re-score
+    PYTHONPATH=. python scripts/aa_study.py --analyze-only --db /tmp/a/aa.db --process 0  # as plain runs
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.compare.diff import Settings, compare_runs  # noqa: E402
+from bench.compare.diff import Settings, compare_cases, compare_runs  # noqa: E402
+from bench.results import CaseResult, TimingRecord  # noqa: E402
 from bench.store import Store  # noqa: E402
+from bench.timing import TimingResult  # noqa: E402
 
 MADE = {"slow15": 0.15, "slow03": 0.03}
 
@@ -58,13 +61,41 @@ def make_run(db: str, out: str, suite: str, extra: list[str]) -> str:
     return json.loads(proc.stdout)["run_id"]
 
 
-def _flags(store: Store, base: str, new: str, settings: Settings) -> dict[str, object]:
+def one_process(t: TimingRecord, k: int) -> TimingRecord:
+    """``t`` as a plain one-process run would have stored it: only the samples of its process ``k``."""
+    if not t.process_sizes:
+        return t
+    if k >= len(t.process_sizes):
+        raise SystemExit(f"--process {k}: timing {t.name} pooled only {len(t.process_sizes)} processes")
+    start = sum(t.process_sizes[:k])
+    stop = start + t.process_sizes[k]
+    cal = t.calibration[start:stop] if t.calibration else None
+    res = TimingResult.from_samples(t.samples[start:stop], method=t.method, inner_loops=t.inner_loops,
+                                    calibration=cal)
+    rec = res.to_record(t.name)
+    rec.unit = t.unit
+    return rec
+
+
+def _cases(store: Store, run_id: str, process: int | None) -> list[CaseResult]:
+    cases = store.cases(run_id)
+    if process is not None:
+        for c in cases:
+            c.timings = [one_process(t, process) for t in c.timings]
+    return cases
+
+
+def _flags(store: Store, base: str, new: str, settings: Settings, process: int | None = None) -> dict[str, object]:
     """key -> the compared row, for every value of ``new`` against ``base``."""
-    cmp = compare_runs(store, base, new, settings)
+    if process is None:
+        cmp = compare_runs(store, base, new, settings)
+    else:
+        cmp = compare_cases(store.get_run(base), _cases(store, base, process),
+                            store.get_run(new), _cases(store, new, process), settings)
     return {f"{r.kind}:{r.name}[{r.case}]": r for r in cmp.rows}
 
 
-def analyze(db: str, trials: list[dict[str, str]], settings: Settings) -> dict:
+def analyze(db: str, trials: list[dict[str, str]], settings: Settings, process: int | None = None) -> dict:
     kinds = ["aa", *(k for k in MADE if all(k in t for t in trials))]
     counts: dict[str, dict[str, dict[str, int]]] = {k: defaultdict(lambda: defaultdict(int)) for k in kinds}
     ratios: dict[str, list[float]] = defaultdict(list)
@@ -72,8 +103,9 @@ def analyze(db: str, trials: list[dict[str, str]], settings: Settings) -> dict:
         for i, t in enumerate(trials):
             confirm = trials[i + 1] if i + 1 < len(trials) else None  # the next runs of the same code
             for kind in kinds:
-                rows = _flags(store, t["base"], t[kind], settings)
-                again = _flags(store, t["base"], confirm[kind], settings) if confirm and kind in confirm else None
+                rows = _flags(store, t["base"], t[kind], settings, process)
+                again = (_flags(store, t["base"], confirm[kind], settings, process)
+                         if confirm and kind in confirm else None)
                 for key, r in rows.items():
                     c = counts[kind][key]
                     c["n"] += 1
@@ -114,6 +146,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per case (default 1)")
     ap.add_argument("--repeat", type=int, default=1, help="processes per case, pooled (bench3d run --repeat)")
     ap.add_argument("--raw-timings", action="store_true", help="score timings without speed normalisation")
+    ap.add_argument("--process", type=int, metavar="K",
+                    help="score every timing as if only process K (0-based) of a --repeat run had run: "
+                         "what plain one-process runs would have given")
     args = ap.parse_args()
     out = str(Path(args.db).parent)
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -138,7 +173,7 @@ def main() -> int:
     done = [t for t in trials if "aa" in t]
     # the last trial's confirmation needs the next trial's runs: score one trial more than reported if present
     settings = Settings(args.factor, args.alpha, normalise=not args.raw_timings)
-    result = analyze(args.db, done[: args.trials + 1], settings)
+    result = analyze(args.db, done[: args.trials + 1], settings, args.process)
     result["trials"] = min(len(done), args.trials + 1)
     text = json.dumps(result, indent=1)
     if args.json:
