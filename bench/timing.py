@@ -286,12 +286,15 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
     A pure-Python workload slows down as much as the pure-Python reference kernel (about 1 here); a
     vectorised numpy/torch kernel less (about 0.5 on this VM, whose slow phases hit interpreted code
     hardest). Calibrations are smoothed by a running median of ``SENSITIVITY_WINDOW`` samples, because
-    one short calibration block is noisy and noise in the regressor would bias the slope towards 0.
+    one short calibration block is noisy, and the noise left after smoothing is taken out of the
+    regressor's variance (estimated from successive differences: the machine's speed moves slowly,
+    the noise does not); noise in the regressor would otherwise bias the slope towards 0, and a run
+    whose speed did not vary would give a slope of noise instead of the prior's 1.
     None when a record has no per-sample calibration.
     """
     from scipy import ndimage
 
-    xs, ys = [], []
+    xs, ys, diffs = [], [], []
     for rec in records:
         cal = _per_sample_calibration(rec)
         if cal is None:
@@ -300,14 +303,20 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
         keep = np.isfinite(y) & (y > 0)
         if keep.sum() < 3:
             continue
-        x = ndimage.median_filter(np.log(cal), size=SENSITIVITY_WINDOW, mode="nearest")[keep]
+        raw = np.log(cal)
+        diffs.append(np.diff(raw))
+        x = ndimage.median_filter(raw, size=SENSITIVITY_WINDOW, mode="nearest")[keep]
         y = np.log(y[keep])
         xs.append(x - np.median(x))
         ys.append(y - np.median(y))
     if not xs:
         return 1.0
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    beta = (float(x @ y) + SENSITIVITY_PRIOR) / (float(x @ x) + SENSITIVITY_PRIOR)
+    x, y, d = np.concatenate(xs), np.concatenate(ys), np.concatenate(diffs)
+    # variance of one calibration's noise (half the mean squared successive difference), shrunk as a
+    # running median of SENSITIVITY_WINDOW normal values shrinks it (pi / 2 / window)
+    noise = float(d @ d) / (2 * d.size) * math.pi / (2 * SENSITIVITY_WINDOW) if d.size else 0.0
+    sxx = max(0.0, float(x @ x) - x.size * noise)
+    beta = (float(x @ y) + SENSITIVITY_PRIOR) / (sxx + SENSITIVITY_PRIOR)
     return float(min(1.0, max(0.0, beta)))
 
 
