@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="run each case in N fresh processes and pool their timing samples, so process-to-process "
-                        "variation is measured too (metrics and files come from the first; default 1)")
+                        "variation is measured too (metrics and files come from the first; default 1). compare "
+                        "judges a timing worse or better only between runs of 2+ processes each")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                    help="override a case parameter for every selected case (JSON values), e.g. --set iterations=50")
     p.add_argument("--resume", metavar="RUN_ID", help="continue a run: only cases not yet stored as ok/skipped")

@@ -13,8 +13,11 @@ from bench.compare import diff, render, stats
 from bench.errors import UsageError
 
 _EPILOG_STATS = (
-    "Timings: worse/better only when the ratio of medians is beyond --factor AND a two-sided Mann-Whitney U "
-    "test on the raw samples gives p < --alpha. Quality metrics: Wilcoxon signed-rank test on the items both runs "
+    "Timings: worse/better only when the ratio of medians is beyond --factor AND a two-sided Welch t-test on "
+    "the log of each process's median gives p < --alpha; that needs runs made with --repeat N (N >= 2) on both "
+    "sides, since one process's level moves by several percent from the next's. With one process in either "
+    "run, a Mann-Whitney U test on the raw samples is shown but a change is only changed-not-significant. "
+    "Quality metrics: Wilcoxon signed-rank test on the items both runs "
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. Different metric fingerprints, dataset versions, devices or backends (and machines, "
     "for timings) are listed as incomparable with the reason."
@@ -146,7 +149,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeat", type=int, default=5, metavar="N",
                    help="processes per case whose timing samples are pooled and tested on process medians "
                         "(default 5: one process's timings drift by a few percent from the next's on a shared "
-                        "machine; 5 found 20/20 injected 15%% slowdowns where 3 found 17/20)")
+                        "machine; 5 found 20/20 injected 15%% slowdowns where 3 found 17/20; with 1, timings are "
+                        "shown but never judged worse)")
     p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
     p.add_argument("--machine", help="machine id to record (default: $BENCH3D_MACHINE or host+CPU+GPU hash)")
     p.add_argument("--dashboard", type=Path, metavar="DIR", help="write the dashboard into DIR")

@@ -23,6 +23,7 @@ BOOTSTRAP = 1000
 # Marks of one compared value (case-level marks such as "new failure" live in bench.compare.diff).
 WORSE, BETTER, CHANGED, UNCHANGED = "worse", "better", "changed-not-significant", "unchanged"
 PLAIN = "plain difference"
+ONE_PROCESS_TEST = "mann-whitney (within one process)"
 
 
 @dataclass
@@ -99,12 +100,15 @@ def compare_timing(
     new_sizes: Sequence[int] | None = None,
 ) -> Verdict:
     """Worse/better only when the ratio of medians is beyond ``factor`` (or ``1/factor``) AND a
-    two-sided test gives p < ``alpha``.
+    two-sided test that sees the process-to-process variation gives p < ``alpha``.
 
-    The test is a Mann-Whitney U test on the raw samples, or, when both runs pooled two or more
-    processes (``base_sizes``/``new_sizes``: samples per process, in order), a Welch t-test on the
-    log of each process's median: samples of one process share its level (code layout, the core it
-    ran on), so the process, not the sample, is the unit that repeats.
+    Samples of one process share its level (code layout, the core it ran on, the neighbours of that
+    moment), which moves by more than 10% between processes for some timings on a shared machine, with
+    heavy tails; so the process, not the sample, is the unit that repeats. When both runs pooled two or
+    more processes (``base_sizes``/``new_sizes``: samples per process, in order; ``bench3d run
+    --repeat``), the test is a Welch t-test on the log of each process's median. Otherwise the
+    Mann-Whitney U test on the samples is reported, but it sees only within-process scatter, so a
+    change beyond the factor is marked changed-not-significant, never worse or better.
 
     Args:
         base, new: raw per-call samples in seconds, shape (n,) and (m,).
@@ -117,22 +121,28 @@ def compare_timing(
         return Verdict(UNCHANGED, None, None, None, note="no samples", n_base=b.size, n_new=n.size)
     mb, mn = float(np.median(b)), float(np.median(n))
     ratio = mn / mb if mb > 0 else math.inf
-    v = Verdict(UNCHANGED, mb, mn, ratio, test="mann-whitney", n_base=b.size, n_new=n.size)
+    v = Verdict(UNCHANGED, mb, mn, ratio, test=ONE_PROCESS_TEST, n_base=b.size, n_new=n.size)
     if pb is not None and pn is not None:
         v.test = f"welch-t on process medians ({pb.size} vs {pn.size} processes)"
         v.p_value = process_test(pb, pn)
-        v.ci = ratio_ci(b, n)
     elif b.size >= 2 and n.size >= 2:
         v.p_value = float(stats.mannwhitneyu(n, b, alternative="two-sided").pvalue)
+    if v.p_value is not None:
         v.ci = ratio_ci(b, n)
     beyond = ratio > factor or ratio < 1.0 / factor
     if not beyond:
         return v
-    if v.p_value is not None and v.p_value < alpha:
+    v.mark = CHANGED
+    if v.p_value is None:
+        v.note = "too few samples for a test"
+    elif v.test == ONE_PROCESS_TEST:
+        which = " and ".join(w for w, p in (("base", pb), ("new", pn)) if p is None)
+        v.note = (f"one process in {which}: p={v.p_value:.3g} sees only within-process scatter, not how much "
+                  "the level moves between processes; run with --repeat N (N >= 2) for a verdict")
+    elif v.p_value < alpha:
         v.mark = WORSE if ratio > 1 else BETTER
     else:
-        v.mark = CHANGED
-        v.note = "too few samples for a test" if v.p_value is None else f"p={v.p_value:.3g} >= alpha {alpha:g}"
+        v.note = f"p={v.p_value:.3g} >= alpha {alpha:g}"
     return v
 
 

@@ -10,8 +10,12 @@ import pytest
 from bench.results import CaseResult, MetricRecord, RunRecord, TimingRecord
 
 
-def timing(name: str, samples, method: str = "perf_counter") -> TimingRecord:
+def timing(name: str, samples, method: str = "perf_counter", processes: int = 1) -> TimingRecord:
+    """A timing record of ``samples``; with ``processes`` > 1, as ``--repeat`` pools them: split evenly."""
     s = np.asarray(samples, dtype=float)
+    sizes = None
+    if processes > 1:
+        sizes = [len(part) for part in np.array_split(s, processes)]
     q1, med, q3 = np.percentile(s, [25, 50, 75])
     return TimingRecord(
         name=name,
@@ -22,6 +26,7 @@ def timing(name: str, samples, method: str = "perf_counter") -> TimingRecord:
         min=float(s.min()),
         n=s.size,
         method=method,
+        process_sizes=sizes,
     )
 
 

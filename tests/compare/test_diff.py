@@ -107,7 +107,8 @@ def _stored(tmp_path, rng, slow: float, rec):
             ("run-new", 1.0 + slow, "2024-05-02T00:00:00+00:00"),
         ):
             st.create_run(run(rid, created=created))
-            st.add_case(rid, case("x", timings=[timing("t", 0.01 * f * rng.lognormal(0, 0.02, 30))]))
+            samples = 0.01 * f * rng.lognormal(0, 0.02, 30)
+            st.add_case(rid, case("x", timings=[timing("t", samples, processes=3)]))  # as run --repeat 3
     return str(db)
 
 
