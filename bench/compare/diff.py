@@ -279,6 +279,12 @@ def compare_cases(
                     "not in new run" if key in bmap else "not in base run (new case)",
                 )
             )
+    unjudged = [r for r in cmp.rows if r.verdict is not None and r.verdict.test == stats.ONE_PROCESS_TEST]
+    if unjudged:
+        cmp.notes.append(
+            f"{len(unjudged)} timing(s) hold one process in a run: their rank-test p is shown, but a change "
+            "is never judged worse/better; make both runs with --repeat N (N >= 2) to test them"
+        )
     return cmp
 
 

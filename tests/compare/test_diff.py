@@ -98,7 +98,7 @@ def test_runs_of_different_suites_are_a_clear_error(rec):
         Settings(factor=1.0)
 
 
-def _stored(tmp_path, rng, slow: float, rec):
+def _stored(tmp_path, rng, slow: float, rec, processes: int = 3):
     run, case, timing = rec.run, rec.case, rec.timing
     db = tmp_path / "b.db"
     with Store.open(db) as st:
@@ -108,7 +108,7 @@ def _stored(tmp_path, rng, slow: float, rec):
         ):
             st.create_run(run(rid, created=created))
             samples = 0.01 * f * rng.lognormal(0, 0.02, 30)
-            st.add_case(rid, case("x", timings=[timing("t", samples, processes=3)]))  # as run --repeat 3
+            st.add_case(rid, case("x", timings=[timing("t", samples, processes=processes)]))  # run --repeat
     return str(db)
 
 
@@ -131,6 +131,14 @@ def test_cli_compare_exit_codes_and_json(tmp_path, rng, capsys, rec):
 def test_cli_compare_no_regression_exits_zero(tmp_path, rng, rec):
     db = _stored(tmp_path, np.random.default_rng(5), 0.0, rec)
     assert main(["compare", "run-base", "run-new", "--db", db, "--fail-on-regression"]) == 0
+
+
+def test_one_process_runs_show_a_slowdown_without_failing_the_gate(tmp_path, rng, capsys, rec):
+    db = _stored(tmp_path, rng, 0.5, rec, processes=1)
+    assert main(["compare", "run-base", "run-new", "--db", db, "--fail-on-regression"]) == 0
+    out = capsys.readouterr().out
+    assert "changed-not-significant" in out and "one process in base and new" in out
+    assert "> 1 timing(s) hold one process in a run" in out
 
 
 def test_noisy_timings_are_named_in_the_reason(rng, rec):
