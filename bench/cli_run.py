@@ -107,7 +107,7 @@ def _summary(result: CaseResult, limit: int = 3) -> str:
 
 
 def _progress(total: int, quiet: bool):
-    """A rich progress bar on stderr plus one line per finished case."""
+    """A rich progress bar of the processes on stderr plus one line per stored case."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -115,12 +115,15 @@ def _progress(total: int, quiet: bool):
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True, disable=quiet)
     task = bar.add_task("starting", total=total)
+    started = [0]
 
     def update(event: str, case: Case, result: CaseResult | None) -> None:
         if event == "start":
+            if started[0]:
+                bar.advance(task)
+            started[0] += 1
             bar.update(task, description=f"{case.suite}/{case.name}")
             return
-        bar.advance(task)
         style = STATUS_STYLE.get(result.status, "red")
         console.print(f"[{style}]{result.status:>7}[/] {case.suite}/{case.name} "
                       f"({result.duration_s or 0:.1f} s) {_summary(result)}", highlight=False)
@@ -180,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"run {run.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
               f"{run.profile} on {run.device}", file=sys.stderr)
-        bar, update = _progress(len(cases), quiet=not sys.stderr.isatty())
+        bar, update = _progress(len(cases) * opts.repeat, quiet=not sys.stderr.isatty())
         with bar:
             execute(store, run, cases, opts, run_dir, progress=update)
         all_results = store.cases(run.run_id)

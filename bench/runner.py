@@ -1,9 +1,10 @@
-"""Schedules cases, one subprocess per case, and stores each result as it finishes.
+"""Schedules cases, one subprocess per case (``--repeat N``: N per case, in rounds), and stores each
+result as it is complete.
 
 A segfault, out-of-memory, NaN, exception or hang in one case becomes that case's
-status with its reason and the tail of its log; the run goes on. Every finished
+status with its reason and the tail of its log; the run goes on. Every complete
 case is committed to the store in its own transaction, so killing the runner at
-any moment loses nothing already finished, and ``resume`` runs only what is missing.
+any moment loses nothing already stored, and ``resume`` runs only what is missing.
 """
 
 from __future__ import annotations
@@ -162,30 +163,48 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
     return out
 
 
-def run_case(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path) -> CaseResult:
-    """The case in ``opts.repeat`` fresh processes, one after another (a failed first process ends it)."""
-    done = [run_case_subprocess(case, run, opts, run_dir)]
-    while len(done) < opts.repeat and done[-1].status == "ok":
-        done.append(run_case_subprocess(case, run, opts, run_dir, repeat=len(done)))
-    return merge_repeats(done[0], done[1:], opts.repeat) if len(done) > 1 else done[0]
-
-
 ProgressFn = Callable[[str, Case, CaseResult | None], None]
 
 
 def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_dir: Path,
             progress: ProgressFn | None = None) -> list[CaseResult]:
-    """Run ``cases`` one after another, storing each result as soon as it exists."""
-    results = []
-    for case in cases:
-        if progress:
-            progress("start", case, None)
-        result = run_case(case, run, opts, run_dir)
+    """Run ``cases`` and store each result as soon as it is complete.
+
+    With ``opts.repeat`` N > 1 the processes go in rounds: round 1 runs every case once (its metrics
+    and artifacts), rounds 2..N run every case that is still ok once more, and a case is stored after
+    its last round. A case's processes are thus spread over the whole run rather than run back to back:
+    on a shared machine a disturbance lasts seconds to minutes, and processes started seconds apart
+    share it, so their spread would under-state how much the level moves between runs (measured in
+    docs/nightly.md). Killing the runner loses the cases not yet stored; ``--resume`` runs them again.
+
+    ``progress`` gets ("start", case, None) before every process and ("done", case, result) when a case is
+    stored.
+    """
+    results: dict[int, CaseResult] = {}
+    first: dict[int, CaseResult] = {}
+    more: dict[int, list[CaseResult]] = {i: [] for i in range(len(cases))}
+
+    def store_result(i: int, result: CaseResult) -> None:
         store.add_case(run.run_id, result)
-        results.append(result)
+        results[i] = result
         if progress:
-            progress("done", case, result)
-    return results
+            progress("done", cases[i], result)
+
+    for k in range(max(1, opts.repeat)):
+        for i, case in enumerate(cases):
+            if i in results:  # failed in an earlier round: already stored
+                continue
+            if progress:
+                progress("start", case, None)
+            r = run_case_subprocess(case, run, opts, run_dir, repeat=k)
+            if k == 0:
+                first[i] = r
+            else:
+                more[i].append(r)
+            last = k == opts.repeat - 1 or opts.repeat <= 1
+            if r.status != "ok" or last:
+                store_result(i, merge_repeats(first[i], more[i], opts.repeat) if more[i] else first[i])
+    return [results[i] for i in range(len(cases))]
 
 
 def run_status(results: Sequence[CaseResult]) -> str:

@@ -141,3 +141,38 @@ def test_a_failure_in_a_later_process_fails_the_case(faulty_env):
     assert case["error"] == "process 2 of 3 (--repeat): RuntimeError: deliberate failure in process 2"
     bad = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "0")
     assert bad.returncode == 2 and "--repeat 0: expected a number of processes per case >= 1" in bad.stderr
+
+
+def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monkeypatch, tmp_path):
+    """--repeat 3 over cases a, b, c: round-robin (a0 b0 c0 a1 b1 c1 ...), so a case's processes are
+    spread over the run; a case failing in round 1 is stored at once and not run again; a case is
+    stored after its last process, with the samples of all of them pooled."""
+    from bench import runner
+    from bench.results import CaseResult
+    from bench.suite import Case
+    from bench.timing import TimingResult
+
+    calls, stored = [], []
+
+    def fake_process(case, run, opts, run_dir, repeat=0):
+        calls.append(f"{case.name}{repeat}")
+        status = "error" if case.name == "b" else "ok"
+        timing = TimingResult.from_samples([1.0 + repeat, 2.0 + repeat]).to_record("t")
+        return CaseResult(case.suite, case.name, status=status, timings=[timing], duration_s=1.0)
+
+    class FakeStore:
+        def add_case(self, run_id, result):
+            stored.append((result.case, len(calls)))
+
+    monkeypatch.setattr(runner, "run_case_subprocess", fake_process)
+    cases = [Case("s", name) for name in ("a", "b", "c")]
+    events = []
+    run = runner.make_run_record(runner.RunOptions(repeat=3), [], "cpu")
+    out = runner.execute(FakeStore(), run, cases, runner.RunOptions(repeat=3), tmp_path,
+                         progress=lambda ev, case, res: events.append((ev, case.name)))
+    assert calls == ["a0", "b0", "c0", "a1", "c1", "a2", "c2"]
+    assert stored == [("b", 2), ("a", 6), ("c", 7)]  # b when it failed, a and c after their last process
+    assert [r.case for r in out] == ["a", "b", "c"] and out[1].status == "error"
+    assert out[0].timings[0].samples == [1.0, 2.0, 2.0, 3.0, 3.0, 4.0]
+    assert out[0].timings[0].process_sizes == [2, 2, 2] and out[0].duration_s == 3.0
+    assert events.count(("start", "a")) == 3 and events.count(("done", "a")) == 1
