@@ -92,7 +92,7 @@ def _flags(store: Store, base: str, new: str, settings: Settings, process: int |
     else:
         cmp = compare_cases(store.get_run(base), _cases(store, base, process),
                             store.get_run(new), _cases(store, new, process), settings)
-    return {f"{r.kind}:{r.name}[{r.case}]": r for r in cmp.rows}
+    return {f"{r.suite}/{r.kind}:{r.name}[{r.case}]": r for r in cmp.rows}
 
 
 def analyze(db: str, trials: list[dict[str, str]], settings: Settings, process: int | None = None) -> dict:
