@@ -6,6 +6,10 @@ case per benchmark with a ``time`` timing: the file's statistics (median, IQR, m
 when the file has them (``--benchmark-json`` and ``--benchmark-save-data`` write ``stats.data``), the raw
 per-iteration samples. Numeric ``extra_info`` entries become metrics. The file is validated completely
 before anything is stored.
+
+Several files of the same benchmarks (pytest run once per file, each a fresh process) become one run
+whose timings pool the files' samples as processes (``process_sizes``), as ``bench3d run --repeat``
+does: ``compare`` judges a timing only between runs of two or more processes each.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from bench.errors import DataError
 from bench.results import CaseResult, MetricRecord, RunRecord, TimingRecord
-from bench.timing import NOISY_IQR_FRACTION
+from bench.timing import NOISY_IQR_FRACTION, pool
 
 DEFAULT_SUITE = "pytest_benchmark"
 PROFILE = "pytest-benchmark"
@@ -163,6 +167,41 @@ def prepare(path: str | os.PathLike[str], *, suite: str = DEFAULT_SUITE, device:
     return to_run(load_benchmark_file(path), path, suite=suite, device=device, machine=machine)
 
 
+def prepare_many(paths: list[str | os.PathLike[str]], *, suite: str = DEFAULT_SUITE, device: str = "cpu",
+                 machine: str | None = None) -> tuple[RunRecord, list[CaseResult]]:
+    """One run of several files of the same benchmarks, one process each: the first file's run record and
+    metrics, each benchmark's raw samples pooled in file order. DataError when the files hold different
+    benchmarks or a file lacks raw samples (``stats.data``)."""
+    run, cases = prepare(paths[0], suite=suite, device=device, machine=machine)
+    if len(paths) == 1:
+        return run, cases
+    names = {c.case for c in cases}
+    per_case = {c.case: [c.timings[0]] for c in cases}
+    for path in paths[1:]:
+        other_run, more = prepare(path, suite=suite, device=device, machine=machine)
+        if other_run.machine != run.machine:
+            raise DataError(f"{path}: from machine {other_run.machine}, {paths[0]} from {run.machine}; pool files "
+                            f"of one machine (or give --machine)")
+        other = {c.case for c in more}
+        if other != names:
+            diff = sorted(names ^ other)[0]
+            where = paths[0] if diff in names else path
+            raise DataError(f"{path}: benchmark {diff!r} is only in {where}; pooling files needs the same benchmarks "
+                            f"in every file")
+        for c in more:
+            per_case[c.case].append(c.timings[0])
+    for i, path in enumerate(paths):
+        bare = [name for name, recs in per_case.items() if not recs[i].samples]
+        if bare:
+            raise DataError(f"{path}: benchmark {bare[0]!r} has no raw samples (stats.data); pooling files needs "
+                            f"them (pytest --benchmark-json=FILE writes them)")
+    for c in cases:
+        c.timings = [pool(per_case[c.case])]
+    run.argv = ["ingest", *map(str, paths)]
+    run.environment["source_files"] = [str(Path(p).resolve()) for p in paths]
+    return run, cases
+
+
 def store_run(store: Any, run: RunRecord, cases: list[CaseResult]) -> None:
     """Write a prepared run and its cases (each case one transaction, as the runner does)."""
     store.create_run(run)
@@ -181,8 +220,11 @@ def ingest(store: Any, path: str | os.PathLike[str], *, suite: str = DEFAULT_SUI
 def add_ingest_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="store a pytest-benchmark JSON file as a run",
                        description="Store a pytest-benchmark JSON file (pytest --benchmark-json=FILE) as a run "
-                                   "with source 'ingest': one case per benchmark, its raw samples when present.")
-    p.add_argument("file", type=Path, metavar="FILE.json", help="the pytest-benchmark JSON file")
+                                   "with source 'ingest': one case per benchmark, its raw samples when present. "
+                                   "Several files of the same benchmarks become one run, each file a process.")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE.json",
+                   help="the pytest-benchmark JSON file; several files of the same benchmarks (one pytest process "
+                        "each) are pooled into one run as processes, which compare needs to judge a timing")
     p.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name to store the cases under "
                                                           f"(default: {DEFAULT_SUITE})")
     p.add_argument("--device", default="cpu", help="device the benchmarks ran on (default: cpu)")
@@ -195,7 +237,7 @@ def run_ingest_command(args: argparse.Namespace) -> int:
     from bench.cli import DEFAULT_OUT, default_db
     from bench.store import Store
 
-    run, cases = prepare(args.file, suite=args.suite, device=args.device, machine=args.machine)
+    run, cases = prepare_many(args.files, suite=args.suite, device=args.device, machine=args.machine)
     store = Store.open(args.db or default_db(DEFAULT_OUT), create=True)  # only once the file is valid
     try:
         store_run(store, run, cases)
@@ -207,8 +249,10 @@ def run_ingest_command(args: argparse.Namespace) -> int:
              "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n, "samples": len(t.samples)}
                          for t in c.timings}} for c in cases]}, indent=2))
     else:
-        print(f"stored {len(cases)} benchmark(s) from {args.file} as run {run.run_id} (suite {args.suite})")
+        what = args.files[0] if len(args.files) == 1 else f"{len(args.files)} files (pooled as processes)"
+        print(f"stored {len(cases)} benchmark(s) from {what} as run {run.run_id} (suite {args.suite})")
     return 0
 
 
-__all__ = ["ingest", "prepare", "store_run", "load_benchmark_file", "to_run", "add_ingest_parser", "run_ingest_command"]
+__all__ = ["ingest", "prepare", "prepare_many", "store_run", "load_benchmark_file", "to_run", "add_ingest_parser",
+           "run_ingest_command"]

@@ -158,3 +158,51 @@ def test_cli_refuses_bad_input_and_stores_nothing(files, bench_env):
     proc = subprocess.run(bench3d_cmd("ingest", str(bad), "--db", str(bench_env / "new.db")), env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "bad.json" in proc.stderr and not (bench_env / "new.db").exists()
+
+
+def _pytest_json(root: Path, name: str) -> Path:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "test_tiny.py",
+         f"--benchmark-json={name}", "--benchmark-min-time=0.0005", "--benchmark-max-time=0.005",
+         "--benchmark-min-rounds=5"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root / name
+
+
+def test_several_files_become_one_run_of_several_processes(files, bench_env):
+    """Three pytest processes' files: one run whose timings pool the files' samples in order, with their
+    sizes as processes, so compare tests two such runs on process medians."""
+    root = files["data"].parent
+    paths = [files["data"], _pytest_json(root, "second.json"), _pytest_json(root, "third.json")]
+    docs = [json.loads(p.read_text()) for p in paths]
+    db = bench_env / "many.db"
+    for _ in range(2):
+        proc = subprocess.run(bench3d_cmd("ingest", *map(str, paths), "--db", str(db), "--suite", "micro"),
+                              capture_output=True, text=True, env=os.environ.copy())
+        assert proc.returncode == 0 and "3 files (pooled as processes)" in proc.stdout, proc.stderr
+    with Store.open(db, create=False) as store:
+        new, base = store.list_runs()
+        cases = {c.case: c for c in store.cases(new.run_id)}
+    assert new.environment["source_files"] == [str(p.resolve()) for p in paths]
+    for b in docs[0]["benchmarks"]:
+        t = cases[b["fullname"]].timings[0]
+        per_file = [next(x for x in d["benchmarks"] if x["fullname"] == b["fullname"])["stats"]["data"] for d in docs]
+        assert t.samples == pytest.approx([v for data in per_file for v in data])
+        assert t.process_sizes == [len(d) for d in per_file] and t.processes == 3
+    cmp = subprocess.run(bench3d_cmd("compare", base.run_id, new.run_id, "--db", str(db), "--json", "--all"),
+                         capture_output=True, text=True, env=os.environ.copy())
+    rows = [r for r in json.loads(cmp.stdout)["rows"] if r["kind"] == "timing"]
+    assert len(rows) == 3 and all(r["test"] == "welch-t on process medians (3 vs 3 processes)" for r in rows)
+
+
+def test_pooled_files_must_hold_the_same_benchmarks_with_raw_samples(files, tmp_path):
+    from bench.ingest import prepare_many
+
+    doc = json.loads(files["data"].read_text())
+    doc["benchmarks"] = doc["benchmarks"][:2]
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=r"fewer\.json: benchmark .* is only in .*with_data\.json"):
+        prepare_many([files["data"], fewer])
+    with pytest.raises(DataError, match=r"has no raw samples \(stats\.data\)"):
+        prepare_many([files["data"], files["stats"]])
