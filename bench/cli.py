@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
     p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
     p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
-    p.add_argument("--repeat", type=int, default=1, metavar="N",
+    p.add_argument("--repeat", type=int, metavar="N",
                    help="run each case in N fresh processes and pool their timing samples, so process-to-process "
-                        "variation is measured too (metrics and files come from the first; default 1). compare "
+                        "variation is measured too (metrics and files come from the first; default 1, or the "
+                        "resumed run's). compare "
                         "judges a timing worse or better only between runs of 2+ processes each")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                    help="override a case parameter for every selected case (JSON values), e.g. --set iterations=50")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import StoreError, UsageError, unknown_name
-from bench.results import CaseResult
+from bench.results import CaseResult, RunRecord
 from bench.runner import RunOptions, execute, make_run_record, resolve_device, run_status
 from bench.suite import Case, Registry, Suite
 
@@ -131,13 +134,48 @@ def _progress(total: int, quiet: bool):
     return bar, update
 
 
-def _repeat(args: argparse.Namespace) -> int:
-    n = getattr(args, "repeat", 1)
+def _repeat(args: argparse.Namespace, run: RunRecord | None = None) -> int:
+    """Processes per case: ``--repeat``, else the resumed ``run``'s, else 1."""
+    n = getattr(args, "repeat", None)
+    if run is not None:
+        n = _as_run(n, int(run.environment.get("repeat", 1)), "--repeat", run)
     if n is None:
         return 1
     if n < 1:
         raise UsageError(f"--repeat {n}: expected a number of processes per case >= 1")
     return int(n)
+
+
+def _as_run(given: int | None, stored: int | None, flag: str, run: RunRecord) -> int | None:
+    """A setting for ``--resume``: the resumed run's unless given; a different value would mix two
+    settings in one run."""
+    if given is None:
+        return stored
+    if stored is not None and given != stored:
+        def show(v: object) -> str:
+            return " ".join(map(str, v)) if isinstance(v, list) else str(v)
+
+        raise UsageError(f"{flag} {show(given)}: run {run.run_id} was made with {flag} {show(stored)}; resume it "
+                         f"with the same value or leave {flag} out")
+    return given
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a CI job's timeout, ``kill``) exits like Ctrl-C does, through the runner's clean-up, which
+    kills the running case's worker; the default action would leave it running as an orphan."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -154,12 +192,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  f"not by `bench3d run`; there is nothing to resume")
             suites = registry.select(run.suites)
             opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
-                              backend=run.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
-                              repeat=_repeat(args), argv=sys.argv[1:])
+                              backend=run.backend, out_dir=out_dir, data_root=args.data_root,
+                              threads=_as_run(args.threads, run.environment.get("torch_threads"), "--threads", run),
+                              repeat=_repeat(args, run), argv=sys.argv[1:])
             done = store.done_cases(run.run_id)
             cases = expand_backends(select_cases(suites, run.profile, args.case), parse_backends(run.backend))
+            planned = run.environment.get("planned_cases")
+            if planned and not args.case:  # the cases the run was started with, not every case of its suites
+                cases = [c for c in cases if f"{c.suite}/{c.name}" in set(planned)]
             cases = [c for c in cases if c.key not in done]
-            cases = apply_overrides(cases, parse_overrides(args.overrides))
+            overrides = _as_run(args.overrides, run.environment.get("overrides"), "--set", run)
+            cases = apply_overrides(cases, parse_overrides(overrides))
             run_dir = Path(run.environment.get("bench3d_run_dir") or out_dir / "runs" / run.run_id)
         else:
             suites = registry.select(args.suite)
@@ -177,6 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 run.environment["torch_threads"] = args.threads
             if opts.repeat > 1:
                 run.environment["repeat"] = opts.repeat
+            if args.overrides:
+                run.environment["overrides"] = list(args.overrides)
+            run.environment["planned_cases"] = [f"{c.suite}/{c.name}" for c in cases]  # what --resume completes
             run_dir = check_writable(out_dir / "runs" / run.run_id)
             run.environment["bench3d_run_dir"] = str(run_dir.resolve())
             store.create_run(run)
@@ -184,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"run {run.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
               f"{run.profile} on {run.device}", file=sys.stderr)
         bar, update = _progress(len(cases) * opts.repeat, quiet=not sys.stderr.isatty())
-        with bar:
+        with bar, _terminate_as_exit():
             execute(store, run, cases, opts, run_dir, progress=update)
         all_results = store.cases(run.run_id)
         status = run_status(all_results)

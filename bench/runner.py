@@ -124,6 +124,10 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
                 os.killpg(proc.pid, signal.SIGKILL)
                 code = proc.wait()
                 timed_out = True
+            except BaseException:  # Ctrl-C, SIGTERM (see bench.cli_run): no worker outlives the runner
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
         duration = time.perf_counter() - t0
         if result_path.exists() and not timed_out:
             result = CaseResult.from_dict(json.loads(result_path.read_text()))

@@ -141,6 +141,15 @@ def test_a_failure_in_a_later_process_fails_the_case(faulty_env):
     assert case["error"] == "process 2 of 3 (--repeat): RuntimeError: deliberate failure in process 2"
     bad = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "0")
     assert bad.returncode == 2 and "--repeat 0: expected a number of processes per case >= 1" in bad.stderr
+    # --resume completes the same run: only its planned case, with its --repeat and --set
+    run_id = json.loads(proc.stdout)["run_id"]
+    for flag, value, stored in (("--repeat", "2", "3"), ("--set", "fail_on_repeat=2", "fail_on_repeat=1")):
+        clash = run("run", "--resume", run_id, flag, value)
+        assert clash.returncode == 2 and f"run {run_id} was made with {flag} {stored}" in clash.stderr
+    again = run("run", "--resume", run_id, "--json")
+    assert again.returncode == 1, again.stderr
+    (case,) = json.loads(again.stdout)["cases"]  # not the suite's other (crashing, hanging) cases
+    assert case["error"] == "process 2 of 3 (--repeat): RuntimeError: deliberate failure in process 2"
 
 
 def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monkeypatch, tmp_path):
@@ -176,3 +185,53 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
     assert out[0].timings[0].samples == [1.0, 2.0, 2.0, 3.0, 3.0, 4.0]
     assert out[0].timings[0].process_sizes == [2, 2, 2] and out[0].duration_s == 3.0
     assert events.count(("start", "a")) == 3 and events.count(("done", "a")) == 1
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Live ``bench.worker`` processes whose parent is ``pid`` (Linux /proc)."""
+    from pathlib import Path
+
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and b"bench.worker" in (d / "cmdline").read_bytes():
+                stat = (d / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid and stat.rsplit(")", 1)[1].split()[0] != "Z":
+                    out.append(int(d.name))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_sigterm_to_the_runner_kills_the_running_worker(faulty_env):
+    import signal
+    import time
+
+    proc = subprocess.Popen(bench3d_cmd("run", "--suite", "faulty", "--case", "mode=hang", "--timeout", "120"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not (workers := _workers_of(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        assert workers, "the hanging case's worker never started"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+        time.sleep(0.5)
+        alive = [w for w in workers if _alive(w)]
+        assert not alive, f"worker(s) {alive} outlived the runner"
+    finally:  # never leave a hanging worker behind, even when the test fails
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
