@@ -61,11 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, metavar="N",
                    help="run each case in N fresh processes and pool their timing samples, so process-to-process "
                         "variation is measured too (metrics and files come from the first; default 1, or the "
-                        "resumed run's). compare "
-                        "judges a timing worse or better only between runs of 2+ processes each")
+                        "resumed run's); the processes go in rounds over the cases. compare judges a timing "
+                        "worse or better only between runs of 2+ processes each")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                    help="override a case parameter for every selected case (JSON values), e.g. --set iterations=50")
-    p.add_argument("--resume", metavar="RUN_ID", help="continue a run: only cases not yet stored as ok/skipped")
+    p.add_argument("--resume", metavar="RUN_ID",
+                   help="continue a run: only its cases not yet stored as ok/skipped, with the run's --repeat, "
+                        "--threads and --set")
     p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--no-report", action="store_true", help="do not write the reports")
