@@ -118,13 +118,14 @@ def _progress(total: int, quiet: bool):
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, transient=True, disable=quiet)
     task = bar.add_task("starting", total=total)
-    started = [0]
+    started = False
 
     def update(event: str, case: Case, result: CaseResult | None) -> None:
-        if event == "start":
-            if started[0]:
+        nonlocal started
+        if event == "start":  # a process starts: the one before it has finished
+            if started:
                 bar.advance(task)
-            started[0] += 1
+            started = True
             bar.update(task, description=f"{case.suite}/{case.name}")
             return
         style = STATUS_STYLE.get(result.status, "red")

@@ -184,30 +184,22 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_
     ``progress`` gets ("start", case, None) before every process and ("done", case, result) when a case is
     stored.
     """
+    rounds = max(1, opts.repeat)
+    processes: list[list[CaseResult]] = [[] for _ in cases]
     results: dict[int, CaseResult] = {}
-    first: dict[int, CaseResult] = {}
-    more: dict[int, list[CaseResult]] = {i: [] for i in range(len(cases))}
-
-    def store_result(i: int, result: CaseResult) -> None:
-        store.add_case(run.run_id, result)
-        results[i] = result
-        if progress:
-            progress("done", cases[i], result)
-
-    for k in range(max(1, opts.repeat)):
+    for k in range(rounds):
         for i, case in enumerate(cases):
             if i in results:  # failed in an earlier round: already stored
                 continue
             if progress:
                 progress("start", case, None)
-            r = run_case_subprocess(case, run, opts, run_dir, repeat=k)
-            if k == 0:
-                first[i] = r
-            else:
-                more[i].append(r)
-            last = k == opts.repeat - 1 or opts.repeat <= 1
-            if r.status != "ok" or last:
-                store_result(i, merge_repeats(first[i], more[i], opts.repeat) if more[i] else first[i])
+            processes[i].append(run_case_subprocess(case, run, opts, run_dir, repeat=k))
+            if processes[i][-1].status != "ok" or k == rounds - 1:
+                first, *more = processes[i]
+                results[i] = merge_repeats(first, more, opts.repeat) if more else first
+                store.add_case(run.run_id, results[i])
+                if progress:
+                    progress("done", case, results[i])
     return [results[i] for i in range(len(cases))]
 
 

@@ -314,7 +314,7 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
     x, y, d = np.concatenate(xs), np.concatenate(ys), np.concatenate(diffs)
     # variance of one calibration's noise (half the mean squared successive difference), shrunk as a
     # running median of SENSITIVITY_WINDOW normal values shrinks it (pi / 2 / window)
-    noise = float(d @ d) / (2 * d.size) * math.pi / (2 * SENSITIVITY_WINDOW) if d.size else 0.0
+    noise = float(d @ d) / (2 * d.size) * math.pi / (2 * SENSITIVITY_WINDOW)
     sxx = max(0.0, float(x @ x) - x.size * noise)
     beta = (float(x @ y) + SENSITIVITY_PRIOR) / (sxx + SENSITIVITY_PRIOR)
     return float(min(1.0, max(0.0, beta)))
@@ -333,6 +333,15 @@ def normalised_samples(rec: TimingRecord, reference_s: float, sensitivity: float
     if rec.calibration_s:
         return [s * (reference_s / rec.calibration_s) ** sensitivity for s in rec.samples]
     return None
+
+
+def process_chunks(values: Sequence[Any], sizes: Sequence[int]) -> list[list[Any]]:
+    """``values`` (samples or their calibrations) cut into the pooled processes' parts, in order
+    (``sizes``: samples per process, as ``TimingRecord.process_sizes``)."""
+    if sum(sizes) != len(values):
+        raise ValueError(f"process sizes {list(sizes)} do not add up to {len(values)} values")
+    ends = np.cumsum(sizes).tolist()
+    return [list(values[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def pool(records: Sequence[TimingRecord]) -> TimingRecord:

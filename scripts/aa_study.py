@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.compare.diff import Settings, compare_cases, compare_runs  # noqa: E402
 from bench.results import CaseResult, TimingRecord  # noqa: E402
 from bench.store import Store  # noqa: E402
-from bench.timing import TimingResult  # noqa: E402
+from bench.timing import TimingResult, process_chunks  # noqa: E402
 
 MADE = {"slow15": 0.15, "slow03": 0.03}
 
@@ -67,11 +67,9 @@ def one_process(t: TimingRecord, k: int) -> TimingRecord:
         return t
     if k >= len(t.process_sizes):
         raise SystemExit(f"--process {k}: timing {t.name} pooled only {len(t.process_sizes)} processes")
-    start = sum(t.process_sizes[:k])
-    stop = start + t.process_sizes[k]
-    cal = t.calibration[start:stop] if t.calibration else None
-    res = TimingResult.from_samples(t.samples[start:stop], method=t.method, inner_loops=t.inner_loops,
-                                    calibration=cal)
+    cal = process_chunks(t.calibration, t.process_sizes)[k] if t.calibration else None
+    res = TimingResult.from_samples(process_chunks(t.samples, t.process_sizes)[k], method=t.method,
+                                    inner_loops=t.inner_loops, calibration=cal)
     rec = res.to_record(t.name)
     rec.unit = t.unit
     return rec

@@ -187,6 +187,21 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
     assert events.count(("start", "a")) == 3 and events.count(("done", "a")) == 1
 
 
+def _proc_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a live process from /proc, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def _alive(pid: int) -> bool:
+    state = _proc_state(pid)
+    return state is not None and state[0] != "Z"
+
+
 def _workers_of(pid: int) -> list[int]:
     """Live ``bench.worker`` processes whose parent is ``pid`` (Linux /proc)."""
     from pathlib import Path
@@ -194,12 +209,12 @@ def _workers_of(pid: int) -> list[int]:
     out = []
     for d in Path("/proc").iterdir():
         try:
-            if d.name.isdigit() and b"bench.worker" in (d / "cmdline").read_bytes():
-                stat = (d / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid and stat.rsplit(")", 1)[1].split()[0] != "Z":
-                    out.append(int(d.name))
+            is_worker = d.name.isdigit() and b"bench.worker" in (d / "cmdline").read_bytes()
         except OSError:
             continue
+        state = _proc_state(int(d.name)) if is_worker else None
+        if state is not None and state[0] != "Z" and state[1] == pid:
+            out.append(int(d.name))
     return out
 
 
@@ -228,10 +243,3 @@ def test_sigterm_to_the_runner_kills_the_running_worker(faulty_env):
         proc.kill()
         proc.communicate()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

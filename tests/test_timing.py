@@ -151,3 +151,11 @@ def test_pool_concatenates_processes_and_recomputes_statistics():
         timing.pool([a, timing.TimingResult.from_samples([1.0]).to_record("other")])
     with pytest.raises(ValueError, match="at least one"):
         timing.pool([])
+
+
+def test_process_chunks_cut_pooled_values_by_process():
+    from bench.timing import process_chunks
+
+    assert process_chunks([1, 2, 3, 4, 5, 6], [1, 3, 2]) == [[1], [2, 3, 4], [5, 6]]
+    with pytest.raises(ValueError, match=r"process sizes \[2, 2\] do not add up to 3 values"):
+        process_chunks([1, 2, 3], [2, 2])

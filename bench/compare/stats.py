@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from bench.timing import process_chunks
+
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.01
 DEFAULT_TOLERANCE = 0.01  # relative, for metrics without per-item samples
@@ -73,11 +75,10 @@ def _process_medians(samples: Sequence[float], sizes: Sequence[int] | None) -> n
     """log of the median of each process's finite positive samples; None without at least 2 processes."""
     if not sizes or len(sizes) < 2 or sum(sizes) != len(samples):
         return None
-    out, start = [], 0
-    for k in sizes:
-        chunk = _finite(samples[start:start + k])
+    out = []
+    for part in process_chunks(samples, sizes):
+        chunk = _finite(part)
         chunk = chunk[chunk > 0]
-        start += k
         if chunk.size:
             out.append(math.log(float(np.median(chunk))))
     return np.asarray(out) if len(out) >= 2 else None
