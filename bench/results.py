@@ -29,6 +29,10 @@ class MetricRecord:
     items: list[float] | None = None
     item_ids: list[str] | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    # ``bench3d run --repeat N``, metrics without items only: the value of each worker process in order
+    # (``value`` is the first's), so a value that varies from process to process (peak memory, seconds to a
+    # threshold) can be tested; None for one process, and for metrics with items.
+    process_values: list[float | None] | None = None
 
     def is_nan(self) -> bool:
         return self.value is not None and isinstance(self.value, float) and math.isnan(self.value)

@@ -148,8 +148,9 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
 
 def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) -> CaseResult:
     """The case's result over ``1 + len(more)`` processes: the first process's metrics and artifacts, every
-    process's samples of each timing pooled, and the first failure of a later process as the case's status
-    (a case that fails only sometimes is failing)."""
+    process's samples of each timing pooled, each process's value of a metric without items kept in its
+    ``process_values``, and the first failure of a later process as the case's status (a case that fails
+    only sometimes is failing)."""
     out = first
     for i, r in enumerate(more, start=1):
         if r.status != "ok":
@@ -163,6 +164,11 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
             if t.name in by_name:
                 by_name[t.name].append(t)
     out.timings = [pool(recs) if len(recs) > 1 else recs[0] for recs in by_name.values()]
+    if out.status == "ok":
+        for m in out.metrics:
+            if m.items is None:
+                later = [{x.name: x for x in r.metrics}.get(m.name) for r in more]
+                m.process_values = [m.value, *(None if x is None else x.value for x in later)]
     out.duration_s = sum(r.duration_s or 0.0 for r in (first, *more))
     return out
 

@@ -110,6 +110,8 @@ def analyze(db: str, trials: list[dict[str, str]], settings: Settings, process: 
                     c[r.mark] += 1
                     if r.verdict is not None and r.verdict.significant:  # by a test on samples, not a plain difference
                         c[f"significant_{r.mark}"] += 1
+                    elif r.verdict is not None and not r.verdict.gate and r.mark in ("worse", "better"):
+                        c[f"ungated_{r.mark}"] += 1  # tested on per-process values: shown, not gating (yet)
                     if r.is_regression and again is not None:
                         c["confirmed_worse"] += int(key in again and again[key].is_regression)
                     if r.kind == "timing" and r.verdict and r.verdict.change:

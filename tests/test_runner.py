@@ -113,7 +113,8 @@ def test_unwritable_output_and_bad_database_are_refused(faulty_env):
 
 def test_repeat_pools_timings_of_fresh_processes(faulty_env):
     """--repeat 3: three processes per case, their timing samples pooled with per-sample calibration;
-    metrics and files are the first process's, the others' artifacts are not kept."""
+    metrics and files are the first process's (metrics without items also keep every process's value), the
+    others' artifacts are not kept."""
     proc = run("run", "--suite", "faulty", "--case", "mode=ok", "--repeat", "3", "--threads", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     run_id = json.loads(proc.stdout)["run_id"]
@@ -123,11 +124,16 @@ def test_repeat_pools_timings_of_fresh_processes(faulty_env):
     (t,) = case.timings
     assert t.processes == 3 and t.n >= 15 and len(t.calibration) == t.n
     assert len(t.process_sizes) == 3 and sum(t.process_sizes) == t.n and min(t.process_sizes) >= 5
-    assert case.metrics[0].items == [0.5, 1.5]
+    value, process = case.metrics
+    assert value.items == [0.5, 1.5] and value.process_values is None  # items: the first process's
+    assert process.value == 1.0 and process.process_values == [1.0, 2.0, 3.0]  # no items: every process's
     run_dir = faulty_env / "reports" / "runs" / run_id
     (art,) = case.artifacts
     assert (run_dir / art.path).read_text() == "written by process 1"
-    assert f"{t.n} (3 processes)" in (run_dir / "report.md").read_text()
+    report = (run_dir / "report.md").read_text()
+    assert f"{t.n} (3 processes)" in report
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in report.splitlines() if line.startswith("|")]
+    assert ["mode=ok", "process", "", "1", "1", "1 (3 processes)", ""] in cells  # value 1; std of 1, 2, 3 is 1
     logs = sorted(p.name for p in (run_dir / "logs").iterdir())
     assert logs == ["faulty__mode=ok.log", "faulty__mode=ok.repeat1.log", "faulty__mode=ok.repeat2.log"]
 

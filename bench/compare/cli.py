@@ -19,7 +19,9 @@ _EPILOG_STATS = (
     "run, a Mann-Whitney U test on the raw samples is shown but a change is only changed-not-significant. "
     "Quality metrics: Wilcoxon signed-rank test on the items both runs "
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
-    "no per-item values. Different metric fingerprints, dataset versions, devices or backends (and machines, "
+    "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
+    "memory, seconds to a threshold) gets a Welch t-test on its per-process values: marked, but never gating. "
+    "Different metric fingerprints, dataset versions, devices or backends (and machines, "
     "for timings) are listed as incomparable with the reason."
 )
 

@@ -76,8 +76,9 @@ class Row:
 
     @property
     def is_regression(self) -> bool:
-        """A new failure, or worse by a significance test (a no-sample difference beyond the tolerance is
-        shown as worse but cannot be significant, so it does not fail a gate)."""
+        """A new failure, or worse by a significance test that gates (a no-sample difference beyond the
+        tolerance, and a test on per-process values of a metric without items, are shown as worse but do not
+        fail a gate)."""
         if self.mark == NEW_FAILURE:
             return True
         return self.mark == stats.WORSE and (self.verdict is None or self.verdict.significant)
@@ -146,6 +147,8 @@ def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Sett
         higher_is_better=hib,
         alpha=s.alpha,
         tolerance=s.tolerance,
+        base_process=b.process_values,
+        new_process=n.process_values,
     )
     row.mark, row.reason = row.verdict.mark, row.verdict.note
     return row

@@ -42,11 +42,12 @@ class Verdict:
     n_new: int = 0
     ci: tuple[float, float] | None = None  # bootstrap 95% CI of the ratio (timings)
     note: str = ""
+    gate: bool = True  # False: a worse/better mark is shown but never counts as a regression
 
     @property
     def significant(self) -> bool:
-        """Worse or better by a test on samples; a plain difference without samples never is."""
-        return self.mark in (WORSE, BETTER) and self.test != PLAIN
+        """Worse or better by a test that gates; a plain difference without samples never is."""
+        return self.mark in (WORSE, BETTER) and self.test != PLAIN and self.gate
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -238,6 +239,46 @@ def compare_plain(
     return v
 
 
+def compare_process_values(
+    base: Sequence[float | None],
+    new: Sequence[float | None],
+    *,
+    higher_is_better: bool | None,
+    alpha: float = DEFAULT_ALPHA,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Verdict:
+    """A metric without items, recorded by every worker process of both runs (``bench3d run --repeat``).
+
+    When each run gave the same value in all its processes the metric is deterministic here, and the runs
+    differ plainly or not at all (:func:`compare_plain`). Otherwise the values move from process to process
+    (peak memory, seconds to a threshold) and a Welch t-test on them decides: worse/better when p < ``alpha``
+    and the means differ by more than ``tolerance`` relative; changed-not-significant when only the latter.
+    Such marks are shown but do not gate (``gate`` False) until their false-alarm rate is measured.
+
+    Args:
+        base, new: one value per process, shapes (k,) and (m,); None/NaN entries are left out.
+    """
+    b, n = _finite(base), _finite(new)
+    if np.ptp(b) == 0 and np.ptp(n) == 0:
+        v = compare_plain(float(b[0]), float(n[0]), higher_is_better=higher_is_better, tolerance=tolerance)
+        v.n_base, v.n_new = b.size, n.size
+        v.note = f"the same value in every process ({b.size} and {n.size})"
+        return v
+    mb, mn = float(b.mean()), float(n.mean())
+    v = Verdict(UNCHANGED, mb, mn, mn - mb, test=f"welch-t on process values ({b.size} vs {n.size} processes)",
+                n_base=b.size, n_new=n.size, gate=False)
+    v.p_value = float(stats.ttest_ind(n, b, equal_var=False).pvalue)
+    if abs(mn - mb) <= tolerance * (abs(mb) if mb != 0 else 1.0):
+        return v
+    v.mark = CHANGED
+    if v.p_value < alpha:
+        v.mark = _direction_mark(mn - mb, higher_is_better)
+        v.note = "mean of the processes; shown, not gated"
+    else:
+        v.note = f"mean of the processes; p={v.p_value:.3g} >= alpha {alpha:g}"
+    return v
+
+
 def compare_metric(
     base_items: Sequence[float] | None,
     base_ids: Sequence[str] | None,
@@ -249,8 +290,11 @@ def compare_metric(
     higher_is_better: bool | None,
     alpha: float = DEFAULT_ALPHA,
     tolerance: float = DEFAULT_TOLERANCE,
+    base_process: Sequence[float | None] | None = None,
+    new_process: Sequence[float | None] | None = None,
 ) -> Verdict:
-    """Pick the test: paired on the shared item ids, unpaired when the items differ, plain without items."""
+    """Pick the test: paired on the shared item ids, unpaired when the items differ; without items, on the
+    values of each process where both runs have 2 or more (``base_process``/``new_process``), else plain."""
     has = lambda x: x is not None and len(x) > 0  # noqa: E731  (lists or arrays)
     if has(base_items) and has(new_items):
         if has(base_ids) and has(new_ids) and len(base_ids) == len(base_items) and len(new_ids) == len(new_items):
@@ -266,4 +310,8 @@ def compare_metric(
                     ) + f"{len(shared)} of {max(len(nb), len(nn))} items shared"
                 return v
         return compare_unpaired(base_items, new_items, higher_is_better=higher_is_better, alpha=alpha)
+    if _finite(base_process).size >= 2 and _finite(new_process).size >= 2:
+        return compare_process_values(
+            base_process, new_process, higher_is_better=higher_is_better, alpha=alpha, tolerance=tolerance
+        )
     return compare_plain(base_value, new_value, higher_is_better=higher_is_better, tolerance=tolerance)

@@ -23,9 +23,13 @@ def render(view: ReportView) -> str:
     for s in view.suites:
         out += [f"## Suite `{s.name}`", ""]
         if s.metrics:
-            out += ["### Metrics", "", "↑ higher is better, ↓ lower is better; std over the per-item values.", ""]
+            out += ["### Metrics", "", "↑ higher is better, ↓ lower is better; std over the per-item values "
+                    "(a value without items from several processes, `--repeat`: the first process's value, std "
+                    "over the processes).", ""]
             out += [_table([{"case": m.case, "metric": m.name, "dir": m.direction, "value": fmt_value(m.value),
-                             "std": fmt_value(m.spread), "n": m.n, "unit": m.unit} for m in s.metrics]), ""]
+                             "std": fmt_value(m.spread),
+                             "n": m.n if m.processes == 1 else f"{m.n} ({m.processes} processes)",
+                             "unit": m.unit} for m in s.metrics]), ""]
         if s.timings:
             out += ["### Timings", ""]
             out += [_table([{"case": case, "timing": t.name, "median": fmt_seconds(t.median),

@@ -21,9 +21,10 @@ class MetricRow:
     name: str
     direction: str  # "↑" higher is better, "↓" lower is better, "" unknown
     value: float | None
-    spread: float | None  # sample standard deviation of the finite items (ddof=1)
+    spread: float | None  # sample standard deviation of the finite items (ddof=1), else of the process values
     n: int  # number of items behind the value (1 when only the aggregate was given)
     unit: str
+    processes: int = 1  # worker processes that recorded a value without items (--repeat); value is the first's
 
 
 @dataclass
@@ -50,11 +51,14 @@ def direction(higher_is_better: bool | None) -> str:
 
 
 def metric_row(case: str, m: MetricRecord) -> MetricRow:
-    items = np.asarray([v for v in (m.items or []) if v is not None], dtype=float)
+    per_process = not m.items and m.process_values is not None
+    values = m.process_values if per_process else m.items
+    items = np.asarray([v for v in (values or []) if v is not None], dtype=float)
     finite = items[np.isfinite(items)]
     spread = float(np.std(finite, ddof=1)) if finite.size >= 2 else None
     return MetricRow(case=case, name=m.name, direction=direction(m.higher_is_better), value=m.value,
-                     spread=spread, n=len(m.items) if m.items else 1, unit=m.unit)
+                     spread=spread, n=len(m.items) if m.items else 1, unit=m.unit,
+                     processes=len(m.process_values) if per_process else 1)
 
 
 def build(run: RunRecord, cases: list[CaseResult]) -> ReportView:

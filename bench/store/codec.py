@@ -44,3 +44,14 @@ def columns(name: str, value: float | None) -> dict[str, Any]:
 def from_row(row: Any, name: str) -> float | None:
     """Read back the float column ``name`` of a result row (a mapping)."""
     return decode(row[name], row[f"{name}_special"])
+
+
+def to_json(value: float | None) -> float | str | None:
+    """A float for a JSON column: finite values and None as they are, NaN/inf/-0 as their marker string."""
+    v, s = encode(value)
+    return v if s is None else s
+
+
+def from_json(value: float | str | None) -> float | None:
+    """Inverse of :func:`to_json`."""
+    return decode(None, value) if isinstance(value, str) else decode(value, None)

@@ -11,6 +11,8 @@ Version history:
   3  ``timing_samples.calibration`` (the reference kernel timed right after each sample; NULL for older
      rows) and ``timings.process_sizes`` (sample counts of the worker processes pooled by ``--repeat``;
      NULL for one process, as in older rows).
+  4  ``metrics.process_values`` (the value of each worker process under ``--repeat``, for metrics without
+     items; NULL otherwise, as in older rows).
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def _v2_to_v3(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE timings ADD COLUMN process_sizes JSON"))
 
 
-STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: sa.Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE metrics ADD COLUMN process_values JSON"))
+
+
+STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def detect_version(conn: sa.Connection, where: str) -> int | None:

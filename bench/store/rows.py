@@ -45,6 +45,7 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
         metric_pk = conn.execute(sa.insert(schema.metrics).values(
             case_pk=case_pk, position=pos, name=m.name, unit=m.unit or "", higher_is_better=m.higher_is_better,
             has_items=m.items is not None, has_item_ids=m.item_ids is not None, fingerprint=dict(m.fingerprint),
+            process_values=None if m.process_values is None else [codec.to_json(v) for v in m.process_values],
             **codec.columns("value", m.value))).inserted_primary_key[0]
         items = list(m.items or [])
         ids = list(m.item_ids or [])
@@ -137,6 +138,7 @@ def _metric(r: Mapping[str, Any], items: Sequence[tuple[float | None, str | None
         items=[v for v, _ in items] if r["has_items"] else None,
         item_ids=[i for _, i in items] if r["has_item_ids"] else None,
         fingerprint=dict(r["fingerprint"] or {}),
+        process_values=None if r.get("process_values") is None else [codec.from_json(v) for v in r["process_values"]],
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Version of the layout below. Bump it together with a new step in ``migrations.STEPS``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -103,6 +103,8 @@ metrics = sa.Table(
     sa.Column("has_items", sa.Boolean, nullable=False),
     sa.Column("has_item_ids", sa.Boolean, nullable=False),
     sa.Column("fingerprint", sa.JSON, nullable=False),
+    # value of each worker process (--repeat, metrics without items), NaN/inf as their codec markers (v4)
+    sa.Column("process_values", sa.JSON),
     sa.UniqueConstraint("case_pk", "name", name="uq_metrics_case_name"),
 )
 

@@ -107,6 +107,48 @@ def test_plain_difference_uses_the_relative_tolerance():
     assert stats.compare_plain(None, 1.0, higher_is_better=True).mark == stats.UNCHANGED
 
 
+def test_metric_without_items_is_tested_on_its_process_values():
+    # The same value in every process of each run (a deterministic metric): plain difference, as without processes.
+    same = stats.compare_metric(None, None, 5.0, None, None, 5.0, higher_is_better=False,
+                                base_process=[5.0, 5.0, 5.0], new_process=[5.0, 5.0, 5.0])
+    assert (same.mark, same.test, same.n_base, same.n_new) == (stats.UNCHANGED, stats.PLAIN, 3, 3)
+    moved = stats.compare_metric(None, None, 5.0, None, None, 6.0, higher_is_better=False,
+                                 base_process=[5.0, 5.0, 5.0], new_process=[6.0, 6.0, 6.0])
+    assert moved.mark == stats.WORSE and moved.test == stats.PLAIN and not moved.significant
+    assert "same value in every process" in moved.note
+    # Values that move between processes: Welch t-test on them, the same p as scipy's, marked but not gating.
+    base, new = [100.0, 104.0, 98.0], [131.0, 128.0, 135.0]
+    v = stats.compare_metric(None, None, 100.0, None, None, 131.0, higher_is_better=False,
+                             base_process=base, new_process=new)
+    assert v.test == "welch-t on process values (3 vs 3 processes)"
+    assert v.p_value == pytest.approx(sps.ttest_ind(new, base, equal_var=False).pvalue) and v.p_value < 0.01
+    assert v.mark == stats.WORSE and v.change == pytest.approx(np.mean(new) - np.mean(base))
+    assert not v.gate and not v.significant
+    # Spread as large as the difference: changed-not-significant. None entries (a process without the value)
+    # are left out, and with fewer than 2 values on a side the plain comparison of the first values is used.
+    wide = stats.compare_process_values([15.4, 40.0, 22.0], [38.1, 16.0, 45.0], higher_is_better=False)
+    assert wide.mark == stats.CHANGED and wide.p_value > 0.3
+    assert stats.compare_process_values([1.0, None, 2.0], [1.5, 2.5], higher_is_better=False).n_base == 2
+    plain = stats.compare_metric(None, None, 1.0, None, None, 2.0, higher_is_better=False,
+                                 base_process=[1.0, None], new_process=[2.0, 2.1])
+    assert plain.test == stats.PLAIN and plain.n_base == 1
+    # Metrics with items keep their paired test whatever the process values.
+    ids = ["a", "b", "c", "d"]
+    assert stats.compare_metric([1, 2, 3, 4], ids, 2.5, [1, 2, 3, 4], ids, 2.5, higher_is_better=True,
+                                base_process=[1, 2], new_process=[3, 4]).test == "wilcoxon (paired)"
+
+
+def test_process_value_false_alarm_rate_on_identical_distributions_is_about_alpha():
+    # A/A with 3 processes per run and normal values: the mark follows the test's level.
+    rng = np.random.default_rng(11)
+    trials, marked = 2000, 0
+    for _ in range(trials):
+        a, b = rng.normal(40.0, 5.0, 3), rng.normal(40.0, 5.0, 3)
+        marked += stats.compare_process_values(a, b, higher_is_better=False, alpha=0.01).mark in (
+            stats.WORSE, stats.BETTER)
+    assert marked / trials <= 0.02  # Welch's test keeps about its level on normal values: binomial(2000, 0.01)
+
+
 def test_speed_normalisation_cancels_a_machine_wide_slowdown():
     """NEW ran on a machine 1.5x slower throughout (reference kernel 1.5x too): not a regression once
     normalised; a real 1.5x slowdown at the same machine speed still is."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
 from bench.errors import StoreError
@@ -29,6 +30,11 @@ def _make_v0(path, tmp_path):
 def _drop_v3_columns(con):
     con.execute("ALTER TABLE timing_samples DROP COLUMN calibration")
     con.execute("ALTER TABLE timings DROP COLUMN process_sizes")
+    _drop_v4_columns(con)
+
+
+def _drop_v4_columns(con):
+    con.execute("ALTER TABLE metrics DROP COLUMN process_values")
 
 
 def _columns(path, table):
@@ -44,13 +50,16 @@ def test_v0_database_is_migrated(tmp_path, as_json):
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 3
+        assert s.schema_version() == SCHEMA_VERSION == 4
         run = s.get_run(sample_run().run_id)
         assert run.source == "run"  # the default the step fills in
-        assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in sample_cases(tmp_path / "o2")]
+        expected = sample_cases(tmp_path / "o2")
+        for m in (m for c in expected for m in c.metrics):
+            m.process_values = None  # a column of v4: what the migration cannot restore
+        assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in expected]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("3",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("4",)]
     con.close()
 
 
@@ -111,7 +120,7 @@ def test_v1_database_gains_the_calibration_column(tmp_path):
     _store_one_timing(path, TimingResult.from_samples([1.0, 2.0]).to_record("t"))
     _set_version(path, 1, "ALTER TABLE timings DROP COLUMN calibration_s")
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         (case,) = store.cases("r")
         assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
 
@@ -128,8 +137,36 @@ def test_v2_database_gains_per_sample_calibration_and_process_sizes(tmp_path):
     assert stored.processes == 2
     _set_version(path, 2)
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         (t,) = store.cases("r")[0].timings
         assert (t.samples, t.calibration_s, t.calibration, t.processes, t.process_sizes) == (
             [1.0, 2.0, 3.0], 1e-3, None, 1, None)
     assert "calibration" in _columns(path, "timing_samples") and "process_sizes" in _columns(path, "timings")
+
+
+def test_v3_database_gains_per_process_metric_values(tmp_path):
+    """A v3 store keeps its metrics; their per-process values read as absent. A v4 store keeps them,
+    NaN and infinities included."""
+    from bench.results import CaseResult, MetricRecord, RunRecord
+
+    path = tmp_path / "v3.db"
+    values = [2.0, float("nan"), float("inf"), None]
+    with Store.open(path) as store:
+        store.create_run(RunRecord(run_id="r", created_at="2026-01-01T00:00:00+00:00", profile="smoke",
+                                   device="cpu", seed=0))
+        store.add_case("r", CaseResult(suite="s", case="c", metrics=[
+            MetricRecord("peak_memory_mb", 2.0, "MiB", False, process_values=values),
+            MetricRecord("psnr", 20.0, "dB", True, items=[19.0, 21.0])]))
+        (mem, psnr) = store.cases("r")[0].metrics
+    assert mem.process_values[0] == 2.0 and np.isnan(mem.process_values[1])
+    assert mem.process_values[2:] == [float("inf"), None] and psnr.process_values is None
+    con = sqlite3.connect(path)
+    _drop_v4_columns(con)
+    con.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        (mem, psnr) = store.cases("r")[0].metrics
+        assert (mem.value, mem.process_values, psnr.items) == (2.0, None, [19.0, 21.0])
+    assert "process_values" in _columns(path, "metrics")
