@@ -81,7 +81,14 @@ class Row:
         fail a gate)."""
         if self.mark == NEW_FAILURE:
             return True
-        return self.mark == stats.WORSE and (self.verdict is None or self.verdict.significant)
+        return self.mark == stats.WORSE and bool(self.gates)
+
+    @property
+    def gates(self) -> bool | None:
+        """For a worse/better row: whether the test behind it may fail a gate; None for other marks."""
+        if self.mark not in (stats.WORSE, stats.BETTER):
+            return None
+        return self.verdict is None or self.verdict.significant
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "verdict"}
@@ -112,6 +119,14 @@ class Comparison:
         for r in self.rows:
             out[r.mark] = out.get(r.mark, 0) + 1
         return {m: out[m] for m in MARK_ORDER if m in out}
+
+    def not_gating(self) -> dict[str, int]:
+        """Of the worse/better rows, how many no gate counts (no samples, or per-process values)."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            if r.gates is False:
+                out[r.mark] = out.get(r.mark, 0) + 1
+        return out
 
 
 def _case_conflicts(b: CaseResult, n: CaseResult) -> list[str]:

@@ -151,7 +151,7 @@ def summary(res: NightlyResult) -> str:
         )
     ]
     if res.comparison is not None:
-        marks = ", ".join(f"{n} {m}" for m, n in res.comparison.counts().items())
+        marks = ", ".join(render.marks_summary(res.comparison))
         lines.append(f"  marks: {marks or 'nothing compared'}")
     for r in res.regressions:
         lines.append(f"  REGRESSION {r.suite}/{r.case} {r.kind} {r.name}: {r.mark} {render.fmt_change(r)} {r.reason}")

@@ -26,6 +26,16 @@ _ICONS = {
 }
 
 
+# worse/better by a difference that no gate counts (no samples, or a test on per-process values)
+_HOLLOW = {"worse": "▽", "better": "△"}
+
+
+def marks_summary(cmp: diff.Comparison) -> list[str]:
+    """"8 worse (7 not gating)", "3 changed-not-significant", ...: each mark's count, in mark order."""
+    quiet = cmp.not_gating()
+    return [f"{n} {m}" + (f" ({quiet[m]} not gating)" if m in quiet else "") for m, n in cmp.counts().items()]
+
+
 def fmt_change(row: diff.Row) -> str:
     v = row.verdict
     if v is None or v.change is None:
@@ -45,7 +55,7 @@ def row_cells(row: diff.Row) -> dict[str, str]:
     p = "" if v is None or v.p_value is None else f"{v.p_value:.2g}"
     arrow = {True: "↑", False: "↓"}.get(row.higher_is_better, "")
     return {
-        "icon": _ICONS.get(row.mark, ""),
+        "icon": _HOLLOW[row.mark] if row.gates is False else _ICONS.get(row.mark, ""),
         "mark": row.mark,
         "suite": row.suite,
         "case": row.case,
@@ -86,7 +96,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _sorted_rows(cmp: diff.Comparison) -> list[diff.Row]:
     order = {m: i for i, m in enumerate(diff.MARK_ORDER)}
-    return sorted(cmp.rows, key=lambda r: order.get(r.mark, 99))
+    return sorted(cmp.rows, key=lambda r: (order.get(r.mark, 99), r.gates is False))  # gating rows first
 
 
 def to_markdown(cmp: diff.Comparison, *, all_rows: bool = False) -> str:
@@ -100,7 +110,7 @@ def to_markdown(cmp: diff.Comparison, *, all_rows: bool = False) -> str:
         f"- new: {cmp.new.run_id} ({(cmp.new.git_commit or '?')[:12]}, {cmp.new.created_at}, "
         f"machine {cmp.new.machine})",
         f"- suites: {', '.join(cmp.suites)}; factor {s.factor:g}, alpha {s.alpha:g}, tolerance {s.tolerance:g}",
-        "- marks: " + (", ".join(f"{n} {m}" for m, n in cmp.counts().items()) or "nothing compared"),
+        "- marks: " + (", ".join(marks_summary(cmp)) or "nothing compared"),
         f"- **{len(cmp.regressions)} regression(s)**",
         "",
     ]
@@ -133,6 +143,7 @@ def to_json(cmp: diff.Comparison) -> str:
             "settings": cmp.settings.__dict__,
             "notes": cmp.notes,
             "counts": cmp.counts(),
+            "not_gating": cmp.not_gating(),
             "regressions": len(cmp.regressions),
             "rows": [r.to_dict() for r in cmp.rows],
             "baselines": cmp.baseline_rows,
@@ -163,6 +174,7 @@ def to_html(cmp: diff.Comparison) -> str:
             cmp=cmp,
             rows=[row_cells(r) for r in _sorted_rows(cmp)],
             counts=cmp.counts(),
+            not_gating=cmp.not_gating(),
             baselines=[baseline_cells(r) for r in cmp.baseline_rows],
             css=env().loader.get_source(env(), "style.css")[0],
         )

@@ -180,3 +180,6 @@ def test_per_process_values_of_a_metric_without_items_are_tested_but_do_not_gate
     (row,) = json.loads(capsys.readouterr().out)["rows"]
     assert row["mark"] == "worse" and row["regression"] is False and row["p_value"] < 0.01
     assert row["n_base"] == row["n_new"] == 3
+    assert main(["compare", "r1", "r2", "--db", str(db)]) == 0
+    md = capsys.readouterr().out
+    assert "- marks: 1 worse (1 not gating)" in md and "| ▽ | worse |" in md and "**0 regression(s)**" in md
