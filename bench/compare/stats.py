@@ -259,6 +259,8 @@ def compare_process_values(
         base, new: one value per process, shapes (k,) and (m,); None/NaN entries are left out.
     """
     b, n = _finite(base), _finite(new)
+    if b.size < 2 or n.size < 2:
+        raise ValueError(f"process values: {b.size} and {n.size} finite values; expected 2 or more in each run")
     if np.ptp(b) == 0 and np.ptp(n) == 0:
         v = compare_plain(float(b[0]), float(n[0]), higher_is_better=higher_is_better, tolerance=tolerance)
         v.n_base, v.n_new = b.size, n.size

@@ -129,6 +129,8 @@ def test_metric_without_items_is_tested_on_its_process_values():
     wide = stats.compare_process_values([15.4, 40.0, 22.0], [38.1, 16.0, 45.0], higher_is_better=False)
     assert wide.mark == stats.CHANGED and wide.p_value > 0.3
     assert stats.compare_process_values([1.0, None, 2.0], [1.5, 2.5], higher_is_better=False).n_base == 2
+    with pytest.raises(ValueError, match="1 and 2 finite values; expected 2 or more"):
+        stats.compare_process_values([1.0, float("nan")], [1.5, 2.5], higher_is_better=False)
     plain = stats.compare_metric(None, None, 1.0, None, None, 2.0, higher_is_better=False,
                                  base_process=[1.0, None], new_process=[2.0, 2.1])
     assert plain.test == stats.PLAIN and plain.n_base == 1
