@@ -20,7 +20,8 @@ _EPILOG_STATS = (
     "Quality metrics: Wilcoxon signed-rank test on the items both runs "
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
-    "memory, seconds to a threshold) gets a Welch t-test on its per-process values: marked, but never gating. "
+    "memory, seconds to a threshold) gets an exact permutation test on its per-process values (needs --repeat 5 "
+    "or more to reach alpha 0.01): marked, but never gating. "
     "Different metric fingerprints, dataset versions, devices or backends (and machines, "
     "for timings) are listed as incomparable with the reason."
 )
