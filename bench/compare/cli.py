@@ -17,6 +17,8 @@ _EPILOG_STATS = (
     "the log of each process's median gives p < --alpha; that needs runs made with --repeat N (N >= 2) on both "
     "sides, since one process's level moves by several percent from the next's. With one process in either "
     "run, a Mann-Whitney U test on the raw samples is shown but a change is only changed-not-significant. "
+    "CPU timings are compared speed-normalised (--raw-timings: not); a verdict the raw timings contradict in "
+    "direction is only changed-not-significant. "
     "Quality metrics: Wilcoxon signed-rank test on the items both runs "
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "

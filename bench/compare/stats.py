@@ -85,6 +85,14 @@ def _process_medians(samples: Sequence[float], sizes: Sequence[int] | None) -> n
     return np.asarray(out) if len(out) >= 2 else None
 
 
+def median_ratio(base: Sequence[float], new: Sequence[float]) -> float | None:
+    """median(new) / median(base) of the finite samples; None when either has none or base's is not > 0."""
+    b, n = _finite(base), _finite(new)
+    if b.size == 0 or n.size == 0 or not np.median(b) > 0:
+        return None
+    return float(np.median(n) / np.median(b))
+
+
 def process_test(lb: np.ndarray, ln: np.ndarray) -> float:
     """Two-sided Welch t-test p-value on log process medians (0 or 1 when neither run varies)."""
     if np.ptp(lb) == 0 and np.ptp(ln) == 0:

@@ -10,6 +10,7 @@ import pytest
 from bench.cli import main
 from bench.compare.diff import Settings, compare_cases
 from bench.errors import UsageError
+from bench.results import TimingRecord
 from bench.store import Store
 
 FP = {"metric": "psnr", "implementation": "bench", "version": "1", "params": {"data_range": 1.0}}
@@ -185,3 +186,32 @@ def test_per_process_values_of_a_metric_without_items_are_tested_but_do_not_gate
     assert main(["compare", "r1", "r2", "--db", str(db)]) == 0
     md = capsys.readouterr().out
     assert "- marks: 1 worse (1 not gating)" in md and "| ▽ | worse |" in md and "**0 regression(s)**" in md
+
+
+def _calibrated(rng, step_s: float, kernel_s: float) -> TimingRecord:
+    """A CPU timing of 3 processes whose reference kernel ran steadily at ``kernel_s`` per call."""
+    samples = step_s * rng.lognormal(0, 0.01, 30)
+    cal = kernel_s * rng.lognormal(0, 0.003, 30)
+    return TimingRecord(name="step", samples=samples.tolist(), median=float(np.median(samples)), iqr=0.0,
+                        mean=float(samples.mean()), min=float(samples.min()), n=30, calibration=cal.tolist(),
+                        calibration_s=float(np.median(cal)), process_sizes=[10, 10, 10])
+
+
+def test_a_verdict_made_by_the_speed_normalisation_alone_is_not_judged(rng, rec):
+    """Measured A/A case: the pure-Python reference kernel ran 1.7x faster in the new run while the torch
+    step ran 1.33x faster; normalised at full sensitivity the step reads 1.27x worse. The raw timings point
+    the other way, so the change is shown but not judged. A real slowdown that both agree on still is."""
+    base = _calibrated(rng, 0.010, 1.0e-3)
+    faster_machine = _calibrated(rng, 0.0075, 0.59e-3)
+    cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
+                        rec.run("r2"), [rec.case("x", timings=[faster_machine])])
+    (row,) = cmp.rows
+    assert row.mark == "changed-not-significant" and row.verdict.change == pytest.approx(1.27, rel=0.03)
+    assert "not judged: the raw timings point the other way (x0.75" in row.reason and cmp.regressions == []
+    raw = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
+                        rec.run("r2"), [rec.case("x", timings=[faster_machine])], Settings(normalise=False))
+    assert raw.rows[0].mark == "better"
+    slower_code = _calibrated(rng, 0.0125, 1.1e-3)  # 1.25x raw on a machine 1.1x slower: 1.14x normalised
+    cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
+                        rec.run("r2"), [rec.case("x", timings=[slower_code])])
+    assert cmp.rows[0].mark == "worse" and cmp.rows[0].verdict.change == pytest.approx(1.136, rel=0.03)
