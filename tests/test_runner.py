@@ -45,7 +45,7 @@ def test_every_failure_is_recorded_and_the_run_goes_on(faulty_env):
         assert cases[name]["status"] == status, (name, cases[name])
         if reason:
             assert reason in cases[name]["error"], (name, cases[name]["error"])
-    assert cases["mode=ok"]["metrics"] == {"value": 1.0}
+    assert cases["mode=ok"]["metrics"] == {"value": 1.0, "process": 1.0}
     assert cases["mode=ok"]["timings"]["noop"]["n"] >= 5
 
     store = Store.open(str(faulty_env / "reports" / "bench3d.db"), create=False)
