@@ -292,6 +292,15 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
     whose speed did not vary would give a slope of noise instead of the prior's 1.
     None when a record has no per-sample calibration.
     """
+    fit = sensitivity_fit(records)
+    return None if fit is None else fit[0]
+
+
+def sensitivity_fit(records: Sequence[TimingRecord]) -> tuple[float, float] | None:
+    """(sensitivity, evidence) of :func:`speed_sensitivity`; evidence in [0, 1] is the weight of the runs'
+    own data against the prior, ``sxx / (sxx + SENSITIVITY_PRIOR)``: near 1 when the machine's speed
+    moved within the runs enough to show how this timing follows it, near 0 when the prior decided.
+    None when a record has no per-sample calibration."""
     from scipy import ndimage
 
     xs, ys, diffs = [], [], []
@@ -310,14 +319,14 @@ def speed_sensitivity(records: Sequence[TimingRecord]) -> float | None:
         xs.append(x - np.median(x))
         ys.append(y - np.median(y))
     if not xs:
-        return 1.0
+        return 1.0, 0.0
     x, y, d = np.concatenate(xs), np.concatenate(ys), np.concatenate(diffs)
     # variance of one calibration's noise (half the mean squared successive difference), shrunk as a
     # running median of SENSITIVITY_WINDOW normal values shrinks it (pi / 2 / window)
     noise = float(d @ d) / (2 * d.size) * math.pi / (2 * SENSITIVITY_WINDOW)
     sxx = max(0.0, float(x @ x) - x.size * noise)
     beta = (float(x @ y) + SENSITIVITY_PRIOR) / (sxx + SENSITIVITY_PRIOR)
-    return float(min(1.0, max(0.0, beta)))
+    return float(min(1.0, max(0.0, beta))), sxx / (sxx + SENSITIVITY_PRIOR)
 
 
 def normalised_samples(rec: TimingRecord, reference_s: float, sensitivity: float = 1.0) -> list[float] | None:

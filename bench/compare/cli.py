@@ -18,7 +18,7 @@ _EPILOG_STATS = (
     "sides, since one process's level moves by several percent from the next's. With one process in either "
     "run, a Mann-Whitney U test on the raw samples is shown but a change is only changed-not-significant. "
     "CPU timings are compared speed-normalised (--raw-timings: not); a verdict the raw timings contradict in "
-    "direction is only changed-not-significant. "
+    "direction, at a speed sensitivity the runs hardly showed, is only changed-not-significant. "
     "Quality metrics: Wilcoxon signed-rank test on the items both runs "
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
