@@ -165,10 +165,10 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
                 by_name[t.name].append(t)
     out.timings = [pool(recs) if len(recs) > 1 else recs[0] for recs in by_name.values()]
     if out.status == "ok":
+        later = [{x.name: x.value for x in r.metrics} for r in more]  # each later process's values, by name
         for m in out.metrics:
             if m.items is None:
-                later = [{x.name: x for x in r.metrics}.get(m.name) for r in more]
-                m.process_values = [m.value, *(None if x is None else x.value for x in later)]
+                m.process_values = [m.value, *(values.get(m.name) for values in later)]
     out.duration_s = sum(r.duration_s or 0.0 for r in (first, *more))
     return out
 
