@@ -188,15 +188,14 @@ def test_per_process_values_of_a_metric_without_items_are_tested_but_do_not_gate
     assert "- marks: 1 worse (1 not gating)" in md and "| ▽ | worse |" in md and "**0 regression(s)**" in md
 
 
-def _calibrated(rng, step_s: float, kernel_s: float, swing: float = 0.0) -> TimingRecord:
+def _calibrated(rec, rng, step_s: float, kernel_s: float, swing: float = 0.0) -> TimingRecord:
     """A CPU timing of 3 processes whose reference kernel ran at ``kernel_s`` per call, steadily, or with
     the machine's speed swinging by ``swing`` (log) within the run and the timing following it fully."""
     speed = np.exp(swing * np.sin(np.linspace(0, 2 * np.pi, 30)))  # slow: one swing over the run
-    samples = step_s * speed * rng.lognormal(0, 0.01, 30)
+    t = rec.timing("step", step_s * speed * rng.lognormal(0, 0.01, 30), processes=3)
     cal = kernel_s * speed * rng.lognormal(0, 0.003, 30)
-    return TimingRecord(name="step", samples=samples.tolist(), median=float(np.median(samples)), iqr=0.0,
-                        mean=float(samples.mean()), min=float(samples.min()), n=30, calibration=cal.tolist(),
-                        calibration_s=float(np.median(cal)), process_sizes=[10, 10, 10])
+    t.calibration, t.calibration_s = cal.tolist(), float(np.median(cal))
+    return t
 
 
 def test_a_verdict_made_by_the_speed_normalisation_alone_is_not_judged(rng, rec):
@@ -204,8 +203,8 @@ def test_a_verdict_made_by_the_speed_normalisation_alone_is_not_judged(rng, rec)
     step ran 1.33x faster; normalised at the prior's sensitivity of 1 the step reads 1.27x worse. The raw
     timings point the other way and the runs do not show the sensitivity, so the change is shown but not
     judged. A real slowdown that both agree on still is, and so is one the runs' own data normalise."""
-    base = _calibrated(rng, 0.010, 1.0e-3)
-    faster_machine = _calibrated(rng, 0.0075, 0.59e-3)
+    base = _calibrated(rec, rng, 0.010, 1.0e-3)
+    faster_machine = _calibrated(rec, rng, 0.0075, 0.59e-3)
     cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
                         rec.run("r2"), [rec.case("x", timings=[faster_machine])])
     (row,) = cmp.rows
@@ -215,15 +214,15 @@ def test_a_verdict_made_by_the_speed_normalisation_alone_is_not_judged(rng, rec)
     raw = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
                         rec.run("r2"), [rec.case("x", timings=[faster_machine])], Settings(normalise=False))
     assert raw.rows[0].mark == "better"
-    slower_code = _calibrated(rng, 0.0125, 1.1e-3)  # 1.25x raw on a machine 1.1x slower: 1.14x normalised
+    slower_code = _calibrated(rec, rng, 0.0125, 1.1e-3)  # 1.25x raw on a machine 1.1x slower: 1.14x normalised
     cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[base])],
                         rec.run("r2"), [rec.case("x", timings=[slower_code])])
     assert cmp.rows[0].mark == "worse" and cmp.rows[0].verdict.change == pytest.approx(1.136, rel=0.03)
     # Where the runs show the timing following the kernel (a pure-Python loop whose speed swings with it),
     # the normalisation is trusted even against the raw direction: measured in the spin study, a 15% slowdown
     # in a run whose machine was 1.56x faster read raw x0.70 and normalised x1.13.
-    py_base = _calibrated(rng, 0.010, 1.0e-3, swing=0.2)
-    py_slow = _calibrated(rng, 0.0115 * 0.639, 0.639e-3, swing=0.2)
+    py_base = _calibrated(rec, rng, 0.010, 1.0e-3, swing=0.2)
+    py_slow = _calibrated(rec, rng, 0.0115 * 0.639, 0.639e-3, swing=0.2)
     cmp = compare_cases(rec.run("r1"), [rec.case("x", timings=[py_base])],
                         rec.run("r2"), [rec.case("x", timings=[py_slow])])
     (row,) = cmp.rows
