@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from bench.context import Context
+from bench.methods import heldout as evaluate
+from bench.methods.budget import check_fits
+from bench.methods.views import Views, blender_views, builtin_views
 from bench.suite import Case, MetricSpec, Suite
 from suites.nerf.model import FieldConfig, NeuralRadianceField
 from suites.nerf.train import TrainConfig, render_full, train_nerf
-from suites.volumes import evaluate
-from suites.volumes.budget import check_fits
-from suites.volumes.views import Views, blender_views, builtin_views
 
 BLENDER_SCENES = ("chair", "drums", "ficus", "hotdog", "lego", "materials", "mic", "ship")
 _BOOK = {"mesh": "cow", "num_views": 40, "image_size": 128, "test_every": 5, "n_harmonic_functions": 60,

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
+from bench.methods.views import Views
+from bench.methods.volumetric import composite, huber, march_chunked, sample_at_ndc
 from bench.timing import PeakMemory, StepTimer
-from suites.volumes.render import composite, huber, march_chunked, sample_at_ndc
-from suites.volumes.views import Views
 
 
 @dataclass(frozen=True)

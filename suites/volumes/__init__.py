@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 from bench.context import Context
+from bench.methods import heldout as evaluate
+from bench.methods.budget import check_fits
+from bench.methods.views import builtin_views
 from bench.suite import Case, MetricSpec, Suite
-from suites.volumes import evaluate
-from suites.volumes.budget import check_fits
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
-from suites.volumes.views import builtin_views
 
 BYTES_PER_SAMPLE = 400  # training memory per ray sample (measured ~180 B on CPU; doubled for headroom)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from bench.methods.views import Views
+from bench.methods.volumetric import composite, huber
 from bench.timing import PeakMemory, StepTimer
-from suites.volumes.render import composite, huber
-from suites.volumes.views import Views
 
 
 @dataclass(frozen=True)

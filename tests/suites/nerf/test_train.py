@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from bench.backends import load
+from bench.methods.views import builtin_views
 from suites.nerf.model import FieldConfig, NeuralRadianceField
 from suites.nerf.train import TrainConfig, render_full, train_nerf
-from suites.volumes.views import builtin_views
 
 T3D = load("torch")
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from bench.backends import load
+from bench.methods.views import Views, builtin_views
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
-from suites.volumes.views import Views, builtin_views
 
 T3D = load("torch")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from suites.volumes.budget import available_bytes, check_fits
+from bench.methods.budget import available_bytes, check_fits
 
 
 def test_estimate_and_refusal():

@@ -1,5 +1,6 @@
-"""Pieces shared by the volumetric fits: the tutorials' robust loss, background compositing,
-reading target pixels at ray positions, and chunked rendering of whole images.
+"""Raymarching helpers shared by the volumetric fits (used by `volumes` and `nerf`): the tutorials'
+robust loss, background compositing, reading target pixels at ray positions, and chunked rendering
+of whole images.
 
 All image tensors are channels-last, as PyTorch3D's renderers return them.
 """

@@ -1,4 +1,7 @@
-"""A memory check before a volumetric fit starts, so an oversized setting fails at once with the reason."""
+"""A memory check before a volumetric fit starts, so an oversized setting fails at once with the reason.
+
+Used by `volumes` and `nerf` (each with its own bytes-per-ray-sample estimate).
+"""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from suites.volumes.evaluate import record, score, strip
-from suites.volumes.views import Views
+from bench.methods.heldout import record, score, strip
+from bench.methods.views import Views
 
 
 class FakeCtx:

@@ -6,7 +6,7 @@ import torch
 from scipy import ndimage, special
 
 from bench.backends import load
-from suites.volumes.render import composite, huber, march_chunked, sample_at_ndc
+from bench.methods.volumetric import composite, huber, march_chunked, sample_at_ndc
 
 T3D = load("torch")
 

@@ -1,4 +1,7 @@
-"""Held-out scoring of a rendered scene with the harness's metrics, and the render-vs-truth strip."""
+"""Held-out scoring of a rendered scene with the harness's metrics, and the render-vs-truth strip.
+
+Used by `volumes` and `nerf`: both score their renders of the held-out :class:`~bench.methods.views.Views`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 import torch
 
 from bench.errors import NotAvailable
-from suites.volumes.views import Views
+from bench.methods.views import Views
 
 
 def score(rgb: torch.Tensor, alpha: torch.Tensor, views: Views, *, with_lpips: bool = True) -> dict[str, Any]:

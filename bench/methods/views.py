@@ -1,8 +1,9 @@
-"""Posed views of one scene for the volumetric suites: built-in multi-view renders or a NeRF Blender scene.
+"""Posed views of one scene: built-in multi-view renders or a NeRF Blender scene (used by `volumes` and `nerf`).
 
 Both `volumes` and `nerf` fit a field to training views and score it on held-out views; this
 module gives them one container (:class:`Views`) whatever the source, with cameras built
-through the run's backend so the suites run unchanged on PyTorch3D.
+through the run's backend so the suites run unchanged on PyTorch3D. :func:`resolve_mesh` finds
+the book's cow (``<data root>/cow_mesh/cow.obj`` when present, else the copy shipped with bench3d).
 """
 
 from __future__ import annotations

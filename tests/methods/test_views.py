@@ -9,7 +9,7 @@ from PIL import Image
 
 from bench.backends import load
 from bench.errors import DataError, NotAvailable
-from suites.volumes.views import blender_views, builtin_views, resolve_mesh
+from bench.methods.views import blender_views, builtin_views, resolve_mesh
 
 T3D = load("torch")
 W, H, ANGLE = 20, 16, 0.9
