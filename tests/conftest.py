@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated output folder and environment for CLI and runner tests."""
+"""Shared fixtures: an isolated output folder and environment for CLI and runner tests, and the shared
+folder (``../shared`` beside the repository, or $BENCH3D_SHARED) for tests that read files from it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The shared folder lies beside the clone (CI: X/../shared for a clone in X); $BENCH3D_SHARED overrides.
+SHARED = Path(os.environ.get("BENCH3D_SHARED") or ROOT.parent / "shared").resolve()
+
+
+def in_ci() -> bool:
+    """True where the environment says CI (``CI`` set to anything but empty, 0 or false)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def shared_file(relative: str) -> Path:
+    """The file ``relative`` of the shared folder. Missing: a test failure in CI (which always has the
+    shared folder), a skip naming the path elsewhere."""
+    path = SHARED / relative
+    if path.is_file():
+        return path
+    where = "$BENCH3D_SHARED" if os.environ.get("BENCH3D_SHARED") else "../shared beside the repository"
+    message = f"shared file {relative} not found at {path} (the shared folder is {where})"
+    if in_ci():
+        pytest.fail(f"{message}; CI (CI={os.environ['CI']}) must provide the shared folder, so this fails "
+                    "instead of skipping", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture

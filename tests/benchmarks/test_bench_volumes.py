@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from bench.backends.torch3d import structures
 from bench.backends.torch3d.renderer.cameras import FoVPerspectiveCameras, look_at_view_transform
 from bench.backends.torch3d.renderer.implicit import (
     EmissionAbsorptionRaymarcher,
@@ -16,6 +15,7 @@ from bench.backends.torch3d.renderer.points import (
     PointsRasterizer,
     PointsRenderer,
 )
+from bench.backends.torch3d.structures import Pointclouds
 from bench.backends.torch3d.structures.volumes import Volumes
 
 
@@ -47,12 +47,9 @@ def test_volume_render_64cube_128px_150pts_fwd_bwd(benchmark):
 @pytest.mark.benchmark(group="points")
 def test_points_render_20k_256px(benchmark):
     """SynSin-sized point splatting: 20k coloured points, 256x256, K=8, alpha compositing."""
-    pointclouds = getattr(structures, "Pointclouds", None)
-    if pointclouds is None:
-        pytest.skip("structures.Pointclouds not available")
     torch.manual_seed(0)
     pts = torch.rand(20_000, 3) * 2 - 1
-    cloud = pointclouds(points=[pts], features=[torch.rand(20_000, 3)])
+    cloud = Pointclouds(points=[pts], features=[torch.rand(20_000, 3)])
     settings = PointsRasterizationSettings(image_size=256, radius=0.01, points_per_pixel=8)
     renderer = PointsRenderer(PointsRasterizer(cameras=_camera(), raster_settings=settings), AlphaCompositor())
     images = benchmark(renderer, cloud)

@@ -11,15 +11,14 @@ import trimesh
 from PIL import Image
 
 from bench.backends.torch3d.io import load_obj, load_objs_as_meshes, load_ply, save_obj, save_ply
-
-COW = Path("/work/shared/data/cow_mesh/cow.obj")
+from bench.backends.torch3d.renderer import TexturesUV
+from bench.data.assets import COW_OBJ as COW  # the copy shipped as package data
 
 
 def _count(path: Path, prefix: str) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.startswith(prefix + " "))
 
 
-@pytest.mark.skipif(not COW.is_file(), reason="cow mesh not present in /work/shared/data")
 def test_cow_loads_with_its_texture():
     verts, faces, aux = load_obj(COW)
     assert verts.shape == (_count(COW, "v"), 3) == (2930, 3)
@@ -142,17 +141,11 @@ def test_ply_quads_are_triangulated_and_bad_indices_rejected(tmp_path):
         save_ply(path, torch.zeros(3, 3), torch.tensor([[0, 1, 3]]))
 
 
-@pytest.mark.skipif(not COW.is_file(), reason="cow mesh not present in /work/shared/data")
 def test_load_objs_as_meshes():
-    try:
-        from bench.backends.torch3d.renderer import TexturesUV  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="TexturesUV"):
-            load_objs_as_meshes([COW])
-        mesh = load_objs_as_meshes([COW, COW], load_textures=False)
-    else:
-        mesh = load_objs_as_meshes([COW, COW])
-        assert mesh.textures is not None
+    mesh = load_objs_as_meshes([COW, COW])
+    assert isinstance(mesh.textures, TexturesUV)
     assert len(mesh) == 2 and mesh.num_verts_per_mesh().tolist() == [2930, 2930]
+    plain = load_objs_as_meshes([COW], load_textures=False)
+    assert plain.textures is None and plain.num_verts_per_mesh().tolist() == [2930]
     with pytest.raises(ValueError, match="list of paths"):
         load_objs_as_meshes(str(COW))

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from bench.backends.torch3d import structures
 from bench.backends.torch3d.renderer.cameras import FoVPerspectiveCameras, look_at_view_transform
 from bench.backends.torch3d.renderer.points import (
     AlphaCompositor,
@@ -20,12 +19,10 @@ from bench.backends.torch3d.renderer.points import (
     weighted_sum,
 )
 from bench.backends.torch3d.renderer.points.rasterize_points import rasterize_points_padded
+from bench.backends.torch3d.structures import Pointclouds
 
 # the module, not the same-named function the package re-exports (PyTorch3D's layout)
 rp_module = importlib.import_module("bench.backends.torch3d.renderer.points.rasterize_points")
-
-Pointclouds = getattr(structures, "Pointclouds", None)
-needs_pointclouds = pytest.mark.skipif(Pointclouds is None, reason="structures.Pointclouds not available yet")
 
 
 def _brute_force(points: np.ndarray, num: list[int], h: int, w: int, radius: float, k: int) -> np.ndarray:
@@ -98,7 +95,6 @@ def _render(points, colours, radius=0.2, size=48, k=4, compositor=None, **kwargs
     return renderer(cloud, **kwargs), rasterizer(cloud), cams
 
 
-@needs_pointclouds
 def test_renderer_disc_area_and_position_through_camera():
     pts = torch.tensor([[0.1, 0.2, 0.0]])
     img, frags, cams = _render(pts, torch.ones(1, 3), radius=0.3, size=96)
@@ -115,7 +111,6 @@ def test_renderer_disc_area_and_position_through_camera():
     torch.testing.assert_close(img[0, ..., 0], torch.where(covered, w, torch.zeros_like(w)), atol=1e-6, rtol=1e-5)
 
 
-@needs_pointclouds
 def test_nearer_point_wins_and_compositing_order_is_by_depth():
     # two overlapping points: red one nearer the camera (camera at z=+3 looking at the origin)
     pts = torch.tensor([[0.0, 0.0, 0.5], [0.05, 0.0, -0.5]])
@@ -133,7 +128,6 @@ def test_nearer_point_wins_and_compositing_order_is_by_depth():
     torch.testing.assert_close(img, img2)
 
 
-@needs_pointclouds
 def test_background_colour_and_norm_weighted_compositor():
     pts = torch.tensor([[0.0, 0.0, 0.0]])
     img, frags, _ = _render(pts, torch.tensor([[0.2, 0.4, 0.6]]), compositor=NormWeightedCompositor(),
@@ -196,7 +190,6 @@ def test_rasterize_and_composite_gradcheck():
     assert torch.autograd.gradcheck(depth, (pts,), fast_mode=True)
 
 
-@needs_pointclouds
 def test_renderer_gradients_match_finite_differences():
     torch.manual_seed(4)
     pts = torch.tensor([[0.1, 0.0, 0.2], [-0.2, 0.1, -0.3], [0.05, -0.1, 0.0]])
@@ -236,7 +229,6 @@ def test_bad_arguments_raise():
         PointsRasterizer()._project(None)
 
 
-@needs_pointclouds
 def test_heterogeneous_batch_gives_packed_indices_and_per_point_radius():
     from bench.backends.torch3d.renderer.points import rasterize_points
 
@@ -260,7 +252,6 @@ def test_heterogeneous_batch_gives_packed_indices_and_per_point_radius():
     np.testing.assert_array_equal(idx_r[1].numpy(), np.where(ref1 >= 0, ref1 + 12, -1))
 
 
-@needs_pointclouds
 def test_transform_gives_ndc_xy_and_view_depth():
     R, T = look_at_view_transform(dist=2.5, elev=30.0, azim=-40.0)
     cams = FoVPerspectiveCameras(R=R, T=T)

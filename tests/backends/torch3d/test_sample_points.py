@@ -8,6 +8,7 @@ import torch
 import trimesh
 
 from bench.backends.torch3d.ops import sample_points_from_meshes
+from bench.backends.torch3d.renderer import TexturesVertex
 from bench.backends.torch3d.structures import Meshes
 
 
@@ -92,10 +93,9 @@ def test_bad_input():
 
 def test_textures_interpolate_like_the_points():
     # With vertex colours equal to vertex positions, each sampled colour equals its sampled point.
-    textures = pytest.importorskip("bench.backends.torch3d.renderer").TexturesVertex
     cube = _cube()
     v = cube.verts_packed()
-    m = Meshes([v, 2 * v], [cube.faces_packed()] * 2, textures=textures([v, 2 * v]))
+    m = Meshes([v, 2 * v], [cube.faces_packed()] * 2, textures=TexturesVertex([v, 2 * v]))
     pts, normals, colours = sample_points_from_meshes(m, 200, return_normals=True, return_textures=True)
     assert colours.shape == (2, 200, 3) and normals.shape == (2, 200, 3)
     assert torch.allclose(colours, pts, atol=1e-5)

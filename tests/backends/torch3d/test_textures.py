@@ -1,11 +1,10 @@
 """Texture sampling against known textures and numpy interpolation; the textured cow end to end."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from bench.backends.torch3d.io import load_objs_as_meshes
 from bench.backends.torch3d.renderer import (
     FoVPerspectiveCameras,
     Fragments,
@@ -19,9 +18,9 @@ from bench.backends.torch3d.renderer import (
     TexturesVertex,
     look_at_view_transform,
 )
+from bench.data.assets import COW_OBJ as COW  # the copy shipped as package data
 
 D = torch.float64
-COW = Path("/work/shared/data/cow_mesh/cow.obj")
 
 
 def _fragments(pix_to_face, bary):
@@ -116,17 +115,8 @@ def test_bad_texture_inputs_are_clear_errors():
         TexturesVertex(torch.rand(3, 3))
 
 
-def _load_cow():
-    try:
-        from bench.backends.torch3d.io import load_objs_as_meshes
-    except ImportError:  # io is written by another part of the backend
-        pytest.skip("bench.backends.torch3d.io.load_objs_as_meshes is not available")
-    return load_objs_as_meshes([COW])
-
-
-@pytest.mark.skipif(not COW.exists(), reason=f"cow mesh not found at {COW}")
 def test_cow_renders_with_its_uv_texture():
-    cow = _load_cow()
+    cow = load_objs_as_meshes([COW])
     assert isinstance(cow.textures, TexturesUV)
     R, T = look_at_view_transform(2.7, 0.0, 180.0)
     cam = FoVPerspectiveCameras(R=R, T=T)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bench.backends.torch3d.structures.volumes import Volumes
+from bench.backends.torch3d.transforms import Transform3d
 
 
 def test_local_grid_is_grid_sample_convention():
@@ -46,9 +47,7 @@ def test_per_volume_sizes_and_transforms_agree():
     g = vol.get_coord_grid()
     torch.testing.assert_close(g[0, 2, 2, 2], torch.tensor([1.0, 1.0, 1.0]))
     torch.testing.assert_close(g[1, 2, 2, 2], torch.tensor([1.0, 1.0, 1.0]))  # 2 * 1 - 1
-    transforms = pytest.importorskip("bench.backends.torch3d.transforms")
-    if not hasattr(transforms, "Transform3d"):
-        pytest.skip("transforms.Transform3d is not available yet")
+    assert isinstance(vol.get_local_to_world_coords_transform(), Transform3d)
     pts = torch.rand(2, 7, 3)
     torch.testing.assert_close(vol.get_local_to_world_coords_transform().transform_points(pts),
                                vol.local_to_world_coords(pts))

@@ -96,12 +96,13 @@ def test_smpl_check_and_load(tmp_path):
     assert report.found["models"]["smpl/SMPL_NEUTRAL.npz"] == "unknown model (30 vertices)"
     (tmp_path / "smpl" / "SMPL_MALE.npz").unlink()
     try:
-        import smplx  # noqa: F401
-    except ImportError:
+        import smplx  # noqa: F401  (third-party, optional: the SMPL loader's only dependency)
+    except ImportError:  # the usual case: without smplx, loading is NotAvailable and names it
         with pytest.raises(NotAvailable, match="smplx"):
             registry.load("smpl", tmp_path)
     else:  # pragma: no cover - only where smplx is installed
-        pytest.skip("smplx installed: a real SMPL file would be needed to build the model")
+        pytest.skip("optional dependency smplx is installed: building its model needs a real SMPL file, "
+                    "which the test cannot ship")
 
 
 def test_smpl_pickle_needing_chumpy_is_named(tmp_path):
