@@ -8,6 +8,7 @@ and ``entries`` (case match, metric, value). See docs/nightly.md for the format.
 
 from __future__ import annotations
 
+import importlib.resources
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,36 @@ import yaml
 from bench.errors import UsageError
 from bench.results import CaseResult
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "baselines"
+# The repository keeps the tables in its top-level ``baselines/``; a wheel ships the same files as package
+# data ``bench/baselines/*.yaml`` (pyproject.toml maps package ``bench.baselines`` to that folder).
+_REPO_DIR = Path(__file__).resolve().parent.parent.parent / "baselines"
+
+
+def _candidates() -> list[Path]:
+    """Where the shipped tables may be, in order: inside the installed package, then the source checkout."""
+    out = []
+    try:
+        shipped = importlib.resources.files("bench") / "baselines"
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - bench is importable wherever this module is
+        shipped = None
+    if isinstance(shipped, Path):  # a package on the file system (not a zip import)
+        out.append(shipped)
+    out.append(_REPO_DIR)
+    return out
+
+
+def default_dir() -> Path | None:
+    """The folder of the shipped ``*.yaml`` tables: ``bench/baselines`` of an installed wheel, else the
+    repository's ``baselines/`` (source checkout, editable install); None when neither exists."""
+    return next((p for p in _candidates() if p.is_dir()), None)
+
+
+def missing_note() -> str:
+    """One line for reports and comparisons when no shipped tables are found."""
+    return "no published baselines found (looked in " + ", ".join(str(p) for p in _candidates()) + ")"
+
+
+DEFAULT_DIR = default_dir() or _candidates()[0]  # for messages and direct file paths; load_dir() re-resolves
 WITHIN, OUTSIDE_WORSE, OUTSIDE_BETTER, REFERENCE = (
     "within tolerance",
     "outside (worse)",
@@ -198,8 +228,13 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
     )
 
 
-def load_dir(folder: str | Path = DEFAULT_DIR, **kwargs: Any) -> list[Baseline]:
-    """Every ``*.yaml`` file of a folder (the shipped ``baselines/`` by default), sorted by name."""
+def load_dir(folder: str | Path | None = None, **kwargs: Any) -> list[Baseline]:
+    """Every ``*.yaml`` file of a folder, sorted by name. Without a folder: the shipped tables
+    (:func:`default_dir`), none when they are not installed; a given folder that does not exist is an error."""
+    if folder is None:
+        folder = default_dir()
+        if folder is None:
+            return []
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"baselines folder {folder} does not exist")
