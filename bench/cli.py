@@ -9,20 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import __version__
+from bench.api import DEFAULT_OUT, default_db  # noqa: F401  (the one default database, re-used by sub-commands)
+from bench.cli_run import add_case_options
 from bench.errors import BenchError, UsageError
 from bench.suite import PROFILES
-
-DEFAULT_OUT = Path("reports")
-
-
-def default_db(out_dir: Path) -> str:
-    return os.environ.get("BENCH3D_DB") or str(out_dir / "bench3d.db")
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -41,34 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list suites with their cases, profiles and metrics",
-                       description="List the registered suites (built in and from the bench3d.suites entry points).")
+                       description="List the registered suites (built in and from the bench3d.suites entry points). "
+                                   "With --suite: every configuration field with its type, default and value per "
+                                   "profile (what --set may change).")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--profile", choices=PROFILES, help="only show cases of this profile")
+    p.add_argument("--suite", action="append", metavar="NAME", help="only this suite, with its fields (repeatable)")
 
     p = sub.add_parser("run", help="run suites and store the results",
                        description="Run every case of the chosen suites (all by default), one subprocess per case; "
                                    "store results and write the run's reports (md, html, json).")
-    p.add_argument("--suite", action="append", metavar="NAME", help="suite to run (repeatable; default: all)")
-    p.add_argument("--case", action="append", metavar="NAME", help="only these cases (repeatable)")
-    p.add_argument("--profile", default="smoke", help="smoke (CPU, <1 min/suite), standard (1 GPU) or full")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
-    p.add_argument("--backend", default="auto",
-                   help="3D backend: auto (pytorch3d if importable), torch, pytorch3d, or a comma list "
-                        "(torch,pytorch3d) that runs every case once per backend, named CASE@BACKEND")
-    p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
-    p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
+    add_case_options(p)
     p.add_argument("--repeat", type=int, metavar="N",
                    help="run each case in N fresh processes and pool their timing samples, so process-to-process "
                         "variation is measured too (metrics and files come from the first; default 1, or the "
                         "resumed run's); the processes go in rounds over the cases. compare judges a timing "
                         "worse or better only between runs of 2+ processes each")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
-                   help="override a case parameter for every selected case (JSON values), e.g. --set iterations=50")
     p.add_argument("--resume", metavar="RUN_ID",
                    help="continue a run: only its cases not yet stored as ok/skipped, with the run's --repeat, "
                         "--threads and --set")
-    p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--no-report", action="store_true", help="do not write the reports")
     _add_db(p)
@@ -98,19 +84,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     from bench.suite import Registry
 
     reg = Registry()
-    suites = [reg.get(n) for n in reg.names()]
+    suites = reg.select(args.suite)
+    profiles = [args.profile] if args.profile else None
     if args.json:
-        print(json.dumps({"suites": [s.describe() for s in suites]}, indent=2))
+        print(json.dumps({"suites": [s.describe(profiles) for s in suites]}, indent=2, default=str))
         return 0
+    arrows = {True: "↑", False: "↓", None: ""}
     for s in suites:
+        d = s.describe(profiles)
         print(f"{s.name}: {s.description}")
-        for prof in s.profiles:
-            if args.profile and prof != args.profile:
-                continue
-            print(f"  profile {prof}: {', '.join(c.name for c in s.cases(prof))}")
-        arrows = {True: "↑", False: "↓", None: ""}
+        for prof, cases in d["profiles"].items():
+            print(f"  profile {prof}: {', '.join(cases)}")
         print("  metrics: " + ", ".join(f"{m.name}{arrows[m.higher_is_better]}" + (f" [{m.unit}]" if m.unit else "")
                                        for m in s.metrics))
+        if args.suite:
+            print("  fields (type; default; per profile):")
+            for f in d["config"]:
+                per = "; ".join(f"{p} {json.dumps(v, default=str)}" for p, v in f["profiles"].items())
+                tags = (" [grid]" if f["grid"] else "") + ("" if f["identity"] else " [not identity]")
+                print(f"    {f['name']}: {f['type']}; default {json.dumps(f['default'], default=str)}; {per}{tags}")
+                if f["doc"]:
+                    print(f"        {f['doc']}")
     return 0
 
 
@@ -133,7 +127,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _run_dir_for(store, run_id: str) -> Path | None:
-    out = store.get_run(run_id).environment.get("bench3d_run_dir")
+    out = store.get_run(run_id).run_dir
     return Path(out) if out else None
 
 

@@ -1,107 +1,17 @@
-"""``bench3d run``: validate the request, run the cases with visible progress, store, report."""
+"""``bench3d run``: the CLI front end of :func:`bench.api.run`, with visible progress."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import sys
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.errors import StoreError, UsageError, unknown_name
-from bench.results import CaseResult, RunRecord
-from bench.runner import RunOptions, execute, make_run_record, resolve_device, run_status
-from bench.suite import Case, Registry, Suite
+from bench.api import RunOutcome, RunRequest, parse_overrides, run, run_json
+from bench.results import CaseResult
+from bench.suite import Case
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
-
-
-def check_writable(folder: Path) -> Path:
-    """Create ``folder`` if needed and prove it is writable, or raise a one-line error."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".bench3d-write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"output folder {str(folder)!r} is not writable: {exc.strerror or exc}") from exc
-    return folder
-
-
-def select_cases(suites: list[Suite], profile: str, case_names: list[str] | None) -> list[Case]:
-    cases = []
-    for s in suites:
-        if profile not in s.profiles:
-            raise unknown_name(f"profile of suite {s.name!r}", profile, s.profiles)
-        cases.extend(s.cases(profile))
-    if case_names:
-        by_name = {c.name: c for c in cases} | {f"{c.suite}/{c.name}": c for c in cases}
-        missing = [n for n in case_names if n not in by_name]
-        if missing:
-            raise unknown_name("case", missing[0], sorted({c.name for c in cases}))
-        wanted = {by_name[n].key for n in case_names}
-        cases = [c for c in cases if c.key in wanted]
-    return cases
-
-
-def parse_overrides(items: list[str] | None) -> dict:
-    """``["k=v", ...]`` -> {k: v}, with v parsed as JSON when it is valid JSON, else kept as a string."""
-    out = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
-def apply_overrides(cases: list[Case], overrides: dict) -> list[Case]:
-    if not overrides:
-        return cases
-    return [Case(c.suite, c.name, {**c.params, **overrides}) for c in cases]
-
-
-def parse_backends(value: str) -> list[str]:
-    """``"torch,pytorch3d"`` -> ["torch", "pytorch3d"], each checked against the known backends."""
-    from bench import backends
-
-    names = [b.strip() for b in str(value).split(",")]
-    if not all(names):
-        raise UsageError(f"--backend {value!r}: expected a backend or a comma list of them, e.g. torch,pytorch3d")
-    for name in names:
-        if name not in backends.CHOICES:
-            raise unknown_name("backend", name, backends.CHOICES)
-    if len(set(names)) != len(names):
-        raise UsageError(f"--backend {value!r}: a backend is named twice")
-    return names
-
-
-def resolve_backends(names: list[str]) -> dict[str, str]:
-    """What each requested backend resolves to here ("torch 0.1.0"), or why it is unavailable."""
-    from bench import backends
-    from bench.errors import NotAvailable
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = backends.describe(backends.load(name))
-        except NotAvailable as exc:
-            out[name] = f"unavailable: {exc}"
-    return out
-
-
-def expand_backends(cases: list[Case], names: list[str]) -> list[Case]:
-    """With several backends, every case once per backend: named ``case@backend``, ``params["backend"]`` set."""
-    if len(names) < 2:
-        return cases
-    return [Case(c.suite, f"{c.name}@{b}", {**c.params, "backend": b}) for c in cases for b in names]
 
 
 def _summary(result: CaseResult, limit: int = 3) -> str:
@@ -135,144 +45,60 @@ def _progress(total: int, quiet: bool):
     return bar, update
 
 
-def _repeat(args: argparse.Namespace, run: RunRecord | None = None) -> int:
-    """Processes per case: ``--repeat``, else the resumed ``run``'s, else 1."""
-    n = getattr(args, "repeat", None)
-    if run is not None:
-        n = _as_run(n, int(run.environment.get("repeat", 1)), "--repeat", run)
-    if n is None:
-        return 1
-    if n < 1:
-        raise UsageError(f"--repeat {n}: expected a number of processes per case >= 1")
-    return int(n)
+def add_case_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose and configure cases, shared by ``run`` and ``nightly``."""
+    p.add_argument("--suite", action="append", metavar="NAME", help="suite to run (repeatable; default: all)")
+    p.add_argument("--case", action="append", metavar="NAME", help="only these cases (repeatable)")
+    p.add_argument("--profile", default="smoke", help="smoke (CPU, <1 min/suite), standard (1 GPU) or full")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument("--backend", default="auto",
+                   help="3D backend: auto (pytorch3d if importable), torch, pytorch3d, or a comma list "
+                        "(torch,pytorch3d) that runs every case once per backend, named CASE@BACKEND")
+    p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
+    p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
+                   help="set a configuration field for every selected case (JSON values), e.g. --set iterations=50; "
+                        "checked against the suite's fields (bench3d list --suite S); setting a grid field runs "
+                        "and names the cases with that value")
+    p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
 
 
-def _as_run(given: int | None, stored: int | None, flag: str, run: RunRecord) -> int | None:
-    """A setting for ``--resume``: the resumed run's unless given; a different value would mix two
-    settings in one run."""
-    if given is None:
-        return stored
-    if stored is not None and given != stored:
-        def show(v: object) -> str:
-            return " ".join(map(str, v)) if isinstance(v, list) else str(v)
-
-        raise UsageError(f"{flag} {show(given)}: run {run.run_id} was made with {flag} {show(stored)}; resume it "
-                         f"with the same value or leave {flag} out")
-    return given
-
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a CI job's timeout, ``kill``) exits like Ctrl-C does, through the runner's clean-up, which
-    kills the running case's worker; the default action would leave it running as an orphan."""
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave the default
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def request_from_args(args: argparse.Namespace) -> RunRequest:
+    """The :class:`~bench.api.RunRequest` of ``bench3d run``'s options."""
+    return RunRequest(suites=list(args.suite or []), cases=list(args.case or []), profile=args.profile,
+                      device=args.device, backend=args.backend, seed=args.seed, timeout=args.timeout,
+                      threads=args.threads, repeat=args.repeat, overrides=parse_overrides(args.overrides),
+                      data_root=args.data_root, out=args.out, db=args.db,
+                      reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
+                      argv=sys.argv[1:])
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.store import Store
+    req = request_from_args(args)
+    state: dict = {}
 
-    out_dir = check_writable(args.out)
-    store = Store.open(args.db or os.environ.get("BENCH3D_DB") or str(out_dir / "bench3d.db"), create=True)
+    def on_plan(run_rec, cases, suites) -> None:
+        print(f"run {run_rec.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
+              f"{run_rec.profile} on {run_rec.device}", file=sys.stderr)
+        bar, update = _progress(len(cases) * run_rec.settings.repeat, quiet=not sys.stderr.isatty())
+        bar.start()
+        state["bar"], state["update"] = bar, update
+
+    def progress(event: str, case: Case, result: CaseResult | None) -> None:
+        state["update"](event, case, result)
+
     try:
-        registry = Registry()
-        if args.resume:
-            run = store.get_run(store.resolve(args.resume))
-            if run.source != "run":
-                raise UsageError(f"--resume {args.resume}: run {run.run_id} was stored by `bench3d {run.source}`, "
-                                 f"not by `bench3d run`; there is nothing to resume")
-            suites = registry.select(run.suites)
-            opts = RunOptions(profile=run.profile, device=run.device, seed=run.seed, timeout=args.timeout,
-                              backend=run.backend, out_dir=out_dir, data_root=args.data_root,
-                              threads=_as_run(args.threads, run.environment.get("torch_threads"), "--threads", run),
-                              repeat=_repeat(args, run), argv=sys.argv[1:])
-            done = store.done_cases(run.run_id)
-            cases = expand_backends(select_cases(suites, run.profile, args.case), parse_backends(run.backend))
-            planned = run.environment.get("planned_cases")
-            if planned and not args.case:  # the cases the run was started with, not every case of its suites
-                cases = [c for c in cases if f"{c.suite}/{c.name}" in set(planned)]
-            cases = [c for c in cases if c.key not in done]
-            overrides = _as_run(args.overrides, run.environment.get("overrides"), "--set", run)
-            cases = apply_overrides(cases, parse_overrides(overrides))
-            run_dir = Path(run.environment.get("bench3d_run_dir") or out_dir / "runs" / run.run_id)
-        else:
-            suites = registry.select(args.suite)
-            cases = apply_overrides(select_cases(suites, args.profile, args.case), parse_overrides(args.overrides))
-            cases = expand_backends(cases, parse_backends(args.backend))
-            device = resolve_device(args.device)
-            opts = RunOptions(profile=args.profile, device=device, seed=args.seed, timeout=args.timeout,
-                              backend=args.backend, out_dir=out_dir, data_root=args.data_root, threads=args.threads,
-                              repeat=_repeat(args), argv=sys.argv[1:])
-            if args.threads is not None and args.threads < 1:
-                raise UsageError(f"--threads {args.threads}: expected a positive number of threads")
-            run = make_run_record(opts, suites, device)
-            run.environment["backend_resolved"] = resolve_backends(parse_backends(args.backend))
-            if args.threads:
-                run.environment["torch_threads"] = args.threads
-            if opts.repeat > 1:
-                run.environment["repeat"] = opts.repeat
-            if args.overrides:
-                run.environment["overrides"] = list(args.overrides)
-            run.environment["planned_cases"] = [f"{c.suite}/{c.name}" for c in cases]  # what --resume completes
-            run_dir = check_writable(out_dir / "runs" / run.run_id)
-            run.environment["bench3d_run_dir"] = str(run_dir.resolve())
-            store.create_run(run)
-
-        print(f"run {run.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
-              f"{run.profile} on {run.device}", file=sys.stderr)
-        bar, update = _progress(len(cases) * opts.repeat, quiet=not sys.stderr.isatty())
-        with bar, _terminate_as_exit():
-            execute(store, run, cases, opts, run_dir, progress=update)
-        all_results = store.cases(run.run_id)
-        status = run_status(all_results)
-        store.finish_run(run.run_id, status, datetime.now(timezone.utc).isoformat())
-        paths = {} if args.no_report else _write_reports(store, run.run_id, run_dir)
-        if args.json:
-            print(json.dumps(run_json(run.run_id, status, all_results, paths), indent=2))
-        else:
-            for fmt, path in paths.items():
-                print(f"{fmt} report: {path}")
-        return 0 if status == "ok" else 1
+        outcome: RunOutcome = run(req, progress=progress, on_plan=on_plan)
     finally:
-        store.close()
+        if "bar" in state:
+            state["bar"].stop()
+    if args.json:
+        print(json.dumps(run_json(outcome), indent=2))
+    else:
+        for fmt, path in outcome.reports.items():
+            print(f"{fmt} report: {path}")
+    return outcome.exit_code
 
 
-def _write_reports(store, run_id: str, run_dir: Path) -> dict[str, str]:
-    from bench.report import write_report
-
-    paths = {}
-    for fmt, name in (("md", "report.md"), ("html", "report.html"), ("json", "report.json")):
-        try:
-            paths[fmt] = str(write_report(store, run_id, fmt, run_dir / name, artifact_root=run_dir))
-        except (OSError, StoreError) as exc:  # a report failure never loses the stored run
-            print(f"warning: could not write the {fmt} report: {exc}", file=sys.stderr)
-    return paths
-
-
-def run_json(run_id: str, status: str, results: list[CaseResult], reports: dict[str, str]) -> dict:
-    """The ``--json`` contract of ``bench3d run``."""
-    return {
-        "run_id": run_id,
-        "status": status,
-        "reports": reports,
-        "cases": [
-            {"suite": r.suite, "case": r.case, "status": r.status,
-             "metrics": {m.name: m.value for m in r.metrics},
-             "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n} for t in r.timings},
-             "error": r.error}
-            for r in results
-        ],
-    }
-
-
-__all__ = ["cmd_run", "run_json", "select_cases", "check_writable", "parse_backends", "expand_backends"]
+__all__ = ["add_case_options", "cmd_run", "request_from_args"]

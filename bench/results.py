@@ -65,6 +65,19 @@ class TimingRecord:
     # Samples of each worker process pooled here (``bench3d run --repeat``), in the order of ``samples``;
     # None for one process.
     process_sizes: list[int] | None = None
+    # Throughput: how many ``item_unit`` (rays, images) one call processes, so reports show
+    # ``items_per_call / median`` per second; None for a plain timing (schema v5).
+    items_per_call: float | None = None
+    item_unit: str | None = None
+    # The phase of the case this timing measured: setup | loop | evaluate | kernel (schema v5; None before).
+    phase: str | None = None
+
+    @property
+    def throughput(self) -> float | None:
+        """``item_unit`` per second at the median, or None."""
+        if not self.items_per_call or not self.median or self.median <= 0:
+            return None
+        return self.items_per_call / self.median
 
     @property
     def processes(self) -> int:
@@ -99,7 +112,11 @@ class CaseResult:
     seed: int | None = None
     device: str | None = None
     backend: str | None = None
-    datasets: dict[str, str] = field(default_factory=dict)  # name -> version
+    datasets: dict[str, str] = field(default_factory=dict)  # name -> "v<version> sha256:<content checksum>"
+    # Case identity (schema v5): hash of the resolved configuration's identity fields, and the fields that are
+    # not part of it (chunk sizes, memory guards). None: stored before v5, configuration unknown.
+    config_hash: str | None = None
+    config_free: list[str] = field(default_factory=list)
     metrics: list[MetricRecord] = field(default_factory=list)
     timings: list[TimingRecord] = field(default_factory=list)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
@@ -114,6 +131,34 @@ class CaseResult:
         d["timings"] = [TimingRecord(**t) for t in d.get("timings", [])]
         d["artifacts"] = [ArtifactRecord(**a) for a in d.get("artifacts", [])]
         return cls(**d)
+
+
+@dataclass
+class RunSettings:
+    """What a run was asked for: the typed, stored record of ``bench3d run``'s options (schema v5).
+
+    ``planned_cases`` ("suite/case") is what ``--resume`` completes; ``overrides`` are the ``--set`` items.
+    """
+
+    profile: str = "smoke"
+    device: str = "auto"
+    seed: int = 0
+    backend: str = "auto"
+    timeout: float = 900.0
+    threads: int | None = None
+    repeat: int = 1
+    overrides: list[str] = field(default_factory=list)
+    planned_cases: list[str] = field(default_factory=list)
+    run_dir: str | None = None
+    data_root: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass
@@ -135,3 +180,9 @@ class RunRecord:
     machine: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     source: str = "run"  # run | ingest
+    settings: RunSettings | None = None  # None for ingested runs
+
+    @property
+    def run_dir(self) -> str | None:
+        """The folder of the run's reports, logs and artifacts (None when unknown)."""
+        return self.settings.run_dir if self.settings else None

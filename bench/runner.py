@@ -18,32 +18,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import env as envmod
-from bench.results import FAILED_STATUSES, CaseResult, RunRecord
+from bench.compare.samples import pool
+from bench.config import case_identity
+from bench.results import FAILED_STATUSES, CaseResult, RunRecord, RunSettings
 from bench.suite import Case, Suite
-from bench.timing import pool
 
 LOG_TAIL_LINES = 40
-
-
-@dataclass
-class RunOptions:
-    """What `bench3d run` was asked for."""
-
-    profile: str = "smoke"
-    device: str = "auto"
-    seed: int = 0
-    timeout: float = 900.0
-    backend: str = "auto"
-    out_dir: Path = Path("reports")
-    data_root: Path | None = None
-    threads: int | None = None
-    repeat: int = 1  # worker processes per case; their timings are pooled (bench.timing.pool)
-    argv: list[str] = field(default_factory=list)
 
 
 def resolve_device(device: str) -> str:
@@ -67,13 +51,16 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def make_run_record(opts: RunOptions, suites: Sequence[Suite], device: str) -> RunRecord:
+def make_run_record(settings: RunSettings, suites: Sequence[Suite], argv: Sequence[str] = ()) -> RunRecord:
     environment = envmod.capture()
+    if settings.threads:
+        environment["torch_threads"] = settings.threads
     return RunRecord(
-        run_id=new_run_id(), created_at=datetime.now(timezone.utc).isoformat(), profile=opts.profile,
-        device=device, seed=opts.seed, backend=opts.backend, argv=list(opts.argv),
+        run_id=new_run_id(), created_at=datetime.now(timezone.utc).isoformat(), profile=settings.profile,
+        device=settings.device, seed=settings.seed, backend=settings.backend, argv=list(argv),
         suites=[s.name for s in suites], git_commit=environment.get("git_commit"),
         git_dirty=environment.get("git_dirty"), machine=environment.get("machine"), environment=environment,
+        settings=settings,
     )
 
 
@@ -92,7 +79,7 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: Path, repeat: int = 0) -> CaseResult:
+def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: Path, repeat: int = 0) -> CaseResult:
     """Run one case in a fresh Python process and classify how it ended.
 
     ``repeat`` > 0 is a further process of the same case (``--repeat``): its log gets a suffix and its
@@ -105,11 +92,11 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
     with tempfile.TemporaryDirectory(prefix="bench3d-case-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         artifacts = run_dir / "artifacts" if repeat == 0 else Path(tmp) / "artifacts"
-        spec = {"suite": case.suite, "case": case.name, "params": dict(case.params), "profile": run.profile,
+        spec = {"suite": case.suite, "case": case.name, "params": case.params, "profile": run.profile,
                 "device": run.device, "seed": run.seed,
-                "backend": case.params.get("backend", opts.backend),  # set per case by --backend a,b
+                "backend": case.backend or opts.backend, "case_backend": case.backend,  # per case: --backend a,b
                 "artifact_root": str(artifacts), "result_path": str(result_path),
-                "data_root": str(opts.data_root) if opts.data_root else None, "threads": opts.threads,
+                "data_root": opts.data_root, "threads": opts.threads,
                 "repeat": repeat}
         spec_path.write_text(json.dumps(spec))
         t0 = time.perf_counter()
@@ -132,8 +119,9 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunOptions, run_dir: P
         if result_path.exists() and not timed_out:
             result = CaseResult.from_dict(json.loads(result_path.read_text()))
         else:
-            result = CaseResult(suite=case.suite, case=case.name, params=dict(case.params), seed=run.seed,
+            result = CaseResult(suite=case.suite, case=case.name, params=case.params, seed=run.seed,
                                 device=run.device, duration_s=duration)
+            result.config_hash, result.config_free = case_identity(case.config)
             if timed_out:
                 result.status, result.error = "timeout", f"no result after the per-case timeout of {opts.timeout:g} s"
             elif code < 0:
@@ -176,7 +164,7 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
 ProgressFn = Callable[[str, Case, CaseResult | None], None]
 
 
-def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_dir: Path,
+def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
             progress: ProgressFn | None = None) -> list[CaseResult]:
     """Run ``cases`` and store each result as soon as it is complete.
 
@@ -191,6 +179,7 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunOptions, run_
     stored.
     """
     rounds = max(1, opts.repeat)
+    run_dir = Path(opts.run_dir or Path("reports") / "runs" / run.run_id)
     processes: list[list[CaseResult]] = [[] for _ in cases]
     results: dict[int, CaseResult] = {}
     for k in range(rounds):

@@ -46,20 +46,35 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def run_spec(spec: dict[str, Any]) -> CaseResult:
-    """Run the case a spec describes and return its result (never raises for case failures)."""
+    """Run the case a spec describes and return its result (never raises for case failures).
+
+    The spec holds the case's resolved configuration (``params``); the harness resolves the datasets the
+    suite declares for it before ``run`` (a missing standard dataset: skipped with where to get it).
+    """
+    from bench import config as cfgmod
     from bench.context import Context
-    from bench.suite import Case, Registry
+    from bench.data.resolve import resolve_case_datasets
+    from bench.suite import Registry
 
     suite = Registry().get(spec["suite"])
-    case = Case(spec["suite"], spec["case"], dict(spec["params"]))
-    ctx = Context(suite, case, device=spec["device"], seed=int(spec["seed"]), profile=spec["profile"],
-                  artifact_root=Path(spec["artifact_root"]), backend_name=spec.get("backend", "auto"),
-                  data_root=Path(spec["data_root"]) if spec.get("data_root") else None,
-                  repeat=int(spec.get("repeat", 0)))
-    res = ctx.result
-    res.started_at = datetime.now(timezone.utc).isoformat()
+    case = suite.case_from(spec["case"], dict(spec["params"]), spec.get("case_backend"))
+    data_root = Path(spec["data_root"]) if spec.get("data_root") else None
+    started = datetime.now(timezone.utc).isoformat()
     t0 = time.perf_counter()
+    datasets, failure = {}, None
     try:
+        datasets = resolve_case_datasets(suite, case.config, data_root, int(spec["seed"]))
+    except BaseException as exc:  # noqa: BLE001 - recorded as the case's outcome below
+        failure = exc
+    ctx = Context(suite, case, device=spec["device"], seed=int(spec["seed"]), profile=spec["profile"],
+                  artifact_root=Path(spec["artifact_root"]), backend_name=spec.get("backend") or "auto",
+                  data_root=data_root, repeat=int(spec.get("repeat", 0)), datasets=datasets)
+    res = ctx.result
+    res.started_at = started
+    res.config_hash, res.config_free = cfgmod.case_identity(case.config)
+    try:
+        if failure is not None:
+            raise failure
         set_seeds(int(spec["seed"]))
         if spec.get("threads"):
             import torch
@@ -68,13 +83,14 @@ def run_spec(spec: dict[str, Any]) -> CaseResult:
         if spec.get("backend"):
             _ = ctx.backend  # record which backend ran, and fail early if it is missing
         suite.run(case, ctx)
+        ctx.finish()
         nans = [m.name for m in res.metrics if m.is_nan()]
         if nans:
             res.status, res.error = "nan", f"NaN in metric(s): {', '.join(nans)}"
     except NotAvailable as exc:
         res.status, res.error = "skipped", f"not available: {exc}"
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none escapes
-        traceback.print_exc()
+        traceback.print_exception(exc)
         res.status = "oom" if _is_oom(exc) else "error"
         res.error = f"{type(exc).__name__}: {exc}".strip()[:2000]
     res.duration_s = time.perf_counter() - t0

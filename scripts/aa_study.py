@@ -2,8 +2,9 @@
 
 Runs of a cheap suite in a chain. With the test-only spin suite (``tests/fixtures/spin_suite.py``):
 base 0, slow15 0, slow03 0, base 1, ... where slow15/slow03 do 15%/3% more of the timed work
-(``--set slowdown=...``); trial i compares base i with base i+1 (A/A), with slow15 i and with
-slow03 i. With any other suite (``--suite kernels``) the chain holds base runs only (A/A).
+(``BENCH3D_SPIN_SLOWDOWN=...``, a code change that leaves the configuration as it is); trial i compares
+base i with base i+1 (A/A), with slow15 i and with slow03 i. With any other suite (``--suite kernels``) the chain
+holds base runs only (A/A).
 "Confirmed" re-scores a flagged value with the next run of the same code, as ``bench3d nightly`` does.
 
     PYTHONPATH=. python scripts/aa_study.py --trials 20 --db /tmp/aa/aa.db --json /tmp/aa/result.json
@@ -28,16 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.compare.diff import Settings, compare_cases, compare_runs  # noqa: E402
+from bench.compare.samples import process_chunks  # noqa: E402
 from bench.results import CaseResult, TimingRecord  # noqa: E402
 from bench.store import Store  # noqa: E402
-from bench.timing import TimingResult, process_chunks  # noqa: E402
+from bench.timing import TimingResult  # noqa: E402
 
 MADE = {"slow15": 0.15, "slow03": 0.03}
 
 
-def make_run(db: str, out: str, suite: str, extra: list[str]) -> str:
+def make_run(db: str, out: str, suite: str, extra: list[str], slowdown: float | None = None) -> str:
     env = {
         **os.environ,
+        **({"BENCH3D_SPIN_SLOWDOWN": str(slowdown)} if slowdown is not None else {}),
         "BENCH3D_EXTRA_SUITES": "spin=spin_suite:SpinSuite",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests" / "fixtures"), os.environ.get("PYTHONPATH", "")]),
     }
@@ -160,13 +163,13 @@ def main() -> int:
     if not args.analyze_only:
         if not trials:
             trials.append(
-                {"base": make_run(args.db, out, args.suite, [*extra, "--set", "slowdown=0"] if made else extra)}
+                {"base": make_run(args.db, out, args.suite, extra, 0.0 if made else None)}
             )
         while len(trials) <= args.trials:
             t = trials[-1]
             for kind, slow in made.items():
-                t.setdefault(kind, make_run(args.db, out, args.suite, [*extra, "--set", f"slowdown={slow}"]))
-            t["aa"] = make_run(args.db, out, args.suite, [*extra, "--set", "slowdown=0"] if made else extra)
+                t.setdefault(kind, make_run(args.db, out, args.suite, extra, slow))
+            t["aa"] = make_run(args.db, out, args.suite, extra, 0.0 if made else None)
             trials.append({"base": t["aa"]})
             log.write_text(json.dumps(trials, indent=1))
             print(f"trial {len(trials) - 1}/{args.trials} done", file=sys.stderr, flush=True)

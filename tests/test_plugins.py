@@ -47,3 +47,11 @@ def test_plugin_example_installs_and_runs(tmp_path, bench_env):
     assert cases["noise=0.0"]["metrics"]["rotation_error_deg"] < 1e-3
     assert cases["noise=0.01"]["metrics"]["rotation_error_deg"] < 1.0
     assert cases["noise=0.0"]["timings"]["kabsch"]["n"] >= 5
+    assert cases["noise=0.0"]["timings"]["setup"]["n"] == 1  # the phase it declared, timed by the harness
+
+    shown = subprocess.run(bench3d_cmd("list", "--suite", "kabsch"), env=env, capture_output=True, text=True,
+                           check=True).stdout
+    assert "points: int; default 100000; smoke 1000; standard 100000" in shown
+    typo = subprocess.run(bench3d_cmd("run", "--suite", "kabsch", "--set", "pointz=5", "--out", str(tmp_path / "o")),
+                          env=env, capture_output=True, text=True)
+    assert typo.returncode == 2 and "Did you mean 'points'" in typo.stderr

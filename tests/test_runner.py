@@ -45,7 +45,9 @@ def test_every_failure_is_recorded_and_the_run_goes_on(faulty_env):
         assert cases[name]["status"] == status, (name, cases[name])
         if reason:
             assert reason in cases[name]["error"], (name, cases[name]["error"])
-    assert cases["mode=ok"]["metrics"] == {"value": 1.0, "process": 1.0}
+    assert {k: v for k, v in cases["mode=ok"]["metrics"].items() if k != "peak_memory_mb"} == {"value": 1.0,
+                                                                                              "process": 1.0}
+    assert cases["mode=ok"]["metrics"]["peak_memory_mb"] >= 0  # the harness's own, from the timed call
     assert cases["mode=ok"]["timings"]["noop"]["n"] >= 5
 
     store = Store.open(str(faulty_env / "reports" / "bench3d.db"), create=False)
@@ -120,11 +122,12 @@ def test_repeat_pools_timings_of_fresh_processes(faulty_env):
     run_id = json.loads(proc.stdout)["run_id"]
     with Store.open(str(faulty_env / "reports" / "bench3d.db"), create=False) as store:
         (case,) = store.cases(run_id)
-        assert store.get_run(run_id).environment["repeat"] == 3
+        assert store.get_run(run_id).settings.repeat == 3
     (t,) = case.timings
     assert t.processes == 3 and t.n >= 15 and len(t.calibration) == t.n
     assert len(t.process_sizes) == 3 and sum(t.process_sizes) == t.n and min(t.process_sizes) >= 5
-    value, process = case.metrics
+    value, process, memory = case.metrics
+    assert memory.name == "peak_memory_mb" and len(memory.process_values) == 3  # the harness's, per process
     assert value.items == [0.5, 1.5] and value.process_values is None  # items: the first process's
     assert process.value == 1.0 and process.process_values == [1.0, 2.0, 3.0]  # no items: every process's
     run_dir = faulty_env / "reports" / "runs" / run_id
@@ -163,8 +166,8 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
     spread over the run; a case failing in round 1 is stored at once and not run again; a case is
     stored after its last process, with the samples of all of them pooled."""
     from bench import runner
-    from bench.results import CaseResult
-    from bench.suite import Case
+    from bench.results import CaseResult, RunSettings
+    from bench.suite import Case, EmptyConfig
     from bench.timing import TimingResult
 
     calls, stored = [], []
@@ -180,10 +183,11 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
             stored.append((result.case, len(calls)))
 
     monkeypatch.setattr(runner, "run_case_subprocess", fake_process)
-    cases = [Case("s", name) for name in ("a", "b", "c")]
+    cases = [Case("s", name, EmptyConfig()) for name in ("a", "b", "c")]
     events = []
-    run = runner.make_run_record(runner.RunOptions(repeat=3), [], "cpu")
-    out = runner.execute(FakeStore(), run, cases, runner.RunOptions(repeat=3), tmp_path,
+    settings = RunSettings(repeat=3, run_dir=str(tmp_path))
+    run = runner.make_run_record(settings, [])
+    out = runner.execute(FakeStore(), run, cases, settings,
                          progress=lambda ev, case, res: events.append((ev, case.name)))
     assert calls == ["a0", "b0", "c0", "a1", "c1", "a2", "c2"]
     assert stored == [("b", 2), ("a", 6), ("c", 7)]  # b when it failed, a and c after their last process

@@ -61,6 +61,14 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         help=f"relative tolerance for metrics without per-item values (default {stats.DEFAULT_TOLERANCE})",
     )
     p.add_argument(
+        "--ignore-params",
+        metavar="A,B",
+        type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
+        default=(),
+        help="configuration fields whose difference is deliberate (an A/B of one parameter): cases differing "
+        "only there are compared, and the report names the difference (others stay incomparable)",
+    )
+    p.add_argument(
         "--raw-timings",
         action="store_true",
         help="compare timings as measured, without dividing out each run's machine speed (reference kernel)",
@@ -69,6 +77,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the four sub-commands; each routes itself with ``set_defaults(handler=...)``."""
+    from bench.cli_run import add_case_options
+
     p = sub.add_parser(
         "compare",
         help="compare two runs (or a run with a published baseline file)",
@@ -142,21 +152,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "regression or a new failure (the first run of a machine exits 1 only if cases "
         "failed). " + _EPILOG_STATS,
     )
-    p.add_argument("--profile", default="smoke", help="profile to run (default smoke)")
-    p.add_argument("--suite", action="append", metavar="NAME", help="suite to run (repeatable; default: all)")
-    p.add_argument("--case", action="append", metavar="NAME", help="only these cases (repeatable)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides", help="override a case parameter")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--backend", default="auto", help="3D backend: auto, torch, pytorch3d")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per case")
+    add_case_options(p)
     p.add_argument("--repeat", type=int, default=5, metavar="N",
                    help="processes per case whose timing samples are pooled and tested on process medians "
                         "(default 5: one process's timings drift by a few percent from the next's on a shared "
                         "machine; 5 found 20/20 injected 15%% slowdowns where 3 found 17/20; with 1, timings are "
                         "shown but never judged worse)")
-    p.add_argument("--data-root", type=Path, help="dataset root (default: $BENCH3D_DATA)")
     p.add_argument("--machine", help="machine id to record (default: $BENCH3D_MACHINE or host+CPU+GPU hash)")
     p.add_argument("--dashboard", type=Path, metavar="DIR", help="write the dashboard into DIR")
     p.add_argument("--reports", type=int, default=5, help="dashboard: reports for this many latest runs")
@@ -192,7 +193,8 @@ def _looks_like_file(ref: str) -> bool:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
-    settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings)
+    settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings,
+                             ignore_params=args.ignore_params)
     with _open(args) as store:
         if args.backends:
             return _compare_backends(store, args, fmt)

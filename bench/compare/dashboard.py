@@ -130,7 +130,7 @@ def _write_reports(store: Any, out: Path, runs: list[Any]) -> dict[str, str]:
 
     links = {}
     for r in runs:
-        root = r.environment.get("bench3d_run_dir")
+        root = r.run_dir
         try:
             write_report(
                 store,

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.compare import stats
+from bench.compare.samples import normalised_samples, sensitivity_fit
 from bench.compare.stats import Verdict
+from bench.config import config_diff
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_diff
 from bench.results import FAILED_STATUSES, CaseResult, MetricRecord, RunRecord, TimingRecord
-from bench.timing import normalised_samples, sensitivity_fit
 
 # Timings read off the CPU's clock; GPU-event timings are not put on the CPU reference kernel's speed.
 CPU_CLOCKS = ("perf_counter",)
-# Below this weight of the runs' own data in the fitted speed sensitivity (bench.timing.sensitivity_fit), a
+# Below this weight of the runs' own data in the fitted speed sensitivity (bench.compare.samples.sensitivity_fit), a
 # verdict that the raw timings contradict in direction is not judged.
 MIN_EVIDENCE = 0.5
 
@@ -53,6 +54,9 @@ class Settings:
     tolerance: float = stats.DEFAULT_TOLERANCE
     # Divide out the machine's speed at each run (the reference kernel timed beside the samples).
     normalise: bool = True
+    # Configuration fields whose difference is the point of the comparison (a deliberate A/B of one parameter):
+    # cases that differ only there are compared, and the difference is named in the comparison's notes.
+    ignore_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.factor > 1:
@@ -132,17 +136,29 @@ class Comparison:
         return out
 
 
-def _case_conflicts(b: CaseResult, n: CaseResult) -> list[str]:
+def config_differences(b: CaseResult, n: CaseResult, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The configuration fields two cases differ in (identity fields only, ``ignore`` left out); empty when
+    either case's configuration is unknown (stored before schema v5), which compares as before."""
+    if not b.config_hash or not n.config_hash or b.config_hash == n.config_hash and not ignore:
+        return []
+    free = set(b.config_free) | set(n.config_free)
+    return config_diff(b.params, n.params, ignore=free | set(ignore))
+
+
+def _case_conflicts(b: CaseResult, n: CaseResult, s: Settings | None = None) -> list[str]:
     """Reasons why nothing of two cases can be compared."""
-    out = []
+    out = [f"config {d}" for d in config_differences(b, n, s.ignore_params if s else ())]
     if (b.device or "") != (n.device or ""):
         out.append(f"device {b.device} != {n.device}")
     if b.backend and n.backend and b.backend != n.backend:
         out.append(f"backend {b.backend} != {n.backend}")
     for name in sorted(set(b.datasets) | set(n.datasets)):
-        vb, vn = b.datasets.get(name, "<missing>"), n.datasets.get(name, "<missing>")
-        if vb != vn:
-            out.append(f"dataset {name} version {vb} != {vn}")
+        vb, vn = b.datasets.get(name), n.datasets.get(name)
+        # A case stored before schema v5 (no configuration hash) could not record the datasets the harness
+        # now resolves: an absent entry there is unknown, not different (compared as before, with a note).
+        unknown = (vb is None and not b.config_hash) or (vn is None and not n.config_hash)
+        if vb != vn and not unknown:
+            out.append(f"dataset {name} version {vb or '<missing>'} != {vn or '<missing>'}")
     return out
 
 
@@ -234,7 +250,7 @@ def _pair_rows(b: CaseResult, n: CaseResult, s: Settings, machines: str) -> list
     for which, c in (("base", b), ("new", n)):
         if c.status == "skipped":
             return [Row(suite, case, "case", "status", MISSING, f"skipped in {which} run: {c.error or ''}")]
-    conflicts = _case_conflicts(b, n)
+    conflicts = _case_conflicts(b, n, s)
     if conflicts:
         return [Row(suite, case, "case", "conventions", INCOMPARABLE, "; ".join(conflicts))]
     rows = []
@@ -298,6 +314,7 @@ def compare_cases(
         cmp.notes.append(f"different machines ({base.machine} vs {new.machine}): timings are not compared")
     bmap = {(c.suite, c.case): c for c in base_cases if c.suite in common}
     nmap = {(c.suite, c.case): c for c in new_cases if c.suite in common}
+    cmp.notes.extend(_config_notes(bmap, nmap, s))
     for key in [*bmap, *(k for k in nmap if k not in bmap)]:
         if key in bmap and key in nmap:
             cmp.rows.extend(_pair_rows(bmap[key], nmap[key], s, machines))
@@ -319,6 +336,23 @@ def compare_cases(
             "is never judged worse/better; make both runs with --repeat N (N >= 2) to test them"
         )
     return cmp
+
+
+def _config_notes(bmap: dict, nmap: dict, s: Settings) -> list[str]:
+    """Notes on case configurations: those unknown (old stores) and the deliberate A/B differences."""
+    pairs = [(bmap[k], nmap[k]) for k in bmap if k in nmap]
+    notes = []
+    unknown = sum(1 for b, n in pairs if not b.config_hash or not n.config_hash)
+    if unknown:
+        notes.append(f"{unknown} case pair(s) with an unknown configuration (stored before schema v5): compared "
+                     "by name only, as before")
+    if s.ignore_params:
+        ab = sorted({d for b, n in pairs if b.config_hash and n.config_hash
+                     for d in config_diff({k: b.params.get(k) for k in s.ignore_params},
+                                          {k: n.params.get(k) for k in s.ignore_params})})
+        notes.append(f"--ignore-params {','.join(s.ignore_params)}: cases compared across "
+                     + (", ".join(ab) if ab else "no difference in those fields"))
+    return notes
 
 
 def compare_runs(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.api import RunRequest, default_db, run
 from bench.compare import baselines as bl
 from bench.compare import diff, render
 
@@ -39,39 +40,23 @@ class NightlyResult:
         return 1 if self.regressions else 0
 
 
-def run_namespace(args: argparse.Namespace, cases: list[str] | None = None) -> argparse.Namespace:
-    """The namespace ``bench.cli_run.cmd_run`` expects, from the nightly options."""
-    return argparse.Namespace(
-        suite=args.suite,
-        case=cases if cases is not None else args.case,
-        profile=args.profile,
-        device=args.device,
-        backend=args.backend,
-        seed=args.seed,
-        timeout=args.timeout,
-        threads=args.threads,
-        repeat=getattr(args, "repeat", 1),
-        overrides=args.overrides,
-        resume=None,
-        data_root=args.data_root,
-        json=False,
-        no_report=False,
-        db=args.db,
-        out=args.out,
-    )
+def request(args: argparse.Namespace, cases: list[str] | None = None) -> RunRequest:
+    """The run request of the nightly options (``cases``: only these, for a confirmation run)."""
+    from bench.cli_run import request_from_args
+
+    req = request_from_args(args)
+    if cases is not None:
+        req.cases = list(cases)
+    return req
 
 
-def _run(store: Any, ns: argparse.Namespace) -> tuple[str, int]:
-    """Call ``bench3d run`` in-process (its report lines go to stderr) and return (new run id, exit code)."""
-    from bench.cli_run import cmd_run
-
-    before = {r.run_id for r in store.list_runs()}
+def _run(store: Any, req: RunRequest) -> tuple[str, int]:
+    """Run through the API (report lines go to stderr) and return (new run id, exit code)."""
     with contextlib.redirect_stdout(sys.stderr):
-        code = cmd_run(ns)
-    new = [r for r in store.list_runs() if r.run_id not in before]
-    if not new:
-        raise RuntimeError("bench3d run stored no run")
-    return new[0].run_id, code
+        outcome = run(req, store=store)
+    for fmt, path in outcome.reports.items():
+        print(f"{fmt} report: {path}", file=sys.stderr)
+    return outcome.run.run_id, outcome.exit_code
 
 
 def previous_run(store: Any, run_id: str) -> str | None:
@@ -96,14 +81,15 @@ def nightly(args: argparse.Namespace) -> NightlyResult:
     if args.machine:
         os.environ["BENCH3D_MACHINE"] = args.machine
     args.out.mkdir(parents=True, exist_ok=True)
-    db = args.db or os.environ.get("BENCH3D_DB") or str(args.out / "bench3d.db")
+    db = args.db or default_db(args.out)
     args.db = db
     settings = diff.Settings(args.factor, args.alpha, args.tolerance,
-                             normalise=not getattr(args, "raw_timings", False))
+                             normalise=not getattr(args, "raw_timings", False),
+                             ignore_params=getattr(args, "ignore_params", ()))
     base_files = bl.load_dir(args.baselines) if args.baselines else bl.load_dir()
     store = Store.open(db, create=True)
     try:
-        run_id, code = _run(store, run_namespace(args))
+        run_id, code = _run(store, request(args))
         res = NightlyResult(run_id, code, previous=previous_run(store, run_id))
         res.baseline_rows = bl.rows_for_cases(store.cases(run_id), base_files)
         if res.previous:
@@ -113,12 +99,12 @@ def nightly(args: argparse.Namespace) -> NightlyResult:
             res.regressions = list(cmp.regressions)
             slow = [r for r in res.regressions if r.kind == "timing"]
             if slow and args.confirm:
-                res.confirm_run, _ = _run(store, run_namespace(args, sorted({r.case for r in slow})))
+                res.confirm_run, _ = _run(store, request(args, sorted({r.case for r in slow})))
                 again = diff.compare_runs(store, res.previous, res.confirm_run, settings)
                 still = {(r.suite, r.case, r.name) for r in again.regressions if r.kind == "timing"}
                 res.unconfirmed = [r for r in slow if (r.suite, r.case, r.name) not in still]
                 res.regressions = [r for r in res.regressions if r not in res.unconfirmed]
-            run_dir = Path(store.get_run(run_id).environment.get("bench3d_run_dir") or args.out)
+            run_dir = Path(store.get_run(run_id).run_dir or args.out)
             path = run_dir / "compare.html"
             path.write_text(render.to_html(cmp), encoding="utf-8")
             (run_dir / "compare.md").write_text(render.to_markdown(cmp), encoding="utf-8")

@@ -47,7 +47,7 @@ def record(ctx: Any, results: dict[str, Any], ids: list[str]) -> None:
     """Record each score with its per-view items (LPIPS: only its absence is logged)."""
     for name in ("psnr", "ssim", "lpips", "silhouette_iou"):
         if name in results:
-            results[name].record(ctx, name, item_ids=ids)
+            ctx.metric(name, results[name], item_ids=ids)
     if "lpips_unavailable" in results:
         ctx.log(f"lpips not recorded: {results['lpips_unavailable']}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -88,22 +89,43 @@ def resolve_mesh(mesh: str, data_root: str | Path | None) -> str:
     return str(path if path.is_file() else COW_OBJ)
 
 
-def builtin_views(data_root: str | Path | None, seed: int, *, mesh: str, num_views: int, image_size: int,
-                  test_every: int) -> tuple[Views, Views]:
-    """(train, test) views of the generated ``multiview`` dataset: renders around the mesh, every
-    ``test_every``-th view held out (the scene fills the unit sphere; cameras at distance 2.7)."""
-    from bench.data import load
-
+def multiview_params(mesh: str, num_views: int, image_size: int, test_every: int,
+                     data_root: str | Path | None) -> dict[str, Any]:
+    """Parameters of the generated ``multiview`` dataset for a case (the cow resolved to its OBJ)."""
     if test_every < 2:
         raise ValueError(f"test_every: expected an integer >= 2 (every k-th view is held out), got {test_every!r}")
-    params = {"mesh": resolve_mesh(mesh, data_root), "num_views": int(num_views), "image_size": int(image_size),
-              "test_every": int(test_every)}
+    return {"mesh": resolve_mesh(mesh, data_root), "num_views": int(num_views), "image_size": int(image_size),
+            "test_every": int(test_every)}
+
+
+def multiview_use(**when: Any) -> Any:
+    """The ``DatasetUse`` of a suite whose config has mesh, num_views, image_size and test_every fields."""
+    from bench.suite import DatasetUse
+
+    return DatasetUse("multiview", when=when, params=lambda c, root: multiview_params(
+        c.mesh, c.num_views, c.image_size, c.test_every, root))
+
+
+def multiview_views(dataset: Any) -> tuple[Views, Views]:
+    """(train, test) views of a resolved ``multiview`` dataset (``ctx.dataset("multiview")``)."""
     out = []
     for split in ("train", "test"):
-        d = load("multiview", data_root=data_root, seed=seed, params=params, split=split)
+        d = dataset.load(split=split)
         out.append(Views(images=d["images"].float(), masks=d["silhouettes"].float(), R=d["R"], T=d["T"],
                          ids=[f"view{i:03d}" for i in d["indices"]], fov=float(d["fov"][0]), background=1.0))
     return out[0], out[1]
+
+
+def builtin_views(data_root: str | Path | None, seed: int, *, mesh: str, num_views: int, image_size: int,
+                  test_every: int) -> tuple[Views, Views]:
+    """(train, test) views of the generated ``multiview`` dataset: renders around the mesh, every
+    ``test_every``-th view held out (the scene fills the unit sphere; cameras at distance 2.7). Suites get
+    the same through ``ctx.dataset`` and :func:`multiview_views`."""
+    from bench.data.resolve import resolve
+
+    use = multiview_use()
+    config = SimpleNamespace(mesh=mesh, num_views=num_views, image_size=image_size, test_every=test_every)
+    return multiview_views(resolve(use, config, data_root, seed))
 
 
 def blender_folder(data_root: str | Path | None, scene: str) -> Path:
@@ -123,14 +145,21 @@ def blender_views(data_root: str | Path | None, scene: str, split: str, *, max_v
         NotAvailable: the scene folder is absent (the case is skipped, with where to get it).
         DataError: the folder is not in the Blender format (via ``bench.data.require``).
     """
-    from bench.data import get, load, require
+    from bench.data import get, require
 
     folder = blender_folder(data_root, scene)
     report = get(BLENDER_DATASET).check(folder)
     if report.missing:
         raise NotAvailable(report.problems[0])
     require(BLENDER_DATASET, folder)
-    d = load(BLENDER_DATASET, folder, split=split, background="white")
+    return blender_split(folder, split, max_views=max_views)
+
+
+def blender_split(folder: str | Path, split: str, *, max_views: int | None = None) -> Views:
+    """One split of the (checked) NeRF Blender scene folder ``folder``; every k-th view when ``max_views`` is set."""
+    from bench.data import load
+
+    d = load(BLENDER_DATASET, Path(folder), split=split, background="white")
     n = len(d["names"])
     idx = list(range(n))
     if max_views is not None and 0 < max_views < n:

@@ -52,11 +52,6 @@ class MetricResult:
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts; equality only
 
-    def record(self, ctx: Any, name: str | None = None, item_ids: list[str] | None = None) -> Any:
-        """Record this result through a case context (``ctx.metric``)."""
-        return ctx.metric(name or self.name, self.value, items=self.items, item_ids=item_ids,
-                          fingerprint=self.fingerprint, unit=self.unit or None,
-                          higher_is_better=self.higher_is_better)
 
 
 def _jsonable(value: Any) -> Any:

@@ -40,7 +40,8 @@ def case_object(c: CaseResult) -> dict[str, Any]:
         "details": {
             "params": c.params, "started_at": c.started_at, "finished_at": c.finished_at,
             "duration_s": c.duration_s, "seed": c.seed, "device": c.device, "backend": c.backend,
-            "datasets": c.datasets, "log_tail": c.log_tail,
+            "datasets": c.datasets, "config_hash": c.config_hash, "config_free": c.config_free,
+            "log_tail": c.log_tail,
             "metrics": [dataclasses.asdict(m) for m in c.metrics],
             "timings": [dataclasses.asdict(t) for t in c.timings],
             "artifacts": [dataclasses.asdict(a) for a in c.artifacts],

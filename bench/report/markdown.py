@@ -12,6 +12,11 @@ def _cell(x: object) -> str:
     return str(x).replace("\n", " ").replace("|", "\\|")
 
 
+def fmt_throughput(t) -> str:
+    """``"1.23e+04 rays/s"`` at the median for a timing with a throughput, else empty."""
+    return f"{t.throughput:.4g} {t.item_unit}/s" if t.throughput else ""
+
+
 def _table(rows: list[dict[str, object]]) -> str:
     df = pd.DataFrame([{k: _cell(v) for k, v in r.items()} for r in rows])
     return df.to_markdown(index=False, disable_numparse=True)
@@ -32,7 +37,8 @@ def render(view: ReportView) -> str:
                              "unit": m.unit} for m in s.metrics]), ""]
         if s.timings:
             out += ["### Timings", ""]
-            out += [_table([{"case": case, "timing": t.name, "median": fmt_seconds(t.median),
+            out += [_table([{"case": case, "timing": t.name, "phase": t.phase or "", "median": fmt_seconds(t.median),
+                             "throughput": fmt_throughput(t),
                              "IQR": fmt_seconds(t.iqr),
                              "n": t.n if t.processes == 1 else f"{t.n} ({t.processes} processes)",
                              "min": fmt_seconds(t.min),

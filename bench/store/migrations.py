@@ -13,6 +13,9 @@ Version history:
      NULL for one process, as in older rows).
   4  ``metrics.process_values`` (the value of each worker process under ``--repeat``, for metrics without
      items; NULL otherwise, as in older rows).
+  5  ``runs.settings`` (the typed RunSettings; older runs' settings are read from their environment keys),
+     ``cases.config_hash`` + ``cases.config_free`` (case identity; NULL: configuration unknown, compared as
+     before), ``timings.items_per_call`` + ``item_unit`` (throughput) and ``timings.phase``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,14 @@ def _v3_to_v4(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE metrics ADD COLUMN process_values JSON"))
 
 
-STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(conn: sa.Connection) -> None:
+    for table, column, kind in (("runs", "settings", "JSON"), ("cases", "config_hash", "VARCHAR(32)"),
+                                ("cases", "config_free", "JSON"), ("timings", "items_per_call", "FLOAT"),
+                                ("timings", "item_unit", "VARCHAR(32)"), ("timings", "phase", "VARCHAR(16)")):
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+
+
+STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def detect_version(conn: sa.Connection, where: str) -> int | None:

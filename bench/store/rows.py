@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.results import ArtifactRecord, CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.results import ArtifactRecord, CaseResult, MetricRecord, RunRecord, RunSettings, TimingRecord
 from bench.store import codec, schema
 
 _TIMING_STATS = ("median", "iqr", "mean", "min")
@@ -19,6 +19,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "profile": run.profile, "device": run.device, "seed": int(run.seed), "backend": run.backend,
         "argv": list(run.argv), "suites": list(run.suites), "git_commit": run.git_commit,
         "git_dirty": run.git_dirty, "machine": run.machine, "source": run.source,
+        "settings": None if run.settings is None else run.settings.to_dict(),
     }
 
 
@@ -29,8 +30,23 @@ def run_from_row(row: Mapping[str, Any], env_rows: Sequence[Mapping[str, Any]]) 
         seed=row["seed"], backend=row["backend"], status=row["status"], finished_at=row["finished_at"],
         argv=list(row["argv"] or []), suites=list(row["suites"] or []), git_commit=row["git_commit"],
         git_dirty=None if row["git_dirty"] is None else bool(row["git_dirty"]), machine=row["machine"],
-        environment=env, source=row["source"],
+        environment=env, source=row["source"], settings=_settings(row, env),
     )
+
+
+# Keys of the environment in which runs stored before schema v5 kept their settings.
+_LEGACY_SETTINGS = {"threads": "torch_threads", "repeat": "repeat", "overrides": "overrides",
+                    "planned_cases": "planned_cases", "run_dir": "bench3d_run_dir"}
+
+
+def _settings(row: Mapping[str, Any], env: Mapping[str, Any]) -> RunSettings | None:
+    if row.get("settings") is not None:
+        return RunSettings.from_dict(dict(row["settings"]))
+    if row["source"] != "run":
+        return None
+    legacy = {k: env[e] for k, e in _LEGACY_SETTINGS.items() if env.get(e) is not None}
+    return RunSettings(profile=row["profile"], device=row["device"], seed=row["seed"], backend=row["backend"],
+                       **legacy)
 
 
 def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
@@ -39,6 +55,7 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
         run_id=run_id, suite=case.suite, case=case.case, params=dict(case.params), status=case.status,
         error=case.error, log_tail=case.log_tail or "", started_at=case.started_at, finished_at=case.finished_at,
         seed=case.seed, device=case.device, backend=case.backend, datasets=dict(case.datasets),
+        config_hash=case.config_hash, config_free=list(case.config_free) if case.config_hash else None,
         **codec.columns("duration_s", case.duration_s)))
     case_pk = res.inserted_primary_key[0]
     for pos, m in enumerate(case.metrics):
@@ -71,6 +88,7 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
             method=t.method, inner_loops=int(t.inner_loops), peak_memory_bytes=t.peak_memory_bytes,
             memory_kind=t.memory_kind, calibration_s=t.calibration_s,
             process_sizes=None if t.process_sizes is None else [int(k) for k in t.process_sizes],
+            items_per_call=t.items_per_call, item_unit=t.item_unit, phase=t.phase,
             **stats)).inserted_primary_key[0]
         if t.samples:
             conn.execute(sa.insert(schema.timing_samples), [
@@ -122,7 +140,8 @@ def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
             suite=r["suite"], case=r["case"], params=dict(r["params"] or {}), status=r["status"], error=r["error"],
             log_tail=r["log_tail"], started_at=r["started_at"], finished_at=r["finished_at"],
             duration_s=codec.from_row(r, "duration_s"), seed=r["seed"], device=r["device"], backend=r["backend"],
-            datasets=dict(r["datasets"] or {}),
+            datasets=dict(r["datasets"] or {}), config_hash=r.get("config_hash"),
+            config_free=list(r.get("config_free") or []),
             metrics=[_metric(mr, items_by.get(mr["metric_pk"], [])) for mr in metrics_by.get(pk, [])],
             timings=[_timing(tr, samples_by.get(tr["timing_pk"], [])) for tr in timings_by.get(pk, [])],
             artifacts=[ArtifactRecord(name=ar["name"], kind=ar["kind"], path=ar["path"], sha256=ar["sha256"],
@@ -152,4 +171,5 @@ def _timing(r: Mapping[str, Any], rows: list[tuple[float | None, float | None]])
         calibration_s=r.get("calibration_s"),
         process_sizes=None if r.get("process_sizes") is None else list(r["process_sizes"]),
         calibration=cal if cal and all(c is not None for c in cal) else None,
+        items_per_call=r.get("items_per_call"), item_unit=r.get("item_unit"), phase=r.get("phase"),
     )

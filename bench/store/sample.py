@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.results import ArtifactRecord, CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.results import ArtifactRecord, CaseResult, MetricRecord, RunRecord, RunSettings, TimingRecord
 
 CHAMFER_FP = {"impl": "bench.metrics.chamfer", "version": 1, "squared": True, "reduction": "mean", "points": 10000}
 
@@ -29,6 +29,7 @@ def sample_run(run_id: str = "20240501T120000-ab12cd", created_at: str = "2024-0
         environment={"python": "3.11.9", "torch": "2.13.0", "bench3d": "0.1.0", "pytorch3d": None,
                      "cuda": None, "gpu": None, "cpu": "AMD EPYC 7B13", "cores": 2, "ram_gb": 7.8,
                      "os": "Linux-6.1-x86_64", "git": {"commit": git_commit, "dirty": False}},
+        settings=RunSettings(profile="smoke", device="cpu", seed=0, backend="torch"),
     )
 
 

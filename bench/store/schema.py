@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Version of the layout below. Bump it together with a new step in ``migrations.STEPS``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -57,6 +57,7 @@ runs = sa.Table(
     sa.Column("git_dirty", sa.Boolean),
     sa.Column("machine", sa.String(255)),
     sa.Column("source", sa.String(16), nullable=False, server_default="run"),
+    sa.Column("settings", sa.JSON),  # RunSettings (v5); NULL before, read from the environment's keys then
     sa.Index("ix_runs_git_commit", "git_commit"),
     sa.Index("ix_runs_created_at", "created_at"),
     sa.Index("ix_runs_machine", "machine"),
@@ -87,6 +88,10 @@ cases = sa.Table(
     sa.Column("device", sa.String(32)),
     sa.Column("backend", sa.String(128)),
     sa.Column("datasets", sa.JSON, nullable=False),
+    # hash of the resolved configuration's identity fields and the names of the other fields (v5); NULL before:
+    # the case's configuration is unknown
+    sa.Column("config_hash", sa.String(32)),
+    sa.Column("config_free", sa.JSON),
     sa.UniqueConstraint("run_id", "suite", "case", name="uq_cases_run_suite_case"),
     sa.Index("ix_cases_suite_case", "suite", "case"),
 )
@@ -135,6 +140,9 @@ timings = sa.Table(
     sa.Column("memory_kind", sa.String(32)),
     sa.Column("calibration_s", sa.Float),  # reference-kernel seconds per call in the same process (v2)
     sa.Column("process_sizes", sa.JSON),  # samples of each pooled process, in order; NULL for one (v3)
+    sa.Column("items_per_call", sa.Float),  # throughput: items (rays, images) per call (v5)
+    sa.Column("item_unit", sa.String(32)),
+    sa.Column("phase", sa.String(16)),  # setup | loop | evaluate | kernel (v5)
     sa.UniqueConstraint("case_pk", "name", name="uq_timings_case_name"),
 )
 

@@ -11,33 +11,49 @@ GPU memory at most (all inputs are small; the timed loops dominate).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Literal
 
-from bench import timing
+from bench.config import param
 from bench.context import Context
-from bench.suite import Case, MetricSpec, Suite
+from bench.suite import Case, MetricSpec, Profile, Suite
 from suites.kernels.workloads import KERNELS, build
 
-TIMING_KEYS = ("warmup", "min_run_time", "min_samples", "max_samples")
+KERNEL_NAMES = tuple(KERNELS)
+SIZE_KEYS = ("image_size", "faces_per_pixel", "level", "points")
+
+
+@dataclass(frozen=True)
+class KernelsConfig:
+    """One kernel benchmark; the size fields default (None) to the kernel's own (see workloads.KERNELS)."""
+
+    kernel: Literal[KERNEL_NAMES] = param("chamfer_10k", "the kernel to time")
+    warmup: int = param(3, "untimed calls before sampling")
+    min_run_time: float = param(3.0, "seconds of samples at least")
+    min_samples: int = param(10, "samples at least")
+    profile_ops: bool = param(False, "also save a torch.profiler table of the top operators", identity=False)
+    image_size: int | None = param(None, "silhouette kernels: image side in pixels (None: the kernel's)")
+    faces_per_pixel: int | None = param(None, "silhouette kernels: K fragments per pixel (None: the kernel's)")
+    level: int | None = param(None, "ico_sphere level of the mesh (None: the kernel's)")
+    points: int | None = param(None, "points per cloud / samples (None: the kernel's)")
 
 
 class KernelsSuite(Suite):
     name = "kernels"
     description = ("Backend kernels: soft silhouette fwd+bwd (ico_sphere(4), 128/k50 and 256/k100), Chamfer 10k "
                    "fwd+bwd, sample_points_from_meshes 10k; timings, peak memory and closed-form checks.")
-    grid = {"kernel": list(KERNELS)}
+    Config = KernelsConfig
+    grid = {"kernel": list(KERNEL_NAMES)}
     profiles = {
-        # CPU, the whole suite in well under a minute: a few samples per kernel.
-        "smoke": {"warmup": 1, "min_run_time": 0.5, "min_samples": 3, "profile_ops": False},
-        # One GPU: enough samples for a stable median; profile_ops makes ctx.timeit save the top operators.
-        "standard": {"warmup": 3, "min_run_time": 3.0, "min_samples": 10, "profile_ops": True},
-        "full": {"warmup": 5, "min_run_time": 10.0, "min_samples": 30, "profile_ops": True},
+        "smoke": Profile({"warmup": 1, "min_run_time": 0.5, "min_samples": 3},
+                         description="CPU, the whole suite in well under a minute: a few samples per kernel"),
+        "standard": Profile({"profile_ops": True}, description="one GPU: enough samples for a stable median, "
+                                                               "plus the top operators"),
+        "full": Profile({"warmup": 5, "min_run_time": 10.0, "min_samples": 30, "profile_ops": True}),
     }
-    datasets = ()
-    test_params = {"warmup": 0, "min_run_time": 0.0, "min_samples": 1, "image_size": 32, "faces_per_pixel": 8,
-                   "level": 2, "points": 500}
+    tiny = {"warmup": 0, "min_run_time": 0.0, "min_samples": 1, "image_size": 32, "faces_per_pixel": 8,
+            "level": 2, "points": 500}
     metrics = (
-        MetricSpec("peak_memory_mb", "MiB", False, "peak memory of one step (CUDA max allocated, or CPU RSS growth)"),
         MetricSpec("silhouette_area_px", "px", None, "sum of the soft silhouette's alpha"),
         MetricSpec("silhouette_area_rel_err", "", False,
                    "|area - projected unit-sphere disc area| / disc area (ico_sphere is inscribed, edges are soft)"),
@@ -48,12 +64,12 @@ class KernelsSuite(Suite):
     )
 
     def run(self, case: Case, ctx: Context) -> None:
-        p: dict[str, Any] = dict(case.params)
-        workload = build(ctx.backend, p["kernel"], ctx.device, p)
-        ctx.log(f"{p['kernel']}: {workload.description} on {ctx.device} ({timing.cpu_threads()} CPU threads)")
-        rec = ctx.timeit("step", workload.step, **{k: p[k] for k in TIMING_KEYS if k in p})
+        c: KernelsConfig = case.config
+        sizes = {k: v for k, v in asdict(c).items() if k in SIZE_KEYS and v is not None}
+        workload = build(ctx.backend, c.kernel, ctx.device, sizes)
+        ctx.log(f"{c.kernel}: {workload.description} on {ctx.device}")
+        rec = ctx.timeit("step", workload.step, warmup=c.warmup, min_run_time=c.min_run_time,
+                         min_samples=c.min_samples)
         ctx.log(f"median {rec.median * 1e3:.3g} ms over {rec.n} samples (iqr {rec.iqr * 1e3:.3g} ms)")
-        if rec.peak_memory_bytes is not None:
-            ctx.metric("peak_memory_mb", rec.peak_memory_bytes / 2**20, fingerprint={"kind": rec.memory_kind})
         for name, value in workload.check().items():
             ctx.metric(name, value)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.timing import PeakMemory, StepTimer
+from bench.context import Phase
 
 # Loss weights of the book's full objective, and its two ablations.
 LOSS_WEIGHTS: dict[str, dict[str, float]] = {
@@ -42,12 +42,12 @@ class FitResult:
     losses: list[float]
     curve_iters: list[int]
     curve: dict[str, list[float]]
-    step_times: StepTimer
-    peak: PeakMemory
 
 
-def fit_mesh(t3d: SimpleNamespace, target_points: torch.Tensor, cfg: FitConfig, device: str) -> FitResult:
-    """Optimise per-vertex offsets of an ico-sphere so its surface matches ``target_points`` (P, 3)."""
+def fit_mesh(t3d: SimpleNamespace, target_points: torch.Tensor, cfg: FitConfig, device: str,
+             loop: Phase | None = None) -> FitResult:
+    """Optimise per-vertex offsets of an ico-sphere so its surface matches ``target_points`` (P, 3); each
+    iteration is one step of ``loop`` (the case's timed phase)."""
     if cfg.loss not in LOSS_WEIGHTS:
         raise ValueError(f"loss {cfg.loss!r}: expected one of {sorted(LOSS_WEIGHTS)}")
     w = LOSS_WEIGHTS[cfg.loss]
@@ -55,37 +55,36 @@ def fit_mesh(t3d: SimpleNamespace, target_points: torch.Tensor, cfg: FitConfig, 
     target = target_points.to(device)[None]
     deform = torch.zeros_like(src.verts_packed(), requires_grad=True)
     opt = torch.optim.SGD([deform], lr=cfg.lr, momentum=cfg.momentum)
-    timer = StepTimer(device)
+    loop = loop or Phase.standalone("iteration", device)
     losses: list[float] = []
     curve_iters: list[int] = []
     curve: dict[str, list[float]] = {k: [] for k in ("total", "chamfer", "edge", "normal", "laplacian")}
-    with PeakMemory(device) as peak:
-        for it in range(cfg.iterations):
-            with timer.step():
-                opt.zero_grad()
-                mesh = src.offset_verts(deform)
-                sample = t3d.ops.sample_points_from_meshes(mesh, cfg.samples)
-                parts = {"chamfer": t3d.loss.chamfer_distance(sample, target)[0]}
-                if w["edge"]:
-                    parts["edge"] = t3d.loss.mesh_edge_loss(mesh)
-                if w["normal"]:
-                    parts["normal"] = t3d.loss.mesh_normal_consistency(mesh)
-                if w["laplacian"]:
-                    parts["laplacian"] = t3d.loss.mesh_laplacian_smoothing(mesh, method="uniform")
-                loss = sum(w[k] * v for k, v in parts.items())
-                loss.backward()
-                opt.step()
-            value = float(loss.detach())
-            losses.append(value)
-            if not math.isfinite(value):
-                break
-            if it % cfg.curve_every == 0 or it == cfg.iterations - 1:
-                curve_iters.append(it)
-                curve["total"].append(value)
-                for k in ("chamfer", "edge", "normal", "laplacian"):
-                    curve[k].append(float(parts[k].detach()) if k in parts else float("nan"))
+    for it in range(cfg.iterations):
+        with loop.step():
+            opt.zero_grad()
+            mesh = src.offset_verts(deform)
+            sample = t3d.ops.sample_points_from_meshes(mesh, cfg.samples)
+            parts = {"chamfer": t3d.loss.chamfer_distance(sample, target)[0]}
+            if w["edge"]:
+                parts["edge"] = t3d.loss.mesh_edge_loss(mesh)
+            if w["normal"]:
+                parts["normal"] = t3d.loss.mesh_normal_consistency(mesh)
+            if w["laplacian"]:
+                parts["laplacian"] = t3d.loss.mesh_laplacian_smoothing(mesh, method="uniform")
+            loss = sum(w[k] * v for k, v in parts.items())
+            loss.backward()
+            opt.step()
+        value = float(loss.detach())
+        losses.append(value)
+        if not math.isfinite(value):
+            break
+        if it % cfg.curve_every == 0 or it == cfg.iterations - 1:
+            curve_iters.append(it)
+            curve["total"].append(value)
+            for k in ("chamfer", "edge", "normal", "laplacian"):
+                curve[k].append(float(parts[k].detach()) if k in parts else float("nan"))
     final = src.offset_verts(deform.detach())
-    return FitResult(final, losses, curve_iters, curve, timer, peak)
+    return FitResult(final, losses, curve_iters, curve)
 
 
 def mean_edge_length(mesh: Any) -> float:

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
+from bench.context import Phase
 from bench.methods.views import Views
 from bench.methods.volumetric import composite, huber, march_chunked, sample_at_ndc
-from bench.timing import PeakMemory, StepTimer
 
 
 @dataclass(frozen=True)
@@ -76,51 +76,51 @@ def render_full(t3d: Any, nerf: Any, views: Views, cfg: TrainConfig, device: str
 @dataclass
 class TrainResult:
     losses: list[float] = field(default_factory=list)
-    timer: StepTimer | None = None
-    peak: PeakMemory | None = None
     curve_iters: list[int] = field(default_factory=list)
     curve_seconds: list[float] = field(default_factory=list)
     curve_psnr: list[float] = field(default_factory=list)
 
 
 def train_nerf(t3d: Any, nerf: Any, train: Views, cfg: TrainConfig, device: str,
-               evaluate: Callable[[], float] | None = None, generator: torch.Generator | None = None) -> TrainResult:
+               evaluate: Callable[[], float] | None = None, generator: torch.Generator | None = None,
+               loop: Phase | None = None) -> TrainResult:
     """Optimise ``nerf`` on ``train``. ``evaluate()`` (a held-out PSNR) is called before training, every
-    ``cfg.eval_every`` iterations and at the end; its time is not counted as training time."""
+    ``cfg.eval_every`` iterations and at the end; its time is not counted as training time (each iteration is
+    one step of ``loop``, the evaluations fall between steps)."""
     renderer = mc_renderer(t3d, train, cfg)
     images, masks = train.images.to(device), train.masks.to(device)[..., None]
     opt = torch.optim.Adam(nerf.parameters(), lr=cfg.lr)
     drop = round(cfg.iterations * cfg.lr_drop_at)
-    res = TrainResult(timer=StepTimer(device), peak=PeakMemory(device))
+    res = TrainResult()
+    loop = loop or Phase.standalone("iteration", device)
     bs = min(cfg.batch_size, len(train))
 
     def checkpoint(it: int) -> None:
         if evaluate is not None:
             nerf.eval()
             res.curve_iters.append(it)
-            res.curve_seconds.append(sum(res.timer.samples))
+            res.curve_seconds.append(loop.elapsed)
             res.curve_psnr.append(float(evaluate()))
             nerf.train()
 
     checkpoint(0)
-    with res.peak:
-        for it in range(cfg.iterations):
-            with res.timer.step():
-                if it == drop:
-                    for group in opt.param_groups:
-                        group["lr"] = cfg.lr * 0.1
-                idx = torch.randperm(len(train), generator=generator)[:bs]
-                out, bundle = renderer(cameras=train.cameras(t3d, idx, device), volumetric_function=nerf)
-                rgb, alpha = composite(out, train.background)
-                xy = bundle.xys.reshape(bs, -1, 2)
-                color_err = huber(rgb, sample_at_ndc(images[idx], xy).reshape(rgb.shape)).mean()
-                sil_err = huber(alpha, sample_at_ndc(masks[idx], xy).reshape(alpha.shape)).mean()
-                loss = color_err + sil_err
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            res.losses.append(float(loss.detach()))
-            if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
-                checkpoint(it + 1)
+    for it in range(cfg.iterations):
+        with loop.step():
+            if it == drop:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.1
+            idx = torch.randperm(len(train), generator=generator)[:bs]
+            out, bundle = renderer(cameras=train.cameras(t3d, idx, device), volumetric_function=nerf)
+            rgb, alpha = composite(out, train.background)
+            xy = bundle.xys.reshape(bs, -1, 2)
+            color_err = huber(rgb, sample_at_ndc(images[idx], xy).reshape(rgb.shape)).mean()
+            sil_err = huber(alpha, sample_at_ndc(masks[idx], xy).reshape(alpha.shape)).mean()
+            loss = color_err + sil_err
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        res.losses.append(float(loss.detach()))
+        if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
+            checkpoint(it + 1)
     checkpoint(cfg.iterations)
     return res

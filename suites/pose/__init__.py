@@ -6,7 +6,7 @@ Cases: ``scene=teapot`` (soft silhouette, camera position from the tutorial's st
 (``rig_targets=hard`` uses the book's binary masks, whose loss minimum sits a few degrees off the truth);
 stop below 2% of the targets' summed area). Each also runs K random starts at a given angle from the truth
 and reports the success rate (rotation error < ``success_deg``) with a Wilson interval. Random starts of the
-look-at scenes move the camera centre by the angle on its sphere. Settings may be given per scene as a dict.
+look-at scenes move the camera centre by the angle on its sphere. Profiles give settings per scene (Profile.per_case).
 
 ``standard`` is the book's setting: 256x256, 100 faces per pixel (50 for the textured pass),
 sigma = gamma = 1e-4, Adam lr 0.05, stop below 500 (teapot, the book's loop) or 800 (cow), at most
@@ -26,15 +26,17 @@ random_starts on small GPUs).
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import torch
 
+from bench.config import param
 from bench.context import Context
-from bench.suite import Case, MetricSpec, Suite
+from bench.suite import Case, MetricSpec, Profile, Suite
 from suites.pose.evaluate import report_reference, report_starts
-from suites.pose.models import LookAtPose, RigPose, look_at_starts, reference_rig_start, rig_starts
+from suites.pose.models import ROTATIONS, LookAtPose, RigPose, look_at_starts, reference_rig_start, rig_starts
 from suites.pose.optimize import OptConfig, optimise
 from suites.pose.render import (
     RenderConfig,
@@ -51,38 +53,79 @@ TUTORIAL_START = (3.0, 6.9, 2.5)
 RIG_TARGETS = ("soft", "hard")
 BOOK_ITERS = {"teapot": (0, 87), "cow": (0, 72), "multiview": (0,)}
 
-_COMMON = {"lr": 0.05, "texture_weight": 0.1, "start_angle_deg": 30.0, "reference_angle_deg": 30.0,
-           "success_deg": 5.0, "views": 3, "view_spacing_deg": 120.0, "rotation": "so3", "rig_targets": "soft",
-           "start_shift": 0.1, "frame_every": 10,
-           "loss_threshold_per_area": {"teapot": None, "cow": None, "multiview": 0.02}}
+
+@dataclass(frozen=True)
+class PoseConfig:
+    """One pose case; defaults are the book's setting (``standard``)."""
+
+    scene: Literal[SCENES] = param("teapot", "teapot (silhouette), cow (silhouette + texture) or multiview (rig)")
+    image_size: int = param(256, "render side in pixels (book: 256)")
+    faces_per_pixel: int = param(100, "K of the soft silhouette rasterizer (book: 100)")
+    textured_faces_per_pixel: int = param(50, "K of the textured pass (book: 50)")
+    iterations: int = param(200, "Adam iterations at most, reference start")
+    start_iterations: int = param(200, "Adam iterations at most, random starts")
+    random_starts: int = param(16, "K random starts for the success rate (0: none)")
+    lr: float = param(0.05, "Adam learning rate (book: 0.05)")
+    texture_weight: float = param(0.1, "weight of the RGB term (cow)")
+    start_angle_deg: float = param(30.0, "angle of the random starts from the truth")
+    reference_angle_deg: float = param(30.0, "multiview: angle of the reference start from the truth")
+    success_deg: float = param(5.0, "a start succeeds below this rotation error")
+    views: int = param(3, "multiview: cameras in the rig")
+    view_spacing_deg: float = param(120.0, "multiview: azimuth between the rig's cameras")
+    rotation: Literal[ROTATIONS] = param("so3", "multiview: rotation parameterisation")
+    rig_targets: Literal[RIG_TARGETS] = param("soft", "multiview: fit soft masks or the book's binary masks")
+    start_shift: float = param(0.1, "multiview: translation offset of the starts")
+    frame_every: int = param(10, "an optimisation frame every N iterations (the GIF)")
+    loss_threshold: float | None = param(None, "stop below this loss (book: 500 teapot, 800 cow)")
+    loss_threshold_per_area: float | None = param(None, "stop below this x the targets' summed area (rig)")
+    texture_size: int | None = param(None, "cow: texture map resized to this side (None: as shipped)")
+    start_position: tuple[float, float, float] | None = param(None, "look-at scenes: reference camera position "
+                                                                    "(None: the tutorial's [3.0, 6.9, 2.5])")
+    cow_obj: str | None = param(None, "cow: an OBJ to use instead of the shipped cow")
+    memory_limit_mb: float = param(24000.0, "refuse a case whose estimated peak memory exceeds this",
+                                   identity=False)
+
+
+def _scenes(**by_field: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per-scene settings {field: {scene: value}} as Profile.per_case {"scene": {scene: {field: value}}}."""
+    out: dict[str, dict[str, Any]] = {s: {} for s in SCENES}
+    for field_name, values in by_field.items():
+        for scene, value in values.items():
+            out[scene][field_name] = value
+    return {"scene": out}
+
+
+_BOOK_THRESHOLDS = {"loss_threshold": {"teapot": 500.0, "cow": 800.0}, "loss_threshold_per_area": {"multiview": 0.02}}
 
 
 class PoseSuite(Suite):
     name = "pose"
     description = ("Camera/object pose by differentiable silhouette (and texture) rendering, book ch. 4 and "
                    "PyTorch3D's camera-position tutorial, with success rates from random starts.")
+    Config = PoseConfig
     grid = {"scene": list(SCENES)}
     profiles = {
-        "smoke": {**_COMMON, "image_size": {"teapot": 96, "cow": 64, "multiview": 64}, "faces_per_pixel": 20,
-                  "textured_faces_per_pixel": 10, "iterations": {"teapot": 120, "cow": 120, "multiview": 80},
-                  "start_iterations": {"teapot": 30, "cow": 30, "multiview": 50},
-                  "random_starts": {"teapot": 4, "cow": 2, "multiview": 4}, "start_angle_deg": 15.0,
-                  "texture_size": 128,
-                  "memory_limit_mb": 2048, "loss_threshold": {"teapot": 90.0, "cow": 50.0, "multiview": None}},
-        "standard": {**_COMMON, "image_size": 256, "faces_per_pixel": 100, "textured_faces_per_pixel": 50,
-                     "iterations": 200, "start_iterations": 200, "random_starts": 16, "memory_limit_mb": 24000,
-                     "loss_threshold": {"teapot": 500.0, "cow": 800.0, "multiview": None}},
-        "full": {**_COMMON, "image_size": 256, "faces_per_pixel": 100, "textured_faces_per_pixel": 50,
-                 "iterations": 300, "start_iterations": 300, "random_starts": 64, "views": 4, "view_spacing_deg": 90.0,
-                 "memory_limit_mb": 64000, "loss_threshold": {"teapot": 500.0, "cow": 800.0, "multiview": None}},
+        "smoke": Profile(
+            {"faces_per_pixel": 20, "textured_faces_per_pixel": 10, "start_angle_deg": 15.0, "texture_size": 128,
+             "memory_limit_mb": 2048.0},
+            per_case=_scenes(image_size={"teapot": 96, "cow": 64, "multiview": 64},
+                             iterations={"teapot": 120, "cow": 120, "multiview": 80},
+                             start_iterations={"teapot": 30, "cow": 30, "multiview": 50},
+                             random_starts={"teapot": 4, "cow": 2, "multiview": 4},
+                             loss_threshold={"teapot": 90.0, "cow": 50.0},
+                             loss_threshold_per_area={"multiview": 0.02}),
+            description="CPU: small renders, few faces per pixel, a few random starts"),
+        "standard": Profile(per_case=_scenes(**_BOOK_THRESHOLDS), description="one GPU: the book's setting"),
+        "full": Profile({"iterations": 300, "start_iterations": 300, "random_starts": 64, "views": 4,
+                         "view_spacing_deg": 90.0, "memory_limit_mb": 64000.0},
+                        per_case=_scenes(**_BOOK_THRESHOLDS)),
     }
-    datasets = ()
-    test_params = {"image_size": 32, "faces_per_pixel": 4, "textured_faces_per_pixel": 2, "iterations": 2,
-                   "start_iterations": 2, "random_starts": 2}
+    tiny = {"image_size": 32, "faces_per_pixel": 4, "textured_faces_per_pixel": 2, "iterations": 2,
+            "start_iterations": 2, "random_starts": 2}
     metrics = (
-        MetricSpec("rotation_error_deg", "deg", False, "geodesic error of camera 0's rotation, reference start"),
-        MetricSpec("camera_center_error", "", False, "distance of camera 0's centre from the truth (world units)"),
-        MetricSpec("silhouette_iou", "", True, "IoU of the hard mask at the final pose vs the target, per view"),
+        MetricSpec.of("rotation_error", "rotation_error_deg", "geodesic error of camera 0's rotation, reference start"),
+        MetricSpec.of("camera_center_error", description="distance of camera 0's centre from the truth (world units)"),
+        MetricSpec.of("iou", "silhouette_iou", "IoU of the hard mask at the final pose vs the target, per view"),
         MetricSpec("final_loss", "", False, "loss at the stop iteration, reference start"),
         MetricSpec("iterations_to_threshold", "", False, "first iteration with loss below the threshold"),
         MetricSpec("seconds_to_threshold", "s", False, "optimisation seconds until that iteration"),
@@ -93,16 +136,32 @@ class PoseSuite(Suite):
         MetricSpec("success_rate_low", "%", True, "Wilson 95% interval, lower bound"),
         MetricSpec("success_rate_high", "%", True, "Wilson 95% interval, upper bound"),
         MetricSpec("start_rotation_error_deg", "deg", False, "final rotation error per random start (median)"),
-        MetricSpec("peak_memory_mb", "MiB", False, "peak memory of the reference start's optimisation"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:
-        scene_name = case.params["scene"]
-        p = scene_params(case.params, scene_name)
+        p = case.params
+        with ctx.phase("setup", kind="setup"):
+            w = self._setup(p, ctx)
+        dev = ctx.device
+        with ctx.phase("iteration") as loop:
+            ref = optimise(w.ref_model.to(dev), w.renderers, w.mesh, w.fit_masks, w.tex_images, w.ocfg, dev, loop)
+        report_reference(ctx, ctx.backend, w.scene, w.renderers, w.mesh, w.masks, w.images, ref,
+                         BOOK_ITERS[p["scene"]], w.ocfg)
+        if w.k > 0:
+            scfg = replace(w.ocfg, iterations=int(p["start_iterations"]))
+            with ctx.phase("start_iteration") as loop:
+                starts = optimise(w.rand_model.to(dev), w.renderers, w.mesh, w.fit_masks, w.tex_images, scfg, dev,
+                                  loop)
+            report_starts(ctx, w.scene, starts, float(p["success_deg"]), float(p["start_angle_deg"]))
+
+    @staticmethod
+    def _setup(p: dict[str, Any], ctx: Context) -> SimpleNamespace:
+        """Scene, models, renderers, targets and optimisation settings of a case."""
+        scene_name = p["scene"]
         t3d = ctx.backend
-        scene = make_scene(t3d, scene_name, data_root=ctx.data_root, cow_obj=p.get("cow_obj"), views=p["views"],
+        scene = make_scene(t3d, scene_name, data_root=ctx.data_root, cow_obj=p["cow_obj"], views=p["views"],
                            view_spacing_deg=p["view_spacing_deg"])
-        if scene.textured and p.get("texture_size"):
+        if scene.textured and p["texture_size"]:
             scene.mesh = resize_texture(t3d, scene.mesh, int(p["texture_size"]))
         rcfg = RenderConfig(image_size=int(p["image_size"]), faces_per_pixel=int(p["faces_per_pixel"]),
                             textured_faces_per_pixel=int(p["textured_faces_per_pixel"]))
@@ -111,42 +170,21 @@ class PoseSuite(Suite):
         ref_model, rand_model = build_models(t3d, scene, p, k, gen)
         check_memory(estimate_memory_bytes(t3d, scene.mesh, scene.R, scene.T, rcfg, max(k, 1)),
                      float(p["memory_limit_mb"]), f"scene {scene_name!r}", rcfg, scene.about["faces"])
-
         dev = ctx.device
         mesh = scene.mesh.to(dev)
         renderers = make_renderers(t3d, rcfg, dev, scene.textured)
         images, masks = render_targets(renderers, mesh, scene.R.to(dev), scene.T.to(dev))
         fit_masks = masks
-        if scene_name == "multiview":
-            targets = p.get("rig_targets", "soft")
-            if targets not in RIG_TARGETS:
-                raise ValueError(f"rig_targets: expected one of {RIG_TARGETS}, got {targets!r}")
-            if targets == "soft":
-                fit_masks = render_soft_masks(renderers, mesh, scene.R.to(dev), scene.T.to(dev))
+        if scene_name == "multiview" and p["rig_targets"] == "soft":
+            fit_masks = render_soft_masks(renderers, mesh, scene.R.to(dev), scene.T.to(dev))
         threshold = loss_threshold(p, float(fit_masks.sum()))
         ocfg = OptConfig(iterations=int(p["iterations"]), lr=float(p["lr"]), loss_threshold=threshold,
                          texture_weight=float(p["texture_weight"]), frame_every=int(p["frame_every"]))
         ctx.log(f"pose {scene_name}: {scene.about['faces']} faces, {scene.views} view(s), {rcfg.image_size}px, "
                 f"K={rcfg.faces_per_pixel}, threshold {threshold:g}, {k} random starts on {ctx.device}")
-        tex_images = images if scene.textured else None
-        ref = optimise(ref_model.to(dev), renderers, mesh, fit_masks, tex_images, ocfg, dev)
-        report_reference(ctx, t3d, scene, renderers, mesh, masks, images, ref, BOOK_ITERS[scene_name], ocfg)
-        if k > 0:
-            scfg = replace(ocfg, iterations=int(p.get("start_iterations", ocfg.iterations)))
-            starts = optimise(rand_model.to(dev), renderers, mesh, fit_masks, tex_images, scfg, dev)
-            report_starts(ctx, scene, starts, float(p["success_deg"]), float(p["start_angle_deg"]))
-
-
-def scene_params(params: dict[str, Any], scene: str) -> dict[str, Any]:
-    """Resolve settings given per scene (a dict keyed by scene names) to this scene's value."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict) and value and set(value) <= set(SCENES):
-            if scene not in value:
-                raise ValueError(f"{key}: no value for scene {scene!r} in {value!r}")
-            value = value[scene]
-        out[key] = value
-    return out
+        return SimpleNamespace(scene=scene, k=k, ref_model=ref_model, rand_model=rand_model, mesh=mesh,
+                               renderers=renderers, images=images, masks=masks, fit_masks=fit_masks, ocfg=ocfg,
+                               tex_images=images if scene.textured else None)
 
 
 def loss_threshold(p: dict[str, Any], target_area: float) -> float:
@@ -165,13 +203,13 @@ def build_models(t3d: Any, scene: Any, p: dict[str, Any], k: int, gen: torch.Gen
     """The reference-start model and the K-random-start model; ValueError if a start is inside the object."""
     angle = float(p["start_angle_deg"])
     if scene.name == "multiview":
-        R0, T0 = reference_rig_start(scene, float(p.get("reference_angle_deg", angle)), float(p["start_shift"]))
+        R0, T0 = reference_rig_start(scene, float(p["reference_angle_deg"]), float(p["start_shift"]))
         ref = RigPose(t3d, R0, T0, scene.rig_R, scene.rig_T, p["rotation"])
         Rk, Tk = rig_starts(scene, angle, max(k, 1), gen, float(p["start_shift"]))
         rand = RigPose(t3d, Rk[:k], Tk[:k], scene.rig_R, scene.rig_T, p["rotation"]) if k else None
         check_camera_outside(ref.centres().reshape(-1, 3), scene.radius, "reference start")
     else:
-        start = torch.tensor([p.get("start_position", TUTORIAL_START)], dtype=torch.float32)
+        start = torch.tensor([p["start_position"] or TUTORIAL_START], dtype=torch.float32)
         check_camera_outside(start, scene.radius, "start_position")
         ref = LookAtPose(t3d, start)
         rand = LookAtPose(t3d, look_at_starts(scene, angle, k, gen)) if k else None

@@ -42,12 +42,11 @@ def report_reference(ctx: Context, t3d: Any, scene: Scene, renderers: Renderers,
     from bench.metrics import iou
 
     rot, cen = pose_errors(scene, res.R[:1], res.T[:1])
-    ctx.metric("rotation_error_deg", rot.value, fingerprint=rot.fingerprint)
-    ctx.metric("camera_center_error", cen.value, fingerprint=cen.fingerprint)
+    ctx.metric("rotation_error_deg", rot)
+    ctx.metric("camera_center_error", cen)
     final_img, final_mask = render_targets(renderers, mesh, res.R[0], res.T[0])
     sil = iou(final_mask.cpu(), masks.cpu())
-    ctx.metric("silhouette_iou", sil.value, items=sil.items, item_ids=[f"view{j}" for j in range(scene.views)],
-               fingerprint=sil.fingerprint)
+    ctx.metric("silhouette_iou", sil, item_ids=[f"view{j}" for j in range(scene.views)])
     stop = res.stop_iter[0]
     ctx.metric("final_loss", res.final_loss(0))
     reached = res.reached[0]
@@ -62,10 +61,6 @@ def report_reference(ctx: Context, t3d: Any, scene: Scene, renderers: Renderers,
             ctx.metric(f"loss_iter{it}", float(res.losses[it, 0]),
                        fingerprint={"image_size": int(masks.shape[-1]), "loss": "sum squared silhouette"
                                     + (" + w * sum squared rgb" if scene.textured else "")})
-    ctx.record_timing("iteration", res.timer.result(peak_memory_bytes=res.peak.peak_bytes,
-                      memory_kind=res.peak.kind))
-    if res.peak.peak_bytes is not None:
-        ctx.metric("peak_memory_mb", res.peak.peak_bytes / 2**20, fingerprint={"kind": res.peak.kind})
     _curve(ctx, scene, res, int(masks.shape[-1]), cfg)
     target = images[0] if scene.textured else masks[0][..., None].expand(-1, -1, 3)
     final = final_img[0] if scene.textured else final_mask[0][..., None].expand(-1, -1, 3)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.timing import PeakMemory, StepTimer
+from bench.context import Phase
 from suites.pose.render import Renderers
 
 
@@ -40,8 +40,6 @@ class OptResult:
     seconds: list[float]
     R: torch.Tensor
     T: torch.Tensor
-    timer: StepTimer
-    peak: PeakMemory
     frames: list[np.ndarray] = field(default_factory=list)
     frame_iters: list[int] = field(default_factory=list)
 
@@ -66,46 +64,46 @@ def pose_loss(renderers: Renderers, meshes: Any, R: torch.Tensor, T: torch.Tenso
 
 
 def optimise(model: torch.nn.Module, renderers: Renderers, mesh: Any, masks: torch.Tensor,
-             images: torch.Tensor | None, cfg: OptConfig, device: str) -> OptResult:
-    """Run Adam on ``model`` (returns R (B, V, 3, 3), T (B, V, 3)) until every start is below the threshold."""
+             images: torch.Tensor | None, cfg: OptConfig, device: str, loop: Phase | None = None) -> OptResult:
+    """Run Adam on ``model`` (returns R (B, V, 3, 3), T (B, V, 3)) until every start is below the threshold;
+    each iteration is one step of ``loop`` (the case's timed phase)."""
     with torch.no_grad():
         R0, _ = model()
     b, v = R0.shape[:2]
     meshes = mesh.extend(b * v)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    timer = StepTimer(device)
+    loop = loop or Phase.standalone("iteration", device)
     history: list[np.ndarray] = []
     stop = [-1] * b
     seconds = [math.nan] * b
     best_R, best_T = R0.clone(), torch.zeros(b, v, 3, device=R0.device)
     frames, frame_iters = [], []
     elapsed = 0.0
-    with PeakMemory(device) as peak:
-        for it in range(cfg.iterations):
-            t0 = time.perf_counter()
-            with timer.step():
-                opt.zero_grad()
-                R, T = model()
-                loss, sil, rgb = pose_loss(renderers, meshes, R, T, masks, images, cfg.texture_weight)
-                loss.sum().backward()
-                opt.step()
-            elapsed += time.perf_counter() - t0
-            values = loss.detach().cpu().numpy().astype(np.float64)
-            history.append(values)
-            if not np.isfinite(values).all():
-                break
-            if it % cfg.frame_every == 0:
+    for it in range(cfg.iterations):
+        t0 = time.perf_counter()
+        with loop.step():
+            opt.zero_grad()
+            R, T = model()
+            loss, sil, rgb = pose_loss(renderers, meshes, R, T, masks, images, cfg.texture_weight)
+            loss.sum().backward()
+            opt.step()
+        elapsed += time.perf_counter() - t0
+        values = loss.detach().cpu().numpy().astype(np.float64)
+        history.append(values)
+        if not np.isfinite(values).all():
+            break
+        if it % cfg.frame_every == 0:
+            frames.append(_frame(sil, rgb))
+            frame_iters.append(it)
+        for i in range(b):
+            if stop[i] < 0 and (values[i] < cfg.loss_threshold or it == cfg.iterations - 1):
+                stop[i], seconds[i] = it, elapsed
+                best_R[i], best_T[i] = R[i].detach(), T[i].detach()
+        if min(stop) >= 0:
+            if frame_iters[-1] != it:
                 frames.append(_frame(sil, rgb))
                 frame_iters.append(it)
-            for i in range(b):
-                if stop[i] < 0 and (values[i] < cfg.loss_threshold or it == cfg.iterations - 1):
-                    stop[i], seconds[i] = it, elapsed
-                    best_R[i], best_T[i] = R[i].detach(), T[i].detach()
-            if min(stop) >= 0:
-                if frame_iters[-1] != it:
-                    frames.append(_frame(sil, rgb))
-                    frame_iters.append(it)
-                break
+            break
     losses = np.stack(history)
     last = len(history) - 1
     reached = [0 <= s and losses[s, i] < cfg.loss_threshold for i, s in enumerate(stop)]
@@ -113,7 +111,7 @@ def optimise(model: torch.nn.Module, renderers: Renderers, mesh: Any, masks: tor
         if stop[i] < 0:  # stopped on a non-finite loss
             stop[i], seconds[i] = last, elapsed
             best_R[i], best_T[i] = R[i].detach(), T[i].detach()
-    return OptResult(losses, stop, reached, seconds, best_R, best_T, timer, peak, frames, frame_iters)
+    return OptResult(losses, stop, reached, seconds, best_R, best_T, frames, frame_iters)
 
 
 def _frame(sil: torch.Tensor, rgb: torch.Tensor | None) -> np.ndarray:

@@ -10,85 +10,95 @@ memory (~180 bytes per sample measured on CPU at smoke scale) and well under a m
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
+from bench.config import param
 from bench.context import Context
-from bench.methods import heldout as evaluate
+from bench.methods import heldout
 from bench.methods.budget import check_fits
-from bench.methods.views import builtin_views
-from bench.suite import Case, MetricSpec, Suite
+from bench.methods.views import multiview_use, multiview_views
+from bench.suite import Case, MetricSpec, Profile, Suite
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
 
 BYTES_PER_SAMPLE = 400  # training memory per ray sample (measured ~180 B on CPU; doubled for headroom)
 
-_DATA = {"mesh": "cow", "num_views": 20, "image_size": 32, "test_every": 5}
-_BOOK = {"mesh": "cow", "num_views": 40, "image_size": 128, "test_every": 5, "grid_size": 128,
-         "n_pts_per_ray": 150, "iterations": 300, "batch_size": 10, "lr": 0.1}
+
+@dataclass(frozen=True)
+class VolumesConfig:
+    """One volumes case; defaults are the book's settings (``standard``)."""
+
+    scene: Literal["builtin"] = param("builtin", "the generated multi-view renders (the only scene)")
+    mesh: str = param("cow", "mesh rendered by the multiview dataset: cow (the book's) or a generated shape")
+    num_views: int = param(40, "rendered views (book: 40)")
+    image_size: int = param(128, "render side in pixels (book: 128)")
+    test_every: int = param(5, "every k-th view is held out")
+    grid_size: int = param(128, "voxels per side (book: 128)")
+    n_pts_per_ray: int = param(150, "raymarcher points per ray (book: 150)")
+    iterations: int = param(300, "Adam iterations (book: 300)")
+    batch_size: int = param(10, "views per iteration (book: 10)")
+    lr: float = param(0.1, "Adam learning rate (book: 0.1)")
 
 
 class VolumesSuite(Suite):
     name = "volumes"
     description = ("Fit a density + colour voxel grid to multi-view renders with the emission-absorption "
                    "raymarcher (book ch. 5, PyTorch3D's fit_simple_volume); quality on held-out views.")
+    Config = VolumesConfig
     grid = {"scene": ["builtin"]}
     profiles = {
-        "smoke": {**_DATA, "grid_size": 32, "n_pts_per_ray": 48, "iterations": 80, "batch_size": 4, "lr": 0.1},
-        "standard": dict(_BOOK),
-        "full": {**_BOOK, "num_views": 100, "image_size": 256, "n_pts_per_ray": 300, "iterations": 1000},
+        "smoke": Profile({"num_views": 20, "image_size": 32, "grid_size": 32, "n_pts_per_ray": 48, "iterations": 80,
+                          "batch_size": 4}, description="CPU: the cow at 32x32, a 32^3 grid, 80 iterations"),
+        "standard": Profile(description="one GPU: the book's settings"),
+        "full": Profile({"num_views": 100, "image_size": 256, "n_pts_per_ray": 300, "iterations": 1000}),
     }
-    datasets = ("multiview",)
-    test_params = {"iterations": 2, "num_views": 10, "image_size": 16, "grid_size": 8, "n_pts_per_ray": 8,
-                   "batch_size": 2, "mesh": "teapot"}
+    datasets = (multiview_use(),)
+    tiny = {"iterations": 2, "num_views": 10, "image_size": 16, "grid_size": 8, "n_pts_per_ray": 8,
+            "batch_size": 2, "mesh": "teapot"}
     metrics = (
-        MetricSpec("psnr", "dB", True, "PSNR of the fitted grid's renders on held-out views (data_range 1)"),
-        MetricSpec("psnr_init", "dB", True, "the same for the initial grid (grey fog)"),
+        MetricSpec.of("psnr", description="PSNR of the fitted grid's renders on held-out views (data_range 1)"),
+        MetricSpec.of("psnr", "psnr_init", "the same for the initial grid (grey fog)"),
         MetricSpec("psnr_gain", "dB", True, "psnr - psnr_init"),
-        MetricSpec("ssim", "", True, "SSIM on held-out views (Gaussian 11/1.5)"),
-        MetricSpec("lpips", "", False, "LPIPS (alex) on held-out views, where its weights are available"),
-        MetricSpec("silhouette_iou", "", True, "IoU of rendered opacity > 0.5 vs the held-out silhouettes"),
+        MetricSpec.of("ssim", description="SSIM on held-out views (Gaussian 11/1.5)"),
+        MetricSpec.of("lpips", description="LPIPS (alex) on held-out views, where its weights are available"),
+        MetricSpec.of("iou", "silhouette_iou", "IoU of rendered opacity > 0.5 vs the held-out silhouettes"),
         MetricSpec("final_loss", "", False, "colour + silhouette pseudo-Huber loss at the last iteration"),
-        MetricSpec("peak_memory_mb", "MiB", False, "peak memory of the optimisation loop"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:
-        p: dict[str, Any] = dict(case.params)
-        if p["scene"] != "builtin":
-            raise ValueError(f"scene: the volumes suite fits the built-in multi-view renders only ('builtin'), "
-                             f"got {p['scene']!r}")
+        c: VolumesConfig = case.config
         t3d = ctx.backend
-        cfg = VolumeConfig(iterations=p["iterations"], grid_size=p["grid_size"], n_pts_per_ray=p["n_pts_per_ray"],
-                           batch_size=p["batch_size"], lr=p["lr"])
+        cfg = VolumeConfig(iterations=c.iterations, grid_size=c.grid_size, n_pts_per_ray=c.n_pts_per_ray,
+                           batch_size=c.batch_size, lr=c.lr)
         check_fits("batch_size x image_size^2 x n_pts_per_ray",
-                   min(cfg.batch_size, p["num_views"]) * p["image_size"] ** 2 * cfg.n_pts_per_ray, BYTES_PER_SAMPLE,
+                   min(cfg.batch_size, c.num_views) * c.image_size ** 2 * cfg.n_pts_per_ray, BYTES_PER_SAMPLE,
                    ctx.device)
-        train, test = builtin_views(ctx.data_root, ctx.seed, mesh=p["mesh"], num_views=p["num_views"],
-                                    image_size=p["image_size"], test_every=p["test_every"])
-        ctx.log(f"volumes: {p['mesh']}, {len(train)} training / {len(test)} held-out views at {p['image_size']}px, "
-                f"{cfg.grid_size}^3 grid, {cfg.n_pts_per_ray} points per ray, {cfg.iterations} iterations "
-                f"on {ctx.device}")
-        model = make_model(t3d, train, cfg, ctx.device)
-        rgb0, alpha0 = render_views(t3d, model, test, ctx.device)
-        init = evaluate.score(rgb0, alpha0, test, with_lpips=False)
+        with ctx.phase("setup", kind="setup"):
+            train, test = multiview_views(ctx.dataset("multiview"))
+            ctx.log(f"volumes: {c.mesh}, {len(train)} training / {len(test)} held-out views at {c.image_size}px, "
+                    f"{cfg.grid_size}^3 grid, {cfg.n_pts_per_ray} points per ray, {cfg.iterations} iterations "
+                    f"on {ctx.device}")
+            model = make_model(t3d, train, cfg, ctx.device)
+            rgb0, alpha0 = render_views(t3d, model, test, ctx.device)
+            init = heldout.score(rgb0, alpha0, test, with_lpips=False)
 
-        fit = fit_volume(t3d, model, train, cfg, ctx.device)
-        ctx.record_timing("iteration", fit.timer.result(peak_memory_bytes=fit.peak.peak_bytes,
-                          memory_kind=fit.peak.kind))
+        with ctx.phase("iteration") as loop:
+            fit = fit_volume(t3d, model, train, cfg, ctx.device, loop=loop)
 
-        rgb, alpha = render_views(t3d, model, test, ctx.device)
-        final = evaluate.score(rgb, alpha, test)
-        evaluate.record(ctx, final, test.ids)
-        init["psnr"].record(ctx, "psnr_init", item_ids=test.ids)
+        with ctx.phase("evaluate", kind="evaluate"):
+            rgb, alpha = render_views(t3d, model, test, ctx.device)
+            final = heldout.score(rgb, alpha, test)
+        heldout.record(ctx, final, test.ids)
+        ctx.metric("psnr_init", init["psnr"], item_ids=test.ids)
         ctx.metric("psnr_gain", final["psnr"].value - init["psnr"].value)
         ctx.metric("final_loss", fit.losses[-1])
-        if fit.peak.peak_bytes is not None:
-            ctx.metric("peak_memory_mb", fit.peak.peak_bytes / 2**20, fingerprint={"kind": fit.peak.kind})
         ctx.curve("loss_curve", list(range(1, cfg.iterations + 1)),
                   {"total": fit.losses, "colour": fit.color_losses, "silhouette": fit.silhouette_losses},
                   x_label="iteration", y_label="pseudo-Huber loss")
-        ctx.image("heldout_vs_truth", evaluate.strip(test.images, rgb))
-        ctx.image("heldout_initial", evaluate.strip(test.images, rgb0))
+        ctx.image("heldout_vs_truth", heldout.strip(test.images, rgb))
+        ctx.image("heldout_initial", heldout.strip(test.images, rgb0))
         with torch.no_grad():
             occupied = float((torch.sigmoid(model.log_densities) > 0.5).float().mean())
         ctx.log(f"held-out PSNR {init['psnr'].value:.2f} -> {final['psnr'].value:.2f} dB; "

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from bench.context import Phase
 from bench.methods.views import Views
 from bench.methods.volumetric import composite, huber
-from bench.timing import PeakMemory, StepTimer
 
 
 @dataclass(frozen=True)
@@ -94,33 +94,31 @@ class FitResult:
     losses: list[float] = field(default_factory=list)
     color_losses: list[float] = field(default_factory=list)
     silhouette_losses: list[float] = field(default_factory=list)
-    timer: StepTimer | None = None
-    peak: PeakMemory | None = None
 
 
 def fit_volume(t3d: Any, model: VolumeModel, train: Views, cfg: VolumeConfig, device: str,
-               generator: torch.Generator | None = None) -> FitResult:
-    """Optimise ``model`` on ``train``; per-iteration losses and times, peak memory of the loop."""
+               generator: torch.Generator | None = None, loop: Phase | None = None) -> FitResult:
+    """Optimise ``model`` on ``train``; per-iteration losses; each iteration is one step of ``loop``."""
     images, masks = train.images.to(device), train.masks.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     drop = round(cfg.iterations * cfg.lr_drop_at)
-    res = FitResult(model=model, timer=StepTimer(device), peak=PeakMemory(device))
+    res = FitResult(model=model)
+    loop = loop or Phase.standalone("iteration", device)
     bs = min(cfg.batch_size, len(train))
-    with res.peak:
-        for it in range(cfg.iterations):
-            with res.timer.step():
-                if it == drop:
-                    for group in opt.param_groups:
-                        group["lr"] = cfg.lr * 0.1
-                idx = torch.randperm(len(train), generator=generator)[:bs]
-                rgb, alpha = composite(model(train.cameras(t3d, idx, device)), train.background)
-                color_err = huber(rgb, images[idx]).mean()
-                sil_err = huber(alpha, masks[idx]).mean()
-                loss = color_err + sil_err
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            res.losses.append(float(loss.detach()))
-            res.color_losses.append(float(color_err.detach()))
-            res.silhouette_losses.append(float(sil_err.detach()))
+    for it in range(cfg.iterations):
+        with loop.step():
+            if it == drop:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.1
+            idx = torch.randperm(len(train), generator=generator)[:bs]
+            rgb, alpha = composite(model(train.cameras(t3d, idx, device)), train.background)
+            color_err = huber(rgb, images[idx]).mean()
+            sil_err = huber(alpha, masks[idx]).mean()
+            loss = color_err + sil_err
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        res.losses.append(float(loss.detach()))
+        res.color_losses.append(float(color_err.detach()))
+        res.silhouette_losses.append(float(sil_err.detach()))
     return res

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench import backends
-from bench.cli_run import expand_backends, parse_backends
+from bench.api import expand_backends, parse_backends
 from bench.errors import NotAvailable, UsageError
-from bench.suite import Case
+from bench.suite import Case, EmptyConfig
 from tests.conftest import bench3d_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,11 +116,11 @@ def test_parse_backends():
 
 
 def test_expand_backends_names_and_params():
-    cases = [Case("s", "a", {"k": 1}), Case("s", "b", {})]
+    cases = [Case("s", "a", EmptyConfig()), Case("s", "b", EmptyConfig())]
     assert expand_backends(cases, ["torch"]) == cases
     out = expand_backends(cases, ["torch", "pytorch3d"])
     assert [c.name for c in out] == ["a@torch", "a@pytorch3d", "b@torch", "b@pytorch3d"]
-    assert out[1].params == {"k": 1, "backend": "pytorch3d"} and out[0].suite == "s"
+    assert out[1].backend == "pytorch3d" and out[1].config == cases[0].config and out[0].suite == "s"
 
 
 @pytest.mark.slow
@@ -138,9 +138,8 @@ def test_run_on_two_backends_stores_one_case_per_backend(bench_env):
         cases = {c.case: c for c in store.cases(out["run_id"])}
     torch_case = cases["kernel=sample_points_10k@torch"]
     p3d = cases["kernel=sample_points_10k@pytorch3d"]
-    assert torch_case.status == "ok" and torch_case.params["backend"] == "torch"
+    assert torch_case.status == "ok" and torch_case.params == p3d.params  # one configuration, two backends
     assert torch_case.backend == backends.describe(backends.load("torch"))
-    assert p3d.params["backend"] == "pytorch3d"
     if HAVE_PYTORCH3D:
         assert p3d.status == "ok" and p3d.backend.startswith("pytorch3d ")
     else:

@@ -11,7 +11,7 @@ from bench.context import Context
 from bench.errors import UsageError
 from bench.metrics import IncomparableError, check_comparable, fingerprint_diff, fingerprint_id, make_fingerprint
 from bench.metrics.image import psnr, ssim
-from bench.suite import Case, MetricSpec, Suite
+from bench.suite import MetricSpec, Profile, Suite
 
 
 def _imgs(scale=1.0):
@@ -54,7 +54,8 @@ def test_library_versions_only_matter_when_strict():
 
 class _Suite(Suite):
     name = "demo"
-    metrics = (MetricSpec("psnr", unit="dB", higher_is_better=True),)
+    profiles = {"smoke": Profile()}
+    metrics = (MetricSpec.of("psnr"),)
 
     def run(self, case, ctx):  # pragma: no cover - not run
         raise NotImplementedError
@@ -62,8 +63,9 @@ class _Suite(Suite):
 
 def test_record_through_ctx(tmp_path):
     suite = _Suite()
-    ctx = Context(suite, Case(suite="demo", name="c0"), device="cpu", seed=0, profile="smoke", artifact_root=tmp_path)
+    (case,) = suite.cases("smoke")
+    ctx = Context(suite, case, device="cpu", seed=0, profile="smoke", artifact_root=tmp_path)
     res = psnr(*_imgs(), data_range=1.0)
-    rec = res.record(ctx, "psnr", item_ids=["a", "b"])
+    rec = ctx.metric("psnr", res, item_ids=["a", "b"])
     assert rec.value == res.value and rec.items == res.items and rec.fingerprint == res.fingerprint
     assert rec.unit == "dB" and rec.item_ids == ["a", "b"]

@@ -35,6 +35,16 @@ def _drop_v3_columns(con):
 
 def _drop_v4_columns(con):
     con.execute("ALTER TABLE metrics DROP COLUMN process_values")
+    _drop_v5_columns(con)
+
+
+V5_COLUMNS = (("runs", "settings"), ("cases", "config_hash"), ("cases", "config_free"),
+              ("timings", "items_per_call"), ("timings", "item_unit"), ("timings", "phase"))
+
+
+def _drop_v5_columns(con):
+    for table, column in V5_COLUMNS:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 def _columns(path, table):
@@ -50,16 +60,20 @@ def test_v0_database_is_migrated(tmp_path, as_json):
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 4
+        assert s.schema_version() == SCHEMA_VERSION == 5
         run = s.get_run(sample_run().run_id)
         assert run.source == "run"  # the default the step fills in
         expected = sample_cases(tmp_path / "o2")
         for m in (m for c in expected for m in c.metrics):
             m.process_values = None  # a column of v4: what the migration cannot restore
+        for c in expected:  # columns of v5: an old case's configuration is unknown
+            c.config_hash, c.config_free = None, []
+            for t in c.timings:
+                t.items_per_call = t.item_unit = t.phase = None
         assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in expected]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("4",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("5",)]
     con.close()
 
 
@@ -120,7 +134,7 @@ def test_v1_database_gains_the_calibration_column(tmp_path):
     _store_one_timing(path, TimingResult.from_samples([1.0, 2.0]).to_record("t"))
     _set_version(path, 1, "ALTER TABLE timings DROP COLUMN calibration_s")
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         (case,) = store.cases("r")
         assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
 
@@ -137,7 +151,7 @@ def test_v2_database_gains_per_sample_calibration_and_process_sizes(tmp_path):
     assert stored.processes == 2
     _set_version(path, 2)
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         (t,) = store.cases("r")[0].timings
         assert (t.samples, t.calibration_s, t.calibration, t.processes, t.process_sizes) == (
             [1.0, 2.0, 3.0], 1e-3, None, 1, None)
@@ -166,7 +180,41 @@ def test_v3_database_gains_per_process_metric_values(tmp_path):
     con.commit()
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         (mem, psnr) = store.cases("r")[0].metrics
         assert (mem.value, mem.process_values, psnr.items) == (2.0, None, [19.0, 21.0])
     assert "process_values" in _columns(path, "metrics")
+
+
+def test_v4_database_gains_settings_config_identity_and_throughput(tmp_path):
+    """A v4 run keeps its settings in the environment: they are read back as its RunSettings (so --resume
+    works); its cases' configurations read as unknown, and compare pairs them by name as before."""
+    from bench.compare.diff import compare_cases
+    from bench.results import CaseResult, MetricRecord, RunRecord, RunSettings
+
+    path = tmp_path / "v4.db"
+    env = {"torch_threads": 1, "repeat": 3, "overrides": ["iterations=2"], "planned_cases": ["s/c"],
+           "bench3d_run_dir": "/somewhere/runs/r"}
+    with Store.open(path) as store:
+        for rid, it in (("r", 2), ("q", 40)):
+            store.create_run(RunRecord(run_id=rid, created_at="2026-01-01T00:00:00+00:00", profile="smoke",
+                                       device="cpu", seed=0, environment=env,
+                                       settings=RunSettings(repeat=9)))
+            store.add_case(rid, CaseResult(suite="s", case="c", params={"iterations": it}, config_hash=str(it),
+                                           metrics=[MetricRecord("psnr", 20.0, "dB", True)]))
+    con = sqlite3.connect(path)
+    _drop_v5_columns(con)
+    con.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(path) as store:
+        run = store.get_run("r")
+        assert run.settings == RunSettings(profile="smoke", device="cpu", seed=0, backend="auto", threads=1,
+                                           repeat=3, overrides=["iterations=2"], planned_cases=["s/c"],
+                                           run_dir="/somewhere/runs/r")
+        (case,) = store.cases("r")
+        assert case.config_hash is None and case.params == {"iterations": 2}
+        cmp = compare_cases(run, store.cases("r"), store.get_run("q"), store.cases("q"))
+    assert [r.mark for r in cmp.rows] == ["unchanged"]  # configuration unknown: compared by name, as before
+    assert any("unknown configuration" in n for n in cmp.notes)
+    assert all(c in _columns(path, t) for t, c in V5_COLUMNS)

@@ -12,6 +12,7 @@ import torch
 
 from bench import backends
 from bench.data.assets import COW_OBJ
+from bench.errors import UsageError
 from bench.worker import run_spec
 from suites.pose import PoseSuite, build_models
 from suites.pose.optimize import pose_loss
@@ -24,8 +25,8 @@ COW = COW_OBJ  # the copy bench3d ships (Keenan Crane's public-domain cow)
 
 
 def _spec(tmp_path, **params):
-    case = PoseSuite().cases("smoke")[0]
-    return {"suite": "pose", "case": case.name, "params": {**case.params, **params}, "profile": "smoke",
+    case = PoseSuite().cases("smoke", params)[0]
+    return {"suite": "pose", "case": case.name, "params": case.params, "profile": "smoke",
             "device": "cpu", "seed": 0, "backend": "torch", "artifact_root": str(tmp_path / "a")}
 
 
@@ -61,7 +62,7 @@ def test_book_loss_at_iteration0(scene, book):
     sc = make_scene(T3D, scene, cow_obj=str(COW) if scene == "cow" else None)
     rs = make_renderers(T3D, RenderConfig(), "cpu", sc.textured)
     images, masks = render_targets(rs, sc.mesh, sc.R, sc.T)
-    model, _ = build_models(T3D, sc, {"start_angle_deg": 30.0, "start_shift": 0.1}, 0, torch.Generator())
+    model, _ = build_models(T3D, sc, PoseSuite().cases("standard")[0].params, 0, torch.Generator())
     with torch.no_grad():
         R, T = model()
         loss, _, _ = pose_loss(rs, sc.mesh, R, T, masks, images if sc.textured else None, 0.1)
@@ -81,8 +82,9 @@ def test_mesh_too_large_for_memory_is_refused(tmp_path):
 
 
 def test_unknown_rig_targets_is_refused(tmp_path):
-    res = run_spec(_spec(tmp_path, scene="multiview", rig_targets="blurry"))
-    assert res.status == "error" and "rig_targets" in res.error and "'soft'" in res.error
+    expected = r"rig_targets=\"blurry\" is not a valid value; rig_targets is 'soft' \| 'hard'"
+    with pytest.raises(UsageError, match=expected):
+        _spec(tmp_path, scene="multiview", rig_targets="blurry")
 
 
 def test_missing_cow_is_not_available(tmp_path):

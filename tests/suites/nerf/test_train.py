@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bench.backends import load
+from bench.context import Phase
 from bench.methods.views import builtin_views
 from suites.nerf.model import FieldConfig, NeuralRadianceField
 from suites.nerf.train import TrainConfig, render_full, train_nerf
@@ -23,11 +24,12 @@ def test_training_keeps_a_time_axis_for_the_psnr_curve(views):
     nerf = NeuralRadianceField(T3D, FieldConfig(n_harmonic_functions=6, n_hidden=32))
     cfg = TrainConfig(iterations=8, batch_size=2, n_rays_per_image=32, n_pts_per_ray=8, lr=3e-3, eval_every=3)
     calls = []
-    res = train_nerf(T3D, nerf, train, cfg, "cpu", evaluate=lambda: calls.append(1) or float(len(calls)))
+    loop = Phase.standalone()
+    res = train_nerf(T3D, nerf, train, cfg, "cpu", evaluate=lambda: calls.append(1) or float(len(calls)), loop=loop)
     assert res.curve_iters == [0, 3, 6, 8] and res.curve_psnr == [1.0, 2.0, 3.0, 4.0]
     assert res.curve_seconds[0] == 0.0 and res.curve_seconds == sorted(res.curve_seconds)
-    assert res.curve_seconds[-1] == pytest.approx(sum(res.timer.samples))
-    assert len(res.losses) == len(res.timer.samples) == 8  # (learning itself: tests/suites/test_nerf.py)
+    assert res.curve_seconds[-1] == pytest.approx(sum(loop.samples))
+    assert len(res.losses) == len(loop.samples) == 8  # (learning itself: tests/suites/test_nerf.py)
 
 
 def test_full_render_does_not_depend_on_the_chunk_size(views):

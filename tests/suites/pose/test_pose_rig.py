@@ -8,7 +8,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from bench import backends
-from suites.pose import PoseSuite, loss_threshold, scene_params
+from suites.pose import PoseSuite, loss_threshold
 from suites.pose.models import RigPose, reference_rig_start
 from suites.pose.optimize import OptConfig, optimise, pose_loss
 from suites.pose.render import RenderConfig, make_renderers, render_soft_masks, render_targets
@@ -58,16 +58,13 @@ def test_soft_targets_put_the_loss_minimum_at_the_true_rig_pose():
     assert (loss[:3] > 1.0).all(), loss
 
 
-def test_scene_params_pick_the_scene_value():
-    p = {"image_size": {"teapot": 96, "cow": 64, "multiview": 64}, "lr": 0.05, "cow_obj": None,
-         "other": {"a": 1}}
-    assert scene_params(p, "cow") == {"image_size": 64, "lr": 0.05, "cow_obj": None, "other": {"a": 1}}
-    with pytest.raises(ValueError, match="image_size: no value for scene 'cow'"):
-        scene_params({"image_size": {"teapot": 96}}, "cow")
-    for name in ("smoke", "standard", "full"):  # every profile resolves for every scene
+def test_every_profile_gives_every_scene_a_stop_rule():
+    for name in ("smoke", "standard", "full"):  # per-scene settings resolve for every scene
         for case in PoseSuite().cases(name):
-            resolved = scene_params(dict(case.params), case.params["scene"])
-            assert not any(isinstance(v, dict) for v in resolved.values())
+            c = case.config
+            assert (c.loss_threshold is None) != (c.loss_threshold_per_area is None), (name, case.name)
+    smoke = {c.name: c.config for c in PoseSuite().cases("smoke")}
+    assert smoke["scene=teapot"].image_size == 96 and smoke["scene=cow"].image_size == 64
 
 
 def test_loss_threshold_relative_to_the_target_area():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from bench.backends import load
+from bench.context import Phase
 from bench.methods.views import Views, builtin_views
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
 
@@ -40,8 +41,9 @@ def test_fit_lowers_the_loss(tmp_path):
     torch.manual_seed(0)
     train, _ = builtin_views(tmp_path, 0, mesh="teapot", num_views=10, image_size=16, test_every=5)
     cfg = VolumeConfig(iterations=20, grid_size=16, n_pts_per_ray=24, batch_size=2)
-    res = fit_volume(T3D, make_model(T3D, train, cfg, "cpu"), train, cfg, "cpu")
-    assert len(res.losses) == len(res.timer.samples) == 20
+    loop = Phase.standalone()
+    res = fit_volume(T3D, make_model(T3D, train, cfg, "cpu"), train, cfg, "cpu", loop=loop)
+    assert len(res.losses) == len(loop.samples) == 20
     assert sum(res.losses[-5:]) / 5 < 0.5 * res.losses[0]
     assert res.losses[0] == pytest.approx(res.color_losses[0] + res.silhouette_losses[0], rel=1e-6)
 

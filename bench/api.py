@@ -1,0 +1,332 @@
+"""The run API: a typed run request and one function that runs it and returns the stored run.
+
+``bench3d run``, ``bench3d nightly`` and outside scripts all go through :func:`run`::
+
+    from bench.api import RunRequest, run
+    outcome = run(RunRequest(suites=["kernels"], overrides={"min_samples": 3}))
+    print(outcome.run.run_id, outcome.status, outcome.reports["html"])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.errors import StoreError, UsageError, unknown_name
+from bench.results import CaseResult, RunRecord, RunSettings
+from bench.suite import Case, Registry, Suite
+
+DEFAULT_OUT = Path("reports")
+DB_ENV = "BENCH3D_DB"
+
+
+def default_db(out_dir: str | Path = DEFAULT_OUT) -> str:
+    """The results database when none is given: ``$BENCH3D_DB``, else ``OUT/bench3d.db``."""
+    return os.environ.get(DB_ENV) or str(Path(out_dir) / "bench3d.db")
+
+
+@dataclass
+class RunRequest:
+    """What to run and how; every field has the CLI's default.
+
+    Attributes:
+        suites: suite names (empty: all registered).
+        cases: case names (``NAME`` or ``SUITE/NAME``) to keep (empty: all).
+        overrides: config field -> value for every selected case (``--set``), checked per suite.
+        resume: a stored run id to complete instead (its settings are reused; a different one is an error).
+    """
+
+    suites: list[str] = field(default_factory=list)
+    cases: list[str] = field(default_factory=list)
+    profile: str = "smoke"
+    device: str = "auto"
+    backend: str = "auto"
+    seed: int = 0
+    timeout: float = 900.0
+    threads: int | None = None
+    repeat: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    data_root: Path | None = None
+    out: Path = DEFAULT_OUT
+    db: str | None = None
+    reports: bool = True
+    resume: str | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    """The stored run, its cases, its status ("ok" or "failed") and the report paths by format."""
+
+    run: RunRecord
+    status: str
+    results: list[CaseResult]
+    reports: dict[str, str]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "ok" else 1
+
+
+ProgressFn = Callable[[str, Case, CaseResult | None], None]
+
+
+def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["k=v", ...]`` (``--set``) -> {k: v}, v parsed as JSON when it is valid JSON, else a string."""
+    from bench.config import parse_value
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = parse_value(raw)
+    return out
+
+
+def format_overrides(overrides: Mapping[str, Any]) -> list[str]:
+    """{k: v} -> ``["k=v", ...]`` (JSON values), as the run settings store them."""
+    import json
+
+    return [f"{k}={json.dumps(v)}" for k, v in overrides.items()]
+
+
+def check_overrides(suites: Sequence[Suite], overrides: Mapping[str, Any]) -> None:
+    """Every ``--set`` key must be a config field of at least one selected suite (and valid there)."""
+    from bench.config import fields_of
+
+    for key in overrides:
+        owners = [s for s in suites if key in {f.name for f in fields_of(s.Config)}]
+        if not owners:
+            names = sorted({f.name for s in suites for f in fields_of(s.Config)})
+            where = ", ".join(s.name for s in suites)
+            raise unknown_name(f"--set key for suite(s) {where}", key, names)
+
+
+def select_cases(suites: Sequence[Suite], profile: str, case_names: Sequence[str] | None,
+                 overrides: Mapping[str, Any] | None = None) -> list[Case]:
+    """The cases of ``suites`` at ``profile`` with ``overrides`` applied, filtered by ``case_names``."""
+    overrides = dict(overrides or {})
+    check_overrides(suites, overrides)
+    from bench.config import fields_of
+
+    cases = []
+    for s in suites:
+        mine = {k: v for k, v in overrides.items() if k in {f.name for f in fields_of(s.Config)}}
+        cases.extend(s.cases(profile, mine))
+    if not case_names:
+        return cases
+    by_name = {c.name: c for c in cases} | {f"{c.suite}/{c.name}": c for c in cases}
+    for n in case_names:
+        if n not in by_name:
+            _explain_missing_case(suites, profile, n, overrides, cases)
+    wanted = {by_name[n].key for n in case_names}
+    return [c for c in cases if c.key in wanted]
+
+
+def _explain_missing_case(suites: Sequence[Suite], profile: str, name: str, overrides: Mapping[str, Any],
+                          cases: Sequence[Case]) -> None:
+    """Raise the one-line error for a ``--case`` that is not among the cases (``--set`` may be why)."""
+    plain = {c.name for s in suites for c in s.cases(profile)} | {f"{c.suite}/{c.name}" for s in suites
+                                                                 for c in s.cases(profile)}
+    if name in plain and overrides:
+        grid = {k for s in suites for k in {**s.grid, **s.profile(profile).grid}}
+        clash = [f"{k}={overrides[k]}" for k in overrides if k in grid]
+        raise UsageError(f"--case {name}: --set {', '.join(clash)} changes this case's grid value, so it would "
+                         f"not run what its name says; select the case by its new name or leave that --set out")
+    raise unknown_name("case", name, sorted({c.name for c in cases}))
+
+
+def parse_backends(value: str) -> list[str]:
+    """``"torch,pytorch3d"`` -> ["torch", "pytorch3d"], each checked against the known backends."""
+    from bench import backends
+
+    names = [b.strip() for b in str(value).split(",")]
+    if not all(names):
+        raise UsageError(f"--backend {value!r}: expected a backend or a comma list of them, e.g. torch,pytorch3d")
+    for name in names:
+        if name not in backends.CHOICES:
+            raise unknown_name("backend", name, backends.CHOICES)
+    if len(set(names)) != len(names):
+        raise UsageError(f"--backend {value!r}: a backend is named twice")
+    return names
+
+
+def resolve_backends(names: Sequence[str]) -> dict[str, str]:
+    """What each requested backend resolves to here ("torch 0.1.0"), or why it is unavailable."""
+    from bench import backends
+    from bench.errors import NotAvailable
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = backends.describe(backends.load(name))
+        except NotAvailable as exc:
+            out[name] = f"unavailable: {exc}"
+    return out
+
+
+def expand_backends(cases: Sequence[Case], names: Sequence[str]) -> list[Case]:
+    """With several backends, every case once per backend, named ``case@backend``."""
+    if len(names) < 2:
+        return list(cases)
+    return [Case(c.suite, f"{c.name}@{b}", c.config, b) for c in cases for b in names]
+
+
+def check_writable(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove it is writable, or raise a one-line error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".bench3d-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"output folder {str(folder)!r} is not writable: {exc.strerror or exc}") from exc
+    return folder
+
+
+def _same(given: Any, stored: Any, flag: str, run: RunRecord) -> Any:
+    """A setting for ``--resume``: the resumed run's unless given; a different value would mix two settings."""
+    if given is None or given == [] or given == {}:
+        return stored
+    if stored is not None and given != stored:
+        def show(v: object) -> str:
+            return " ".join(map(str, v)) if isinstance(v, list) else str(v)
+
+        raise UsageError(f"{flag} {show(given)}: run {run.run_id} was made with {flag} {show(stored)}; resume it "
+                         f"with the same value or leave {flag} out")
+    return given
+
+
+def _check_numbers(req: RunRequest) -> None:
+    if req.threads is not None and req.threads < 1:
+        raise UsageError(f"--threads {req.threads}: expected a positive number of threads")
+    if req.repeat is not None and req.repeat < 1:
+        raise UsageError(f"--repeat {req.repeat}: expected a number of processes per case >= 1")
+    if not req.timeout > 0:
+        raise UsageError(f"--timeout {req.timeout}: expected a positive number of seconds")
+
+
+def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite]]:
+    """The run record (created in the store for a new run) and the cases still to run."""
+    from bench.runner import make_run_record, resolve_device
+
+    _check_numbers(req)
+    registry = Registry()
+    if req.resume:
+        run = store.get_run(store.resolve(req.resume))
+        if run.source != "run" or run.settings is None:
+            raise UsageError(f"--resume {req.resume}: run {run.run_id} was stored by `bench3d {run.source}`, "
+                             f"not by `bench3d run`; there is nothing to resume")
+        st = run.settings
+        st.threads = _same(req.threads, st.threads, "--threads", run)
+        st.repeat = _same(req.repeat, st.repeat, "--repeat", run) or 1
+        st.overrides = _same(format_overrides(req.overrides), st.overrides, "--set", run)
+        st.timeout = req.timeout
+        st.data_root = str(req.data_root) if req.data_root else st.data_root
+        suites = registry.select(run.suites)
+        cases = expand_backends(select_cases(suites, run.profile, req.cases, parse_overrides(st.overrides)),
+                                parse_backends(run.backend))
+        if st.planned_cases and not req.cases:  # the cases the run was started with, not every case of its suites
+            planned = set(st.planned_cases)
+            cases = [c for c in cases if f"{c.suite}/{c.name}" in planned]
+        done = store.done_cases(run.run_id)
+        return run, [c for c in cases if c.key not in done], suites
+    suites = registry.select(req.suites)
+    cases = expand_backends(select_cases(suites, req.profile, req.cases, req.overrides), parse_backends(req.backend))
+    device = resolve_device(req.device)
+    settings = RunSettings(profile=req.profile, device=device, seed=req.seed, backend=req.backend,
+                           timeout=req.timeout, threads=req.threads, repeat=req.repeat or 1,
+                           overrides=format_overrides(req.overrides),
+                           planned_cases=[f"{c.suite}/{c.name}" for c in cases],
+                           data_root=str(req.data_root) if req.data_root else None)
+    run = make_run_record(settings, suites, list(req.argv))
+    run.environment["backend_resolved"] = resolve_backends(parse_backends(req.backend))
+    run_dir = check_writable(Path(req.out) / "runs" / run.run_id)
+    settings.run_dir = str(run_dir.resolve())
+    store.create_run(run)
+    return run, cases, suites
+
+
+@contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a CI job's timeout, ``kill``) exits like Ctrl-C does, through the runner's clean-up, which
+    kills the running case's worker; the default action would leave it running as an orphan."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(req: RunRequest, *, progress: ProgressFn | None = None, store: Any = None,
+        on_plan: Callable[[RunRecord, list[Case], list[Suite]], Any] | None = None) -> RunOutcome:
+    """Plan, run and store a run (or complete ``req.resume``), write its reports, and return it.
+
+    ``store`` is an open :class:`~bench.store.Store` to use (default: open ``req.db`` or the default database).
+    ``on_plan(run, cases, suites)`` is called once before the first case (the CLI's progress display).
+    """
+    from bench.runner import execute, run_status
+    from bench.store import Store
+
+    out_dir = check_writable(Path(req.out))
+    own = store is None
+    if own:
+        store = Store.open(req.db or default_db(out_dir), create=True)
+    try:
+        run_rec, cases, suites = plan(store, req)
+        if on_plan is not None:
+            on_plan(run_rec, cases, suites)
+        with terminate_as_exit():
+            execute(store, run_rec, cases, run_rec.settings, progress=progress)
+        results = store.cases(run_rec.run_id)
+        status = run_status(results)
+        store.finish_run(run_rec.run_id, status, datetime.now(timezone.utc).isoformat())
+        reports = write_reports(store, run_rec.run_id, Path(run_rec.run_dir)) if req.reports else {}
+        return RunOutcome(store.get_run(run_rec.run_id), status, results, reports)
+    finally:
+        if own:
+            store.close()
+
+
+def write_reports(store: Any, run_id: str, run_dir: Path) -> dict[str, str]:
+    """The run's md, html and json reports in ``run_dir``; a failure to write one is a warning."""
+    from bench.report import write_report
+
+    paths = {}
+    for fmt, name in (("md", "report.md"), ("html", "report.html"), ("json", "report.json")):
+        try:
+            paths[fmt] = str(write_report(store, run_id, fmt, run_dir / name, artifact_root=run_dir))
+        except (OSError, StoreError) as exc:  # a report failure never loses the stored run
+            print(f"warning: could not write the {fmt} report: {exc}", file=sys.stderr)
+    return paths
+
+
+def run_json(outcome: RunOutcome) -> dict[str, Any]:
+    """The ``--json`` contract of ``bench3d run``."""
+    return {
+        "run_id": outcome.run.run_id,
+        "status": outcome.status,
+        "reports": outcome.reports,
+        "cases": [
+            {"suite": r.suite, "case": r.case, "status": r.status,
+             "metrics": {m.name: m.value for m in r.metrics},
+             "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n} for t in r.timings},
+             "error": r.error}
+            for r in outcome.results
+        ],
+    }
