@@ -24,9 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bench.compare.samples import pool
 from bench.errors import DataError
 from bench.results import CaseResult, MetricRecord, RunRecord, TimingRecord
-from bench.timing import NOISY_IQR_FRACTION, pool
+from bench.timing import NOISY_IQR_FRACTION
 
 DEFAULT_SUITE = "pytest_benchmark"
 PROFILE = "pytest-benchmark"

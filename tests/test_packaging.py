@@ -23,12 +23,12 @@ from bench.compare import baselines as bl
 from bench.errors import UsageError
 from bench.report import model
 from bench.results import CaseResult
+from suites.kernels import KernelsSuite
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_ROOTS = ("bench", "suites")
-# Kernel cases at the suite's test_params: each case takes well under a second of timed work.
-TINY = {"warmup": 0, "min_run_time": 0.0, "min_samples": 1, "image_size": 32, "faces_per_pixel": 8, "level": 2,
-        "points": 500}
+# Kernel cases at the suite's tiny values: each case takes well under a second of timed work.
+TINY = dict(KernelsSuite.tiny)
 
 
 def _source_files() -> list[Path]:

@@ -1,4 +1,6 @@
-"""bench.timing: statistics, setup outside the timed callable, automatic repetition, memory."""
+"""bench.timing: statistics, setup outside the timed callable, automatic repetition, memory, calibration.
+
+What comparisons do with the samples (normalisation, pooling) is tested in tests/compare/test_samples.py."""
 
 from __future__ import annotations
 
@@ -121,41 +123,3 @@ def test_every_sample_has_its_calibration():
     rec = res.to_record("x")
     assert rec.calibration == res.calibration and rec.processes == 1
     assert timing.measure(lambda: None, min_run_time=0.01, measure_memory=False, calibration=False).calibration is None
-
-
-def test_normalised_samples_divide_by_the_calibration_beside_each_sample():
-    rec = timing.TimingResult.from_samples([2.0, 4.0, 6.0], calibration_s=2.0,
-                                           calibration=[1.0, 2.0, 3.0]).to_record("t")
-    assert timing.normalised_samples(rec, 0.5) == pytest.approx([1.0, 1.0, 1.0])
-    rec.calibration = None  # only the run's median: one factor for all
-    assert timing.normalised_samples(rec, 0.5) == pytest.approx([0.5, 1.0, 1.5])
-    rec.calibration_s = None
-    assert timing.normalised_samples(rec, 0.5) is None
-
-
-def test_pool_concatenates_processes_and_recomputes_statistics():
-    a = timing.TimingResult.from_samples([1.0, 2.0], calibration_s=1.0, calibration=[1.0, 1.0],
-                                         peak_memory_bytes=10).to_record("t")
-    b = timing.TimingResult.from_samples([3.0, 4.0, 5.0], calibration_s=2.0, calibration=[2.0, 2.0, 3.0],
-                                         peak_memory_bytes=30).to_record("t")
-    p = timing.pool([a, b])
-    assert p.samples == [1.0, 2.0, 3.0, 4.0, 5.0] and p.calibration == [1.0, 1.0, 2.0, 2.0, 3.0]
-    assert (p.n, p.median, p.min, p.processes, p.peak_memory_bytes) == (5, 3.0, 1.0, 2, 30)
-    assert p.process_sizes == [2, 3]
-    assert timing.pool([p, a]).process_sizes == [2, 3, 2]  # a pooled record keeps its own processes
-    assert p.calibration_s == 2.0 and p.iqr == pytest.approx(2.0)
-    b.calibration = None  # one process without per-sample calibrations: keep only the medians' median
-    p = timing.pool([a, b])
-    assert p.calibration is None and p.calibration_s == pytest.approx(1.5)
-    with pytest.raises(ValueError, match="differ in name"):
-        timing.pool([a, timing.TimingResult.from_samples([1.0]).to_record("other")])
-    with pytest.raises(ValueError, match="at least one"):
-        timing.pool([])
-
-
-def test_process_chunks_cut_pooled_values_by_process():
-    from bench.timing import process_chunks
-
-    assert process_chunks([1, 2, 3, 4, 5, 6], [1, 3, 2]) == [[1], [2, 3, 4], [5, 6]]
-    with pytest.raises(ValueError, match=r"process sizes \[2, 2\] do not add up to 3 values"):
-        process_chunks([1, 2, 3], [2, 2])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from bench.timing import process_chunks
+from bench.compare.samples import process_chunks
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.01

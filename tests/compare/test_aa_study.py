@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.timing import TimingResult, pool
+from bench.compare.samples import pool
+from bench.timing import TimingResult
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "aa_study.py"
 

@@ -237,7 +237,7 @@ def test_sensitivity_is_fitted_within_runs():
     slow phase: the fitted sensitivity is ~0.5 and a same-code run with two slow processes is unchanged,
     where dividing by the full calibration (sensitivity 1) would call it 1.3x faster."""
     from bench.compare.diff import Settings, _timing_row
-    from bench.timing import normalised_samples, speed_sensitivity
+    from bench.compare.samples import normalised_samples, speed_sensitivity
 
     rng = np.random.default_rng(3)
     base = _moded_record(1.0, [1.0, 1.0, 1.6], 0.5, rng)
@@ -257,7 +257,8 @@ def test_sensitivity_is_fitted_within_runs():
 
 def test_sensitivity_defaults_to_one_without_speed_changes_and_gpu_timings_stay_raw():
     from bench.compare.diff import Settings, _timing_row
-    from bench.timing import TimingResult, speed_sensitivity
+    from bench.compare.samples import speed_sensitivity
+    from bench.timing import TimingResult
 
     flat = TimingResult.from_samples([1.0, 1.1, 0.9, 1.0], calibration_s=1e-3, calibration=[1e-3] * 4).to_record("t")
     assert speed_sensitivity([flat, flat]) == 1.0  # no within-run variation: the prior decides
