@@ -35,26 +35,80 @@ REQUIRED_STATS = ("median", "iqr", "mean", "min", "rounds")
 EXPECTED = "expected a pytest-benchmark JSON file (pytest --benchmark-json=FILE)"
 
 
+# The schema of a pytest-benchmark file, as far as bench3d reads it. Times are seconds per iteration.
+# stats field -> required?; every time is a finite number >= 0, every count an integer in [1, MAX_COUNT].
+STATS_TIMES = {"min": True, "median": True, "mean": True, "iqr": True, "max": False, "stddev": False,
+               "q1": False, "q3": False}
+STATS_COUNTS = {"rounds": True, "iterations": False}
+# Pairs (a, b) of stats that must hold a <= b (where both are present).
+STATS_ORDER = (("min", "median"), ("median", "max"), ("min", "mean"), ("mean", "max"), ("q1", "median"),
+               ("median", "q3"))
+MAX_COUNT = 10**9  # rounds, iterations: far beyond a real file's (pytest-benchmark's max_time keeps rounds ~1e6)
+MAX_DEPTH = 32  # nesting of objects and lists; a pytest-benchmark file has about 5
+_ORDER_SLACK = 1e-9  # relative: statistics written as rounded decimals
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _show(value: Any) -> str:
+    """A value for an error message, cut short (a 4000-digit integer is one line, but not a readable one)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None (not a number, NaN, infinite, or an integer beyond float)."""
+    if not _number(value):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _depth(doc: Any) -> int:
+    """How deep objects and lists nest in ``doc`` (iteratively; stops counting past MAX_DEPTH)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def load_benchmark_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a pytest-benchmark JSON file; DataError (one line, naming the file) otherwise."""
+    """Read and validate a pytest-benchmark JSON file; DataError (one line, naming the file and the field)
+    otherwise. Nothing of a file that fails here is stored."""
     where = str(path)
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"{where}: cannot read: {exc.strerror or exc}; {EXPECTED}") from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                        f"{EXPECTED}") from None
+    try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{where}: not JSON ({exc}); {EXPECTED}") from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply; {EXPECTED}") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of more digits than Python converts
+        raise DataError(f"{where}: not JSON ({str(exc).splitlines()[0]}); {EXPECTED}") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise DataError(f"{where}: JSON nested more than {MAX_DEPTH} levels deep; {EXPECTED}")
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise DataError(f"{where}: not a pytest-benchmark file: no 'benchmarks' list at the top level; {EXPECTED}")
     for key in ("machine_info", "commit_info"):
         if not isinstance(doc.get(key), dict):
             raise DataError(f"{where}: not a pytest-benchmark file: no '{key}' object; {EXPECTED}")
+    cpu = doc["machine_info"].get("cpu")
+    if cpu is not None and not isinstance(cpu, dict):
+        raise DataError(f"{where}: field machine_info.cpu: expected an object, got {type(cpu).__name__}")
     if not doc["benchmarks"]:
         raise DataError(f"{where}: holds no benchmarks (were they skipped? run pytest with --benchmark-only)")
     seen: set[str] = set()
@@ -70,6 +124,15 @@ def _check_benchmark(where: str, i: int, bench: Any) -> None:
     if not isinstance(bench, dict) or not isinstance(bench.get("fullname"), str) or not bench["fullname"]:
         raise DataError(f"{where}: benchmark #{i} has no 'fullname'; {EXPECTED}")
     label = f"{where}: benchmark {bench['fullname']!r}"
+    for key in ("name", "group"):
+        if bench.get(key) is not None and not isinstance(bench[key], str):
+            raise DataError(f"{label}: field {key}: expected a string or null, got {_show(bench[key])}")
+    for key in ("extra_info", "params", "options"):
+        if bench.get(key) is not None and not isinstance(bench[key], dict):
+            raise DataError(f"{label}: '{key}' must be an object, got {type(bench[key]).__name__}")
+    for key, value in (bench.get("extra_info") or {}).items():
+        if isinstance(value, int) and not isinstance(value, bool) and _as_float(value) is None:
+            raise DataError(f"{label}: field extra_info.{key}: {_show(value)} does not fit a float (about 1.8e308)")
     stats = bench.get("stats")
     if not isinstance(stats, dict):
         raise DataError(f"{label} has no 'stats' object; {EXPECTED}")
@@ -77,14 +140,41 @@ def _check_benchmark(where: str, i: int, bench: Any) -> None:
     if missing:
         raise DataError(f"{label}: stats field(s) {', '.join(missing)} missing or not numbers; "
                         f"expected {', '.join(REQUIRED_STATS)}")
-    if int(stats["rounds"]) < 1:
-        raise DataError(f"{label}: stats.rounds is {stats['rounds']}; expected at least 1")
+    for key, required in STATS_TIMES.items():
+        if not required and stats.get(key) is None:
+            continue
+        value = _as_float(stats.get(key))
+        if value is None or value < 0:
+            raise DataError(f"{label}: field stats.{key}: expected a finite number of seconds >= 0, "
+                            f"got {_show(stats.get(key))}")
+    for key, required in STATS_COUNTS.items():
+        value = stats.get(key)
+        if not required and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNT:
+            raise DataError(f"{label}: field stats.{key}: expected an integer from 1 to {MAX_COUNT:,}, "
+                            f"got {_show(value)}")
+    for low, high in STATS_ORDER:
+        a, b = stats.get(low), stats.get(high)
+        if a is not None and b is not None and a - b > _ORDER_SLACK * max(abs(a), abs(b)):
+            raise DataError(f"{label}: fields stats.{low} {a!r} > stats.{high} {b!r}; expected "
+                            f"min <= median <= max, min <= mean <= max, q1 <= median <= q3")
     data = stats.get("data")
-    if data is not None and (not isinstance(data, list) or not all(_number(v) for v in data)):
+    if data is None:
+        return
+    if not isinstance(data, list) or not all(_number(v) for v in data):
         raise DataError(f"{label}: stats.data must be a list of numbers (seconds per iteration)")
-    for key in ("extra_info", "params", "options"):
-        if bench.get(key) is not None and not isinstance(bench[key], dict):
-            raise DataError(f"{label}: '{key}' must be an object, got {type(bench[key]).__name__}")
+    bad = next((v for v in data if _as_float(v) is None or v < 0), None)
+    if bad is not None:
+        raise DataError(f"{label}: field stats.data: expected finite numbers of seconds >= 0, got {_show(bad)}")
+    if len(data) != stats["rounds"]:
+        raise DataError(f"{label}: field stats.data: {len(data)} samples, stats.rounds is {stats['rounds']}; "
+                        f"expected one sample per round")
+    low, high = min(data), max(data)
+    top = stats.get("max", high)
+    if stats["min"] - low > _ORDER_SLACK * stats["min"] or high - top > _ORDER_SLACK * top:
+        raise DataError(f"{label}: field stats.data: samples from {low!r} to {high!r} lie outside "
+                        f"stats.min {stats['min']!r} .. stats.max {top!r}")
 
 
 def _timestamp(value: Any) -> str:
@@ -126,9 +216,10 @@ def _case(bench: Mapping[str, Any], suite: str, device: str, started: str) -> Ca
               "options": bench.get("options"), "extra_info": {k: v for k, v in extra.items() if k not in numeric}}
     metrics = [MetricRecord(name=k, value=v, fingerprint={"source": "pytest-benchmark extra_info"})
                for k, v in numeric.items()]
-    status = "nan" if any(math.isnan(v) for v in numeric.values()) else "ok"
+    bad = [k for k, v in numeric.items() if not math.isfinite(v)]
+    status = "nan" if bad else "ok"
     return CaseResult(suite=suite, case=bench["fullname"], params=params, status=status,
-                      error="NaN in extra_info" if status == "nan" else None, started_at=started,
+                      error=f"NaN or infinity in extra_info: {', '.join(bad)}" if bad else None, started_at=started,
                       finished_at=started, device=device, metrics=metrics, timings=[timing])
 
 
