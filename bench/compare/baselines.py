@@ -106,15 +106,70 @@ def _fail(path: Path, where: str, what: str) -> BaselineError:
     return BaselineError(f"baseline {path}: field {where!r}: {what}")
 
 
+MAX_DEPTH = 16  # nesting of mappings and lists; a baseline file has about 4
+
+
+def _finite(v: Any) -> float | None:
+    """``v`` as a finite float; None for a non-number, a bool, NaN, an infinity or an integer beyond float."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        out = float(v)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _show(v: Any) -> str:
+    """A value for an error message: short, and a container by its size (an aliased one may be huge)."""
+    if isinstance(v, Mapping | list | set):
+        return f"a {'mapping' if isinstance(v, Mapping) else 'list'} of {len(v)} item(s)"
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _nesting(doc: Any) -> float:
+    """How deep mappings and lists nest in ``doc`` (inf for one that holds itself through a YAML alias). Each
+    node is visited once, so a node aliased many times (a "billion laughs" file) costs nothing extra."""
+    depth: dict[int, float] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(doc, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if not isinstance(node, Mapping | list):
+            continue
+        kids = [k for k in (node.values() if isinstance(node, Mapping) else node) if isinstance(k, Mapping | list)]
+        if leaving:
+            on_path.discard(id(node))
+            depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=0)
+            continue
+        if id(node) in on_path:
+            return math.inf
+        if id(node) in depth:
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids)
+    return depth.get(id(doc), 0)
+
+
 def _tolerance(path: Path, where: str, tol: Any) -> dict[str, float]:
     if not isinstance(tol, Mapping) or not tol or set(tol) - {"relative", "absolute"}:
         raise _fail(path, where, "expected a mapping with 'relative' and/or 'absolute'")
     out = {}
     for k, v in tol.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-            raise _fail(path, f"{where}.{k}", f"expected a number >= 0, got {v!r}")
-        out[k] = float(v)
+        value = _finite(v)
+        if value is None or value < 0:
+            raise _fail(path, f"{where}.{k}", f"expected a finite number >= 0, got {_show(v)}")
+        out[k] = value
     return out
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line of a YAML error: the problem and where (``found unhashable key (line 3, column 5)``)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
 def _known_metrics(suite: str) -> list[str] | None:
@@ -131,19 +186,39 @@ def _match(path: Path, where: str, m: Any) -> Mapping[str, Any] | str:
     if isinstance(m, str) and m:
         return m
     if isinstance(m, Mapping) and m and all(isinstance(k, str) for k in m):
+        for k, v in m.items():
+            _scalar(path, f"{where}.{k}", v)
         return dict(m)
     raise _fail(path, where, "expected a case name or a mapping of case parameters, e.g. {scene: lego}")
+
+
+def _scalar(path: Path, where: str, v: Any) -> None:
+    """A protocol or case-parameter value: a string, a finite number, true/false, null or a date."""
+    if isinstance(v, Mapping | list | set | bytes) or (isinstance(v, float) and not math.isfinite(v)):
+        raise _fail(path, where, f"expected a plain value (string, finite number, true/false), got {_show(v)}")
 
 
 def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> Baseline:
     """Read and validate one baseline file. ``known_metrics=True`` asks the suite registry."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise BaselineError(f"baseline {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"baseline {path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                            f"{exc.start})") from None
+    try:
+        doc = yaml.safe_load(text)  # data only: no Python objects, whatever the tags say
+    except RecursionError:
+        raise BaselineError(f"baseline {path}: YAML nested too deeply (at most {MAX_DEPTH} levels)") from None
     except yaml.YAMLError as exc:
-        raise BaselineError(f"baseline {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise BaselineError(f"baseline {path}: not valid YAML: {_yaml_problem(exc)}") from None
+    if _nesting(doc) > MAX_DEPTH:
+        raise BaselineError(f"baseline {path}: YAML nested more than {MAX_DEPTH} levels deep (or holding itself "
+                            f"through an alias); expected plain mappings, lists and values")
     if not isinstance(doc, Mapping):
         raise BaselineError(f"baseline {path}: expected a mapping at the top level")
     for key in ("source", "suite", "protocol", "metrics", "tolerance", "entries"):
@@ -151,7 +226,7 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
             raise _fail(path, key, "missing")
     extra = set(doc) - _TOP
     if extra:
-        raise _fail(path, sorted(extra)[0], f"unknown field; expected {', '.join(sorted(_TOP))}")
+        raise _fail(path, sorted(map(str, extra))[0], f"unknown field; expected {', '.join(sorted(_TOP))}")
     src = doc["source"]
     if not isinstance(src, Mapping) or not all(
         isinstance(src.get(k), str) and src.get(k) for k in ("citation", "where")
@@ -162,6 +237,8 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
         raise _fail(path, "suite", "expected a suite name")
     if not isinstance(doc["protocol"], Mapping) or not doc["protocol"]:
         raise _fail(path, "protocol", "expected a non-empty mapping of conventions (e.g. resolution: 800x800)")
+    for key, value in doc["protocol"].items():
+        _scalar(path, f"protocol.{key}", value)
     tol = _tolerance(path, "tolerance", doc["tolerance"])
     known = _known_metrics(suite) if known_metrics is True else (known_metrics or None)
     metrics: dict[str, dict[str, Any]] = {}
@@ -169,18 +246,23 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
         raise _fail(path, "metrics", "expected a mapping of bench3d metric names")
     for name, spec in doc["metrics"].items():
         where = f"metrics.{name}"
+        if not isinstance(name, str) or not name:
+            raise _fail(path, where, "expected a bench3d metric name (a string)")
         if known is not None and name not in known:
             raise _fail(path, where, f"unknown metric for suite {suite!r}; expected one of {', '.join(known)}")
         if not isinstance(spec, Mapping) or not isinstance(spec.get("higher_is_better"), bool):
             raise _fail(path, f"{where}.higher_is_better", "missing or not true/false")
-        scale = spec.get("scale", 1.0)
-        if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
-            raise _fail(path, f"{where}.scale", f"expected a positive number, got {scale!r}")
+        scale = _finite(spec.get("scale", 1.0))
+        if scale is None or not scale > 0:
+            raise _fail(path, f"{where}.scale", f"expected a finite positive number, got {_show(spec['scale'])}")
+        for key in ("published_as", "unit"):
+            if key in spec and not isinstance(spec[key], str):
+                raise _fail(path, f"{where}.{key}", f"expected a string, got {_show(spec[key])}")
         metrics[name] = {
             "published_as": str(spec.get("published_as", name)),
             "unit": str(spec.get("unit", "")),
             "higher_is_better": spec["higher_is_better"],
-            "scale": float(scale),
+            "scale": scale,
             "tolerance": _tolerance(path, f"{where}.tolerance", spec["tolerance"]) if "tolerance" in spec else tol,
         }
     if not isinstance(doc["entries"], list) or not doc["entries"]:
@@ -193,23 +275,28 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
         for key in ("case", "metric", "value"):
             if key not in e:
                 raise _fail(path, f"{where}.{key}", "missing")
-        if e["metric"] not in metrics:
-            raise _fail(path, f"{where}.metric", f"{e['metric']!r} is not declared under 'metrics'")
-        value = e["value"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise _fail(path, f"{where}.value", f"expected a finite number, got {value!r}")
+        if not isinstance(e["metric"], str) or e["metric"] not in metrics:
+            raise _fail(path, f"{where}.metric", f"{_show(e['metric'])} is not declared under 'metrics'")
+        value = _finite(e["value"])
+        if value is None:
+            raise _fail(path, f"{where}.value", f"expected a finite number, got {_show(e['value'])}")
         spec = metrics[e["metric"]]
+        if _finite(value * spec["scale"]) is None:
+            raise _fail(path, f"{where}.value", f"{value!r} times metrics.{e['metric']}.scale {spec['scale']!r} "
+                                                f"is not a finite number")
+        if not isinstance(e.get("note", ""), str):
+            raise _fail(path, f"{where}.note", f"expected a string, got {_show(e['note'])}")
         hib = spec["higher_is_better"]
         if "direction" in e:
-            if e["direction"] not in _DIRECTIONS:
-                raise _fail(path, f"{where}.direction", f"expected 'higher' or 'lower', got {e['direction']!r}")
+            if not isinstance(e["direction"], str) or e["direction"] not in _DIRECTIONS:
+                raise _fail(path, f"{where}.direction", f"expected 'higher' or 'lower', got {_show(e['direction'])}")
             hib = _DIRECTIONS[e["direction"]]
         etol = _tolerance(path, f"{where}.tolerance", e["tolerance"]) if "tolerance" in e else spec["tolerance"]
         entries.append(
             Entry(
                 _match(path, f"{where}.case", e["case"]),
                 e["metric"],
-                float(value) * spec["scale"],
+                value * spec["scale"],
                 hib,
                 etol,
                 str(e.get("note", "")),
