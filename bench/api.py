@@ -205,13 +205,32 @@ def _same(given: Any, stored: Any, flag: str, run: RunRecord) -> Any:
     return given
 
 
+# Bounds of the run's numeric options. Seeds: numpy's legacy seed takes 0 .. 2**32 - 1 (torch and random take
+# more, and the store's integers 64 bits), so every seed means the same to all three and to the database.
+SEED_LIMIT = 2**32
+MAX_TIMEOUT_S = 7 * 24 * 3600.0  # a week per case: beyond it a finite timeout is no timeout
+MAX_THREADS = 4096
+MAX_REPEAT = 1000
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_numbers(req: RunRequest) -> None:
-    if req.threads is not None and req.threads < 1:
-        raise UsageError(f"--threads {req.threads}: expected a positive number of threads")
-    if req.repeat is not None and req.repeat < 1:
-        raise UsageError(f"--repeat {req.repeat}: expected a number of processes per case >= 1")
-    if not req.timeout > 0:
-        raise UsageError(f"--timeout {req.timeout}: expected a positive number of seconds")
+    """The run's numeric options: integers where counts are meant, finite and in range; UsageError (one line,
+    naming the option) otherwise, before anything is planned or stored."""
+    if not _is_int(req.seed) or not 0 <= req.seed < SEED_LIMIT:
+        raise UsageError(f"--seed {req.seed}: expected an integer from 0 to {SEED_LIMIT - 1} (numpy's seed range)")
+    if req.threads is not None and (not _is_int(req.threads) or not 1 <= req.threads <= MAX_THREADS):
+        raise UsageError(f"--threads {req.threads}: expected a positive number of threads (at most {MAX_THREADS})")
+    if req.repeat is not None and (not _is_int(req.repeat) or not 1 <= req.repeat <= MAX_REPEAT):
+        raise UsageError(f"--repeat {req.repeat}: expected a number of processes per case >= 1 "
+                         f"(at most {MAX_REPEAT})")
+    timeout = req.timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout {timeout}: expected a positive, finite number of seconds "
+                         f"(at most {MAX_TIMEOUT_S:g}, a week)")
 
 
 def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite]]:

@@ -75,11 +75,19 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+# A float field that opts in to NaN and infinities (``limit: AnyFloat = param(math.inf, ...)``); a plain
+# ``float`` field takes finite values only, so ``--set lr=NaN`` or ``lr=1e999`` is an error, not a run.
+AnyFloat = typing.NewType("AnyFloat", float)
+
+
 def _coerce(tp: Any, value: Any) -> Any:
-    """``value`` as type ``tp`` (an int where a float is expected becomes a float), or raise TypeError."""
+    """``value`` as type ``tp`` (an int where a float is expected becomes a float), or raise TypeError
+    (with the reason as its message where the type alone does not say it)."""
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if tp is AnyFloat:  # NaN and infinities included
+        return value if isinstance(value, float) else _coerce(float, value)
     if origin is Literal:
         for choice in get_args(tp):
             if value == choice and type(value) is type(choice):
@@ -117,7 +125,13 @@ def _coerce(tp: Any, value: Any) -> Any:
         raise TypeError
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                out = float(value)
+            except OverflowError:  # an integer beyond float's range
+                raise TypeError("expected a finite number") from None
+            if out != out or out in (float("inf"), float("-inf")):
+                raise TypeError("expected a finite number")
+            return out
         raise TypeError
     if tp is str:
         if isinstance(value, str):
@@ -133,9 +147,10 @@ def check_value(cls: type, name: str, value: Any, where: str) -> Any:
         raise unknown_name(f"parameter in {where}", name, info)
     try:
         return _coerce(info[name].type, value)
-    except TypeError:
+    except TypeError as exc:
+        why = f" ({exc})" if exc.args else ""
         raise UsageError(f"{where}: {name}={json.dumps(value, default=str)} is not a valid value; "
-                         f"{name} is {info[name].type_name}") from None
+                         f"{name} is {info[name].type_name}{why}") from None
 
 
 def build(cls: type, values: Mapping[str, Any], where: str) -> Any:
@@ -175,7 +190,7 @@ def parse_value(raw: str) -> Any:
     """A ``--set`` value: JSON when it parses (numbers, true/false, null, lists), else the plain string."""
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or an integer of more digits than Python converts: the plain string
         return raw
 
 

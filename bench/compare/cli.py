@@ -41,6 +41,19 @@ def _open(args: argparse.Namespace):
     return Store.open(_db(args), create=False)
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """The numeric options of compare, history, dashboard and nightly, finite and in range, checked before
+    anything is read, run or written; UsageError (one line naming the option) otherwise."""
+    from bench.compare.history import check_factor
+
+    if hasattr(args, "alpha"):  # compare, nightly: the comparison's settings check themselves
+        diff.Settings(args.factor, args.alpha, args.tolerance)
+    elif hasattr(args, "factor"):
+        check_factor(args.factor)
+    if getattr(args, "reports", None) is not None and args.reports < 0:
+        raise UsageError(f"--reports {args.reports}: expected a count >= 0")
+
+
 def _add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--factor",
@@ -192,6 +205,7 @@ def _looks_like_file(ref: str) -> bool:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    _check_options(args)
     fmt = "json" if args.json else args.format
     settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings,
                              ignore_params=args.ignore_params)
@@ -260,6 +274,7 @@ def _compare_baseline(store, baseline: bl.Baseline, args: argparse.Namespace, fm
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.compare import history
 
+    _check_options(args)
     with _open(args) as store:
         series = history.collect(
             store, suite=args.suite, metric=args.metric, machine=args.machine, case=args.case, factor=args.factor
@@ -286,8 +301,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from bench.compare.dashboard import write_dashboard
 
-    if args.reports < 0:
-        raise UsageError(f"--reports {args.reports}: expected a count >= 0")
+    _check_options(args)
     with _open(args) as store:
         index = write_dashboard(store, args.out, machine=args.machine, reports=args.reports, factor=args.factor)
     print(f"dashboard: {index}")
@@ -297,6 +311,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_nightly(args: argparse.Namespace) -> int:
     from bench.compare import nightly
 
+    _check_options(args)  # before the run, not after it
     res = nightly.nightly(args)
     if args.json:
         print(

@@ -155,6 +155,9 @@ def write_dashboard(
     baselines: list[bl.Baseline] | None = None,
 ) -> Path:
     """Write the site under ``out_dir`` and return the index path. ``reports``: latest runs given a report."""
+    history.check_factor(factor)
+    if isinstance(reports, bool) or not isinstance(reports, int) or reports < 0:
+        raise UsageError(f"--reports {reports}: expected a count >= 0")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder for the dashboard")

@@ -59,12 +59,12 @@ class Settings:
     ignore_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.factor > 1:
-            raise UsageError(f"--factor {self.factor}: expected a ratio > 1 (e.g. 1.10 for 10%)")
+        if not 1 < self.factor < float("inf"):  # NaN fails too
+            raise UsageError(f"--factor {self.factor}: expected a finite ratio > 1 (e.g. 1.10 for 10%)")
         if not 0 < self.alpha < 1:
             raise UsageError(f"--alpha {self.alpha}: expected a probability between 0 and 1")
-        if not self.tolerance >= 0:
-            raise UsageError(f"--tolerance {self.tolerance}: expected a relative tolerance >= 0")
+        if not 0 <= self.tolerance < float("inf"):
+            raise UsageError(f"--tolerance {self.tolerance}: expected a finite relative tolerance >= 0")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.compare import stats
+from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_id
 
 PENALTY = 3.0  # times sigma log(n), in the L1 cost's units
@@ -137,6 +138,13 @@ def _detect(s: Series, factor: float) -> None:
         s.changes.append(ChangePoint(i, s.points[i - 1], s.points[i], before, after, rel, sig, mark))
 
 
+def check_factor(factor: Any, option: str = "--factor") -> float:
+    """A timing change-point ratio: a finite number > 1 (as ``compare --factor``); UsageError otherwise."""
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 1 < factor < math.inf:
+        raise UsageError(f"{option} {factor}: expected a finite ratio > 1 (e.g. 1.10 for 10%)")
+    return float(factor)
+
+
 def collect(
     store: Any,
     *,
@@ -147,6 +155,7 @@ def collect(
     factor: float = stats.DEFAULT_FACTOR,
 ) -> list[Series]:
     """Every series of the store (filtered), oldest run first, with its change points."""
+    check_factor(factor)
     series: dict[tuple, Series] = {}
     for run in reversed(store.list_runs(suite=suite)):
         mach = run.machine or "unknown"
