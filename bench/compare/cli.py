@@ -23,7 +23,8 @@ _EPILOG_STATS = (
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
     "memory, seconds to a threshold) gets an exact permutation test on its per-process values (needs --repeat 5 "
-    "or more to reach alpha 0.01): marked, but never gating. "
+    "or more to reach alpha 0.01): marked, but never gating; a CPU RSS peak (memory kind rss_delta) is not "
+    "reproducible between identical runs and is shown, never judged. "
     "Different metric fingerprints, dataset versions, devices or backends (and machines, "
     "for timings) are listed as incomparable with the reason."
 )

@@ -162,6 +162,16 @@ def _case_conflicts(b: CaseResult, n: CaseResult, s: Settings | None = None) -> 
     return out
 
 
+# Issue 15, item 8: the CPU RSS watermark (bench.timing.PeakMemory on CPU, fingerprint kind "rss_delta") varied
+# up to 2.5x between runs of identical settings, so it is shown but never judged; CUDA's max_allocated is.
+RSS_REASON = "CPU RSS peak is not reproducible between identical runs (measured up to 2.5x); shown, never judged"
+
+
+def is_cpu_rss(fingerprint: Any) -> bool:
+    """Whether a metric's fingerprint says it is a CPU RSS peak (``{"kind": "rss_delta", ...}``)."""
+    return isinstance(fingerprint, dict) and fingerprint.get("kind") == "rss_delta"
+
+
 def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Settings) -> Row:
     hib = n.higher_is_better if n.higher_is_better is not None else b.higher_is_better
     row = Row(suite, case, "metric", n.name, stats.UNCHANGED, unit=n.unit, higher_is_better=hib)
@@ -184,6 +194,10 @@ def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Sett
         base_process=b.process_values,
         new_process=n.process_values,
     )
+    if is_cpu_rss(b.fingerprint) or is_cpu_rss(n.fingerprint):
+        same = b.value == n.value and (b.process_values or []) == (n.process_values or [])
+        row.verdict.mark = stats.UNCHANGED if same else stats.CHANGED
+        row.verdict.gate, row.verdict.note = False, RSS_REASON
     row.mark, row.reason = row.verdict.mark, row.verdict.note
     return row
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.compare import stats
+from bench.compare.diff import is_cpu_rss
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_id
 
@@ -169,9 +170,9 @@ def collect(
                     continue
                 conv = fingerprint_id(m.fingerprint) if m.fingerprint else ""
                 key = (c.suite, c.case, "metric", m.name, mach, conv)
-                s = series.setdefault(
-                    key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, m.higher_is_better, conv)
-                )
+                # A CPU RSS peak is not reproducible (diff.RSS_REASON): its steps are shown without a direction.
+                hib = None if is_cpu_rss(m.fingerprint) else m.higher_is_better
+                s = series.setdefault(key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, hib, conv))
                 s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(m.value)))
             for t in c.timings:
                 if metric and t.name != metric:
