@@ -37,18 +37,62 @@ def _teapot(resolution: int = 8, normalize: bool = True, y_up: bool = True) -> t
     return v, f
 
 
+def validate_mesh(verts: Any, faces: Any, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(verts (V, 3) float64, faces (F, 3) int64)`` of a mesh read from ``path``, or a one-line DataError:
+    at least one vertex and one face, 3-D finite vertices, triangles indexing existing vertices."""
+    v = np.asarray(verts.detach().cpu() if isinstance(verts, torch.Tensor) else verts)
+    f = np.asarray(faces.detach().cpu() if isinstance(faces, torch.Tensor) else faces)
+    if v.dtype.kind not in "iuf" or f.dtype.kind not in "iu":
+        raise DataError(f"{path}: vertices/faces are not numeric ({v.dtype}, {f.dtype})")
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise DataError(f"{path}: vertices have shape {v.shape}; expected (V, 3) 3-D points")
+    if len(v) == 0:
+        raise DataError(f"{path}: has no vertices; expected a mesh with vertices and faces")
+    if f.size == 0:
+        raise DataError(f"{path}: has no faces; expected a triangle mesh, not a point cloud")
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise DataError(f"{path}: faces have shape {f.shape}; expected (F, 3) triangles")
+    if not np.all(np.isfinite(v)):
+        bad = int(np.flatnonzero(~np.isfinite(v).all(1))[0])
+        raise DataError(f"{path}: vertex {bad} has NaN or infinite coordinates {v[bad].tolist()}; "
+                        "expected finite numbers")
+    if f.min() < 0 or f.max() >= len(v):
+        raise DataError(f"{path}: face indices span {int(f.min())}..{int(f.max())}; expected 0..{len(v) - 1}")
+    return v.astype(np.float64), f.astype(np.int64)
+
+
 def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (V, 3) and triangle faces (F, 3) of an OBJ/PLY/OFF/STL file, unchanged (no merging)."""
+    """Vertices (V, 3) and triangle faces (F, 3) of an OBJ/PLY/OFF/STL file, unchanged (file order, no merging).
+
+    OBJ and PLY are read by the built-in backend's strict readers (1-based OBJ indices, UTF-8 text, finite
+    numbers; polygons as triangle fans), other formats by trimesh; every mesh then passes
+    :func:`validate_mesh`. Any problem is one DataError naming the file.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: mesh file is missing")
+    suffix = path.suffix.lower()
     try:
-        m = trimesh.load(path, force="mesh", process=False, skip_materials=True, maintain_order=True)
-    except Exception as exc:  # trimesh raises many types for malformed files
-        raise DataError(f"{path}: not a readable mesh ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(m, trimesh.Trimesh) or len(m.faces) == 0:
-        raise DataError(f"{path}: has no triangle faces")
-    return np.asarray(m.vertices), np.asarray(m.faces)
+        if suffix == ".obj":
+            from bench.backends.torch3d.io import load_obj
+
+            v, faces, _ = load_obj(path, load_textures=False)
+            f = faces.verts_idx
+        elif suffix == ".ply":
+            from bench.backends.torch3d.io import load_ply
+
+            v, f = load_ply(path)
+        else:
+            m = trimesh.load(path, force="mesh", process=False, skip_materials=True, maintain_order=True)
+            if not isinstance(m, trimesh.Trimesh):
+                raise DataError(f"{path}: has no triangle faces")
+            v, f = np.asarray(m.vertices), np.asarray(m.faces)
+    except DataError:
+        raise
+    except Exception as exc:  # trimesh and the readers raise many types for malformed files
+        msg = " ".join(str(exc).split())[:200]
+        raise DataError(f"{path}: not a readable mesh ({type(exc).__name__}: {msg})") from None
+    return validate_mesh(v, f, path)
 
 
 def make_mesh(name: str, **params: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data.generated.meshes import make_mesh
+from bench.data.generated.meshes import make_mesh, validate_mesh
 from bench.data.report import Problems
+from bench.errors import DataError
 
 
 def backend(name: str = "auto") -> Any:
@@ -34,7 +35,13 @@ def load_scene_mesh(p3d: Any, mesh: str, **params: Any) -> Any:
     """A normalised ``Meshes`` of one procedural shape name or mesh file; OBJ textures are kept (TexturesUV)."""
     path = Path(str(mesh)).expanduser()
     if path.suffix.lower() == ".obj" and path.is_file():
-        m = p3d.io.load_objs_as_meshes([str(path)], device="cpu")
+        try:
+            m = p3d.io.load_objs_as_meshes([str(path)], device="cpu")
+        except DataError:
+            raise
+        except (ValueError, OSError) as exc:  # another backend's reader: one line naming the file
+            raise DataError(f"{path}: not a readable mesh ({' '.join(str(exc).split())[:200]})") from None
+        validate_mesh(m.verts_packed(), m.faces_packed(), path)  # empty, NaN or out-of-range: DataError
         if m.textures is not None:
             v = m.verts_packed()
             return m.offset_verts(-v.mean(0).expand_as(v)).scale_verts(1.0 / (v - v.mean(0)).norm(dim=1).max().item())

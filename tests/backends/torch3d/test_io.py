@@ -149,3 +149,89 @@ def test_load_objs_as_meshes():
     assert plain.textures is None and plain.num_verts_per_mesh().tolist() == [2930]
     with pytest.raises(ValueError, match="list of paths"):
         load_objs_as_meshes(str(COW))
+
+
+# ---- bad mesh and material files: one-line errors (issue 15) -----------------------------------------------------
+
+TRI = "v 0 0 0\nv 1 0 0\nv 0 1 0\n"
+
+
+def _one_line_mesh_error(call, *needles):
+    from bench.backends.torch3d.io.errors import MeshFileError
+    from bench.errors import DataError
+
+    with pytest.raises(MeshFileError) as info:
+        call()
+    assert isinstance(info.value, DataError) and isinstance(info.value, ValueError)  # bench3d's and PyTorch3D's
+    msg = str(info.value)
+    assert "\n" not in msg and all(n in msg for n in needles), msg
+    return msg
+
+
+@pytest.mark.parametrize("text, needles", [
+    (TRI + "f 0 1 2\n", ("t.obj:4", "index 0", "start at 1")),     # used to become face [0, 0, 1] elsewhere
+    (TRI + "f 1/0 2/1 3/1\nvt 0 0\n", ("t.obj:4", "index 0")),
+    ("v 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", ("t.obj:1", "expected 3 numbers")),  # a 2-D vertex
+    ("v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", ("t.obj", "non-finite")),
+    ("v inf 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", ("t.obj", "non-finite")),
+])
+def test_bad_obj_vertices_and_indices_are_one_line_errors(tmp_path, text, needles):
+    path = tmp_path / "t.obj"
+    path.write_text(text)
+    _one_line_mesh_error(lambda: load_obj(path), *needles)
+
+
+def test_binary_obj_is_one_line_error(tmp_path):
+    path = tmp_path / "t.obj"
+    path.write_bytes(TRI.encode() + b"\xff\xfe\x00garbage\n")
+    _one_line_mesh_error(lambda: load_obj(path), "t.obj:4", "not UTF-8")
+
+
+def test_ply_with_nan_vertex_is_one_line_error(tmp_path):
+    path = tmp_path / "nan.ply"
+    header = "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n" \
+             "element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+    path.write_text(header + "nan 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    _one_line_mesh_error(lambda: load_ply(path), "nan.ply", "non-finite")
+
+
+def _textured(tmp_path, mtl: bytes | None, usemtl: str = "mat"):
+    Image.fromarray(np.full((4, 4, 3), 200, np.uint8)).save(tmp_path / "tex.png")
+    if mtl is not None:
+        (tmp_path / "m.mtl").write_bytes(mtl)
+    obj = tmp_path / "m.obj"
+    obj.write_text(f"mtllib m.mtl\n{TRI}vt 0 0\nvt 1 0\nvt 0 1\nusemtl {usemtl}\nf 1/1 2/2 3/3\n")
+    return obj
+
+
+def test_binary_mtl_is_an_error_as_in_pytorch3d(tmp_path):
+    # PyTorch3D opens the MTL in text mode and fails with UnicodeDecodeError; here: one line naming it
+    obj = _textured(tmp_path, b"newmtl mat\n\x89PNG\r\n\x1a\n\xff\xd8\xff binary")
+    _one_line_mesh_error(lambda: load_obj(obj), "m.mtl:2", "not UTF-8")
+
+
+def test_empty_mtl_warns_in_one_line(tmp_path):
+    # PyTorch3D loads it silently without materials; same result here, plus a one-line warning
+    obj = _textured(tmp_path, b"")
+    with pytest.warns(UserWarning, match=r"m\.mtl defines no materials") as rec:
+        _, _, aux = load_obj(obj)
+    assert aux.texture_images == {} and "\n" not in str(rec[0].message)
+
+
+def test_undefined_material_name_warns_in_one_line(tmp_path):
+    # `usemtl other` with only `newmtl mat`: PyTorch3D drops the texture silently; here it warns
+    obj = _textured(tmp_path, b"newmtl mat\nmap_Kd tex.png\n", usemtl="other")
+    with pytest.warns(UserWarning, match=r"usemtl other: not defined") as rec:
+        _, _, aux = load_obj(obj)
+    assert aux.texture_images == {} and "\n" not in str(rec[0].message)
+    good = _textured(tmp_path, b"newmtl mat\nmap_Kd tex.png\n", usemtl="mat")
+    _, _, aux = load_obj(good)
+    assert set(aux.texture_images) == {"mat"}
+
+
+def test_truncated_texture_image_is_one_line_error(tmp_path):
+    obj = _textured(tmp_path, b"newmtl mat\nmap_Kd big.png\n")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "big.png")
+    raw = (tmp_path / "big.png").read_bytes()
+    (tmp_path / "big.png").write_bytes(raw[: len(raw) // 2])
+    _one_line_mesh_error(lambda: load_obj(obj), "big.png", "cannot be read")

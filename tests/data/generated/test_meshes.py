@@ -69,3 +69,43 @@ def test_bad_inputs(tmp_path):
         make_mesh("file", path=bad)
     with pytest.raises(ValueError, match="level"):
         make_mesh("ico_sphere", level=-1)
+
+
+# ---- bad mesh files through the data layer: one-line DataError naming the file (issue 15) -----------------------
+
+_PLY_HEAD = "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n" \
+            "element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+
+
+@pytest.mark.parametrize("name, text, needle", [
+    ("nan.obj", "v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "non-finite"),
+    ("inf.obj", "v 0 0 0\nv 1 inf 0\nv 0 1 0\nf 1 2 3\n", "non-finite"),
+    ("flat.obj", "v 0 0\nv 1 0\nv 0 1\nf 1 2 3\n", "expected 3 numbers"),
+    ("zero.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n", "start at 1"),
+    ("empty.obj", "", "no vertices"),
+    ("points.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces"),
+    ("nan.ply", _PLY_HEAD + "nan 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "non-finite"),
+    ("inf.ply", _PLY_HEAD + "0 0 0\n1 -inf 0\n0 1 0\n3 0 1 2\n", "non-finite"),
+    ("noface.ply", _PLY_HEAD.replace("element face 1", "element face 0") + "0 0 0\n1 0 0\n0 1 0\n", "no faces"),
+])
+def test_bad_mesh_files_are_one_line_data_errors(tmp_path, name, text, needle):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        make_mesh("file", path=path)
+    msg = str(info.value)
+    assert name in msg and needle in msg and "\n" not in msg, msg
+
+
+def test_data_check_meshes_rejects_nan_flat_and_zero_index_objs(tmp_path):
+    from bench.data.generated.meshes import check_meshes
+
+    (tmp_path / "good.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    (tmp_path / "nan.obj").write_text("v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    (tmp_path / "flat.obj").write_text("v 0 0\nv 1 0\nv 0 1\nf 1 2 3\n")
+    (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n")
+    report = check_meshes(tmp_path)
+    assert not report.ok
+    bad = {p.split(":", 1)[0] for p in report.problems}
+    assert bad == {"nan.obj", "flat.obj", "zero.obj"}, report.problems
+    assert all("\n" not in p for p in report.problems)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import MeshFileError, decode_text
 from .mtl_io import load_materials
 from .texture_atlas import make_texture_atlas
 
@@ -27,11 +28,11 @@ def _open_text(f: PathOrFile) -> tuple[list[str], Path, str]:
         path = Path(f)
         if not path.is_file():
             raise FileNotFoundError(f"load_obj: no such file: {path}")
-        return path.read_text(encoding="utf-8", errors="replace").splitlines(), path.parent, str(path)
+        return decode_text(path.read_bytes(), str(path)).splitlines(), path.parent, str(path)
     data = f.read()
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", errors="replace")
     name = getattr(f, "name", "<stream>")
+    if isinstance(data, bytes):
+        data = decode_text(data, str(name))
     folder = Path(name).parent if isinstance(name, str) and name != "<stream>" else Path(".")
     return data.splitlines(), folder, str(name)
 
@@ -40,9 +41,9 @@ def _floats(tokens: list[str], n: int, where: str) -> list[float]:
     try:
         vals = [float(t) for t in tokens[:n]]
     except ValueError:
-        raise ValueError(f"{where}: expected {n} numbers, got {' '.join(tokens)!r}") from None
+        raise MeshFileError(f"{where}: expected {n} numbers, got {' '.join(tokens)!r}") from None
     if len(vals) < n:
-        raise ValueError(f"{where}: expected {n} numbers, got {' '.join(tokens)!r}")
+        raise MeshFileError(f"{where}: expected {n} numbers, got {' '.join(tokens)!r}")
     return vals
 
 
@@ -65,7 +66,7 @@ def _parse_obj(lines: list[str], name: str):
             uvs.append(_floats(rest, 2, where))
         elif key == "mtllib":
             if not rest:
-                raise ValueError(f"{where}: mtllib without a file name")
+                raise MeshFileError(f"{where}: mtllib without a file name")
             mtl_file = line.split("#", 1)[0].strip()[len("mtllib"):].strip()
         elif key == "usemtl":
             mat = rest[0] if rest else ""
@@ -75,15 +76,20 @@ def _parse_obj(lines: list[str], name: str):
         elif key == "f":
             corners = [c.split("/") for c in rest]
             if len(corners) < 3:
-                raise ValueError(f"{where}: a face needs at least 3 vertices, got {line.strip()!r}")
+                raise MeshFileError(f"{where}: a face needs at least 3 vertices, got {line.strip()!r}")
             try:
                 v = [int(c[0]) for c in corners]
                 t = [int(c[1]) if len(c) > 1 and c[1] else 0 for c in corners]
                 n = [int(c[2]) if len(c) > 2 and c[2] else 0 for c in corners]
             except ValueError:
-                raise ValueError(f"{where}: bad face indices in {line.strip()!r}") from None
-            if any(len(c) > 3 for c in corners) or 0 in v:
-                raise ValueError(f"{where}: bad face statement {line.strip()!r}")
+                raise MeshFileError(f"{where}: bad face indices in {line.strip()!r}") from None
+            if any(len(c) > 3 for c in corners):
+                raise MeshFileError(f"{where}: bad face statement {line.strip()!r}")
+            if 0 in v or 0 in [x for c, x in zip(corners, t, strict=True) if len(c) > 1 and c[1]] \
+                    or 0 in [x for c, x in zip(corners, n, strict=True) if len(c) > 2 and c[2]]:
+                # OBJ indices are 1-based (negative: relative); PyTorch3D leaves a 0 as index 0 (only warning
+                # when out of range), which silently makes a different face: refused here.
+                raise MeshFileError(f"{where}: face index 0 in {line.strip()!r}; OBJ indices start at 1")
             for i in range(1, len(v) - 1):  # polygons become a fan of triangles around the first corner
                 tri = (0, i, i + 1)
                 fv.append([v[k] for k in tri])
@@ -100,15 +106,15 @@ def _to_zero_based(idx: list[list[int]], count: int, what: str, name: str, optio
     t = torch.where(t > 0, t - 1, t + count)
     bad = ~missing & ((t < 0) | (t >= count))
     if bad.any():
-        raise ValueError(f"load_obj: {name} has {what} indices out of range (only {count} {what} defined)")
+        raise MeshFileError(f"load_obj: {name} has {what} indices out of range (only {count} {what} defined)")
     if optional:
         # a face either has the attribute at all corners or not at all
         rows = missing.all(1)
         if (missing.any(1) & ~rows).any():
-            raise ValueError(f"load_obj: {name} has faces with {what} indices on only some corners")
+            raise MeshFileError(f"load_obj: {name} has faces with {what} indices on only some corners")
         t[rows] = -1
     elif missing.any():
-        raise ValueError(f"load_obj: {name} has a face with vertex index 0 (OBJ indices start at 1)")
+        raise MeshFileError(f"load_obj: {name} has a face with vertex index 0 (OBJ indices start at 1)")
     return t
 
 
@@ -125,7 +131,7 @@ def load_obj(f: PathOrFile, load_textures: bool = True, create_texture_atlas: bo
     verts, normals, uvs, fv, fn, ft, fm, materials, mtl_file = _parse_obj(lines, name)
     verts_t = torch.tensor(verts, dtype=torch.float32).reshape(-1, 3)
     if not torch.isfinite(verts_t).all():
-        raise ValueError(f"load_obj: {name} has non-finite (NaN or inf) vertex coordinates")
+        raise MeshFileError(f"load_obj: {name} has non-finite (NaN or inf) vertex coordinates")
     normals_t = torch.tensor(normals, dtype=torch.float32).reshape(-1, 3)
     uvs_t = torch.tensor(uvs, dtype=torch.float32).reshape(-1, 2)
     verts_idx = _to_zero_based(fv, len(verts_t), "vertex", name, optional=False)

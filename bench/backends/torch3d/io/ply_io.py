@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import trimesh
 
+from .errors import MeshFileError
+
 
 def load_ply(f: str | os.PathLike, *, path_manager=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Read a PLY mesh or point cloud: verts (V, 3) float32 in file order, faces (F, 3) int64 ((0, 3) if none).
@@ -21,7 +23,7 @@ def load_ply(f: str | os.PathLike, *, path_manager=None) -> tuple[torch.Tensor, 
     try:
         data = trimesh.exchange.ply.load_ply(open(path, "rb"), prefer_color=None, fix_texture=False)
     except Exception as exc:  # trimesh raises a variety of parse errors
-        raise ValueError(f"load_ply: cannot parse {path}: {exc}") from None
+        raise MeshFileError(f"load_ply: cannot parse {path}: {' '.join(str(exc).split())[:200]}") from None
     verts = torch.as_tensor(np.asarray(data.get("vertices", np.zeros((0, 3))), dtype=np.float32)).reshape(-1, 3)
     faces_np = data.get("faces")
     if faces_np is None or len(faces_np) == 0:
@@ -34,9 +36,9 @@ def load_ply(f: str | os.PathLike, *, path_manager=None) -> tuple[torch.Tensor, 
             faces_np = np.concatenate([faces_np[:, [0, i, i + 1]] for i in range(1, faces_np.shape[1] - 1)], 0)
         faces = torch.as_tensor(faces_np.astype(np.int64)).reshape(-1, 3)
     if not torch.isfinite(verts).all():
-        raise ValueError(f"load_ply: {path} has non-finite (NaN or inf) vertex coordinates")
+        raise MeshFileError(f"load_ply: {path} has non-finite (NaN or inf) vertex coordinates")
     if len(faces) and (int(faces.min()) < 0 or int(faces.max()) >= len(verts)):
-        raise ValueError(f"load_ply: {path} has face indices outside [0, {len(verts) - 1}]")
+        raise MeshFileError(f"load_ply: {path} has face indices outside [0, {len(verts) - 1}]")
     return verts, faces
 
 
