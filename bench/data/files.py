@@ -2,58 +2,37 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from bench.data import safe_io
 from bench.data.report import Problems
 from bench.errors import DataError
 
 
-def read_json(path: Path | str) -> Any:
-    """Parsed JSON (``.json``, or gzip-compressed ``.jgz``/``.gz``); DataError naming the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file is missing")
-    try:
-        if path.suffix in (".jgz", ".gz"):
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                return json.load(f)
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed or truncated JSON ({exc.msg} at line {exc.lineno})") from exc
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read ({exc})") from exc
+def read_json(path: Path | str, spec: Any = None) -> Any:
+    """Parsed JSON (``.json``, or gzip-compressed ``.jgz``/``.gz``), UTF-8, at most 64 levels deep and,
+    with ``spec`` (a :mod:`bench.data.safe_io` type rule), of the expected types; DataError naming the file
+    (and field) otherwise."""
+    return safe_io.load_json(path, spec)
 
 
 def read_image(path: Path | str, mode: str = "RGB") -> np.ndarray:
-    """An image as float32 in [0, 1], shape (H, W, C) (or (H, W) for mode "L")."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: image is missing")
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert(mode))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from exc
-    return arr.astype(np.float32) / 255.0
+    """An image as float32 in [0, 1], shape (H, W, C) (or (H, W) for mode "L"), fully decoded."""
+    return safe_io.open_image(path, mode).astype(np.float32) / 255.0
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(H, W) of an image file, reading only its header."""
-    with Image.open(path) as im:
-        w, h = im.size
-    return h, w
+    """(H, W) of an image file, reading only its header (DataError for a bad or bomb-sized header)."""
+    return safe_io.image_header_size(path)
 
 
 def check_images(paths: Iterable[Path], problems: Problems, *, same_size: bool = True) -> dict[str, int]:
-    """Check that each image exists and decodes, and (optionally) that all have one size.
+    """Check that each image exists and decodes completely, and (optionally) that all have one size.
 
     Returns a ``{"HxW": count}`` histogram of the sizes found; problems name each file.
     """
@@ -63,9 +42,9 @@ def check_images(paths: Iterable[Path], problems: Problems, *, same_size: bool =
             problems.add(p, "image is missing")
             continue
         try:
-            sizes[p] = image_size(p)
-        except (UnidentifiedImageError, OSError) as exc:
-            problems.add(p, f"not a readable image ({type(exc).__name__})")
+            sizes[p] = safe_io.verify_image(p)  # decodes every byte: truncated files fail here
+        except DataError as exc:
+            problems.add(p, str(exc).split(": ", 1)[-1])
     hist = Counter(f"{h}x{w}" for h, w in sizes.values())
     if same_size and len(hist) > 1:
         common = hist.most_common(1)[0][0]
@@ -87,9 +66,12 @@ def json_or_problem(path: Path, problems: Problems) -> Any | None:
 def matrix_or_problem(value: Any, shape: tuple[int, ...], where: Path, what: str,
                       problems: Problems) -> np.ndarray | None:
     """``value`` as a float64 array of ``shape``, or None after recording a problem naming ``what``."""
+    if isinstance(value, (bool, str)) or value is None:
+        problems.add(where, f"{what} is not numeric")
+        return None
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         problems.add(where, f"{what} is not numeric")
         return None
     if arr.shape != shape:

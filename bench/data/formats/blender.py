@@ -13,9 +13,14 @@ import numpy as np
 import torch
 
 from bench.data.cameras import opengl_c2w_to_p3d
-from bench.data.files import check_images, json_or_problem, matrix_or_problem, read_image, read_json
+from bench.data.files import check_images, json_or_problem, read_image, read_json
 from bench.data.report import CheckReport, Problems
-from bench.errors import DataError
+from bench.data.safe_io import ListOf, Matrix, Number, Obj, String, items_problems, problem
+
+FRAME = Obj({"file_path": String(), "transform_matrix": Matrix(4, 4)})
+# camera_angle_x is the horizontal field of view in radians: strictly between 0 and pi
+ANGLE = Number(0.0, float(np.pi), open_lo=True, open_hi=True)
+TRANSFORMS = Obj({"camera_angle_x": ANGLE, "frames": ListOf(FRAME, min_length=1)})
 
 SPLITS = ("train", "val", "test")
 BACKGROUNDS = {"white": 1.0, "black": 0.0}
@@ -40,14 +45,11 @@ def load(root: Path, split: str = "train", background: str = "white") -> dict[st
     if background not in BACKGROUNDS:
         raise ValueError(f"background must be one of {tuple(BACKGROUNDS)}, got {background!r}")
     root = Path(root)
-    doc = read_json(root / f"transforms_{split}.json")
+    doc = read_json(root / f"transforms_{split}.json", TRANSFORMS)
     rgba = np.stack([read_image(frame_path(root, f["file_path"]), "RGBA") for f in doc["frames"]])
     alpha = rgba[..., 3]
     rgb = rgba[..., :3] * alpha[..., None] + BACKGROUNDS[background] * (1.0 - alpha[..., None])
     c2w = np.array([f["transform_matrix"] for f in doc["frames"]], dtype=np.float64)
-    if c2w.shape[1:] != (4, 4):
-        raise DataError(f"{root / f'transforms_{split}.json'}: transform_matrix has shape {c2w.shape[1:]}, "
-                        "expected (4, 4)")
     R, T = opengl_c2w_to_p3d(c2w)
     n, h, w = alpha.shape
     focal = 0.5 * w / np.tan(0.5 * float(doc["camera_angle_x"]))
@@ -71,17 +73,14 @@ def check(root: Path) -> CheckReport:
         doc = json_or_problem(jf, problems)
         if doc is None:
             continue
-        if not isinstance(doc, dict) or "frames" not in doc or not isinstance(doc["frames"], list):
-            problems.add(jf, "no 'frames' list")
+        if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
+            problems.add(jf, "frames: expected a list of frames")
             continue
-        if not isinstance(doc.get("camera_angle_x"), (int, float)):
-            problems.add(jf, "'camera_angle_x' is missing or not a number")
-        for i, f in enumerate(doc["frames"]):
-            if not isinstance(f, dict) or "file_path" not in f:
-                problems.add(jf, f"frame {i} has no file_path")
-                continue
-            matrix_or_problem(f.get("transform_matrix"), (4, 4), jf, f"frame {i} transform_matrix", problems)
-            paths.append(frame_path(root, f["file_path"]))
+        msg = problem(doc.get("camera_angle_x"), ANGLE, "camera_angle_x")
+        if msg:
+            problems.add(jf, msg if "camera_angle_x" in doc else "camera_angle_x: is missing")
+        for i in items_problems(doc["frames"], FRAME, "frames", lambda m, jf=jf: problems.add(jf, m)):
+            paths.append(frame_path(root, doc["frames"][i]["file_path"]))
         found[f"{split}_frames"] = len(doc["frames"])
     found["image_sizes"] = check_images(paths, problems)
     return problems.report("nerf-synthetic", found)
