@@ -12,6 +12,8 @@ import numpy as np
 
 from bench.errors import DataError
 
+MAX_DIM = 4096  # per axis; binvox files in the field are 32..512
+
 
 @dataclass(frozen=True)
 class Voxels:
@@ -31,28 +33,46 @@ def read_binvox(path: Path | str) -> Voxels:
         raise DataError(f"{path}: cannot be read ({exc})") from exc
     header: dict[str, list[str]] = {}
     pos = 0
-    for _ in range(8):
+    for lineno in range(1, 9):
         end = raw.find(b"\n", pos)
         if end < 0:
             raise DataError(f"{path}: truncated binvox header")
-        line = raw[pos:end].decode("ascii", "replace").strip()
+        try:
+            line = raw[pos:end].decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: binvox header line {lineno} is not ASCII text") from None
         pos = end + 1
         if line == "data":
             break
+        if not line:
+            raise DataError(f"{path}: binvox header line {lineno} is empty; expected 'key values'")
         key, *vals = line.split()
         header[key] = vals
     else:
         raise DataError(f"{path}: binvox header has no 'data' line")
     if "#binvox" not in header:
         raise DataError(f"{path}: not a binvox file (no '#binvox' line)")
+    if "dim" not in header:
+        raise DataError(f"{path}: binvox header has no 'dim' line; expected 'dim X Y Z'")
     try:
         dims = tuple(int(v) for v in header["dim"])
-        translate = tuple(float(v) for v in header.get("translate", ["0", "0", "0"]))
-        scale = float(header.get("scale", ["1"])[0])
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"{path}: malformed binvox header ({exc})") from exc
-    if len(dims) != 3 or min(dims) <= 0:
-        raise DataError(f"{path}: binvox 'dim' must be three positive integers, got {header.get('dim')}")
+    except ValueError:
+        raise DataError(f"{path}: binvox 'dim' must be three positive integers, got {header['dim']}") from None
+    if len(dims) != 3 or min(dims) <= 0 or max(dims) > MAX_DIM:
+        raise DataError(f"{path}: binvox 'dim' must be three integers in 1..{MAX_DIM}, got {header['dim']}")
+    translate_s = header.get("translate", ["0", "0", "0"])
+    scale_s = header.get("scale", ["1"])
+    if len(translate_s) != 3 or len(scale_s) != 1:
+        raise DataError(f"{path}: binvox header expects 'translate x y z' and 'scale s', got "
+                        f"translate {translate_s} scale {scale_s}")
+    try:
+        translate = tuple(float(v) for v in translate_s)
+        scale = float(scale_s[0])
+    except ValueError:
+        raise DataError(f"{path}: binvox 'translate'/'scale' are not numbers: {translate_s} {scale_s}") from None
+    if not all(np.isfinite(translate)) or not np.isfinite(scale) or scale <= 0:
+        raise DataError(f"{path}: binvox 'translate' must be finite and 'scale' finite and positive, got "
+                        f"{translate_s} {scale_s}")
     body = np.frombuffer(raw[pos:], dtype=np.uint8)
     if len(body) % 2:
         raise DataError(f"{path}: truncated binvox data (odd number of run-length bytes)")

@@ -16,41 +16,38 @@ import torch
 from bench.data.cameras import opencv_w2c_to_p3d
 from bench.data.files import check_images, read_image
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import parse_floats, read_text
 from bench.errors import DataError
 
 
 def read_calib(path: Path) -> dict[str, np.ndarray]:
     """``{"P0": (3, 4), ...}`` from a calib.txt; DataError naming the file for a malformed line."""
     out = {}
-    if not Path(path).is_file():
-        raise DataError(f"{path}: calibration file is missing")
-    for k, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for k, line in enumerate(read_text(path, "calibration file").splitlines(), start=1):
         if not line.strip():
             continue
         key, _, vals = line.partition(":")
-        try:
-            nums = np.array([float(x) for x in vals.split()])
-        except ValueError as exc:
-            raise DataError(f"{path}: line {k} is not numeric") from exc
+        nums = np.array(parse_floats(vals.split(), path, f"line {k} ({key.strip()[:20]})"))
         if nums.size != 12:
             raise DataError(f"{path}: {key.strip()} has {nums.size} values, expected 12 (3x4)")
         out[key.strip()] = nums.reshape(3, 4)
     if "P2" not in out:
         raise DataError(f"{path}: no P2 (left colour camera) projection")
+    if abs(np.linalg.det(out["P2"][:, :3])) < 1e-12:
+        raise DataError(f"{path}: P2's 3x3 part (K) is singular; expected a camera projection")
     return out
 
 
 def read_poses(path: Path) -> np.ndarray:
     """(N, 3, 4) camera-0-to-world matrices."""
-    if not Path(path).is_file():
-        raise DataError(f"{path}: poses file is missing")
-    try:
-        arr = np.loadtxt(path, ndmin=2)
-    except ValueError as exc:
-        raise DataError(f"{path}: not a table of numbers ({exc})") from exc
-    if arr.shape[1] != 12:
-        raise DataError(f"{path}: rows have {arr.shape[1]} values, expected 12 (3x4)")
-    return arr.reshape(-1, 3, 4)
+    rows = []
+    for k, line in enumerate(read_text(path, "poses file").splitlines(), start=1):
+        if line.strip():
+            vals = parse_floats(line.split(), path, f"line {k}")
+            if len(vals) != 12:
+                raise DataError(f"{path}: line {k} has {len(vals)} values, expected 12 (3x4)")
+            rows.append(vals)
+    return np.array(rows, dtype=np.float64).reshape(-1, 3, 4)
 
 
 def camera2_w2c(c2w0: np.ndarray, P2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

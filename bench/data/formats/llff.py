@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from bench.data.cameras import opengl_c2w_to_p3d
-from bench.data.files import check_images, image_size, read_image
+from bench.data.files import check_images, read_image
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import load_npy
 from bench.errors import DataError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
@@ -32,14 +33,12 @@ def image_files(folder: Path) -> list[Path]:
 
 def read_poses_bounds(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(c2w (N, 3, 4) OpenGL [right, up, back], hwf (N, 3), bounds (N, 2)); DataError naming the file otherwise."""
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as a .npy array ({exc})") from exc
-    if arr.ndim != 2 or arr.shape[1] != 17:
-        raise DataError(f"{path}: array has shape {arr.shape}, expected (N, 17)")
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{path}: has non-finite values")
+    # no pickles; complex, unicode, object or structured dtypes refused; NaN/inf refused
+    arr = load_npy(path, "poses_bounds", kinds="iuf", shape=(None, 17)).astype(np.float64)
+    if len(arr) == 0:
+        raise DataError(f"{path}: poses_bounds has no rows; expected (N, 17) with N >= 1")
+    if np.any(arr[:, [4, 9, 14]] <= 0):
+        raise DataError(f"{path}: poses_bounds H, W and focal (columns 4, 9, 14) must be positive")
     mats = arr[:, :15].reshape(-1, 3, 5).astype(np.float64)
     down, right, back, t = mats[:, :, 0], mats[:, :, 1], mats[:, :, 2], mats[:, :, 3]
     c2w = np.stack([right, -down, back, t], axis=2)
@@ -102,7 +101,7 @@ def check(root: Path) -> CheckReport:
         sizes = check_images(files, problems)
         found[f"{folder.name}_sizes"] = sizes
         if files and len(sizes) == 1:
-            h, w = image_size(files[0])
+            h, w = (int(x) for x in next(iter(sizes)).split("x"))
             if not np.isclose(w / h, hwf[0, 1] / hwf[0, 0], rtol=0.02):
                 problems.add(folder, f"image size {h}x{w} does not match the poses' H, W "
                              f"({hwf[0, 0]:g}x{hwf[0, 1]:g}) aspect")

@@ -17,6 +17,7 @@ import torch
 from bench.data.files import check_images, read_image
 from bench.data.formats.binvox import read_binvox
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import parse_floats, read_text
 from bench.errors import DataError
 
 VIEWS = 24
@@ -27,14 +28,15 @@ VOX = "ShapeNetVox32"
 
 def read_metadata(path: Path) -> np.ndarray:
     """(V, 5) rows of azimuth, elevation, in-plane rotation, distance ratio, fov; DataError naming the file."""
-    try:
-        rows = [[float(x) for x in line.split()] for line in Path(path).read_text().splitlines() if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be parsed ({exc})") from exc
-    arr = np.array(rows, dtype=np.float64) if rows else np.zeros((0, 5))
-    if arr.ndim != 2 or arr.shape[1] != 5:
-        raise DataError(f"{path}: expected 5 numbers per line, got {arr.shape[1:] or 'ragged lines'}")
-    return arr
+    rows = []
+    for k, line in enumerate(read_text(path, "metadata file").splitlines(), start=1):
+        if line.strip():
+            vals = parse_floats(line.split(), path, f"line {k}")
+            if len(vals) != 5:
+                raise DataError(f"{path}: line {k} has {len(vals)} values; expected 5 (azimuth elevation "
+                                "in-plane distance-ratio fov)")
+            rows.append(vals)
+    return np.array(rows, dtype=np.float64) if rows else np.zeros((0, 5))
 
 
 def look_at_p3d(dist: np.ndarray, elev_deg: np.ndarray, azim_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

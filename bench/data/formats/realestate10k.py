@@ -18,6 +18,7 @@ import torch
 from bench.data.cameras import opencv_w2c_to_p3d
 from bench.data.files import check_images, read_image
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import parse_floats, read_text
 from bench.errors import DataError
 
 FRAME_EXTS = (".png", ".jpg", ".jpeg")
@@ -25,21 +26,21 @@ FRAME_EXTS = (".png", ".jpg", ".jpeg")
 
 def read_camera_file(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """(url, timestamps (N,) int64, intrinsics (N, 4) normalised fx fy cx cy, w2c (N, 3, 4))."""
-    lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
-    if not lines:
+    numbered = [(k, ln) for k, ln in enumerate(read_text(path, "camera file").splitlines(), start=1) if ln.strip()]
+    if not numbered:
         raise DataError(f"{path}: empty camera file")
     rows = []
-    for k, ln in enumerate(lines[1:], start=2):
+    for k, ln in numbered[1:]:
         parts = ln.split()
         if len(parts) != 19:
             raise DataError(f"{path}: line {k} has {len(parts)} values, expected 19 "
                             "(timestamp, fx fy cx cy, 0 0, 3x4 pose)")
-        try:
-            rows.append([float(x) for x in parts])
-        except ValueError as exc:
-            raise DataError(f"{path}: line {k} is not numeric ({exc})") from exc
+        vals = parse_floats(parts, path, f"line {k}")  # NaN/inf poses or intrinsics refused
+        if not vals[0].is_integer() or vals[0] < 0:
+            raise DataError(f"{path}: line {k} timestamp {parts[0]!r} is not a non-negative integer")
+        rows.append(vals)
     arr = np.array(rows, dtype=np.float64).reshape(-1, 19)
-    return lines[0].strip(), arr[:, 0].astype(np.int64), arr[:, 1:5], arr[:, 7:19].reshape(-1, 3, 4)
+    return numbered[0][1].strip(), arr[:, 0].astype(np.int64), arr[:, 1:5], arr[:, 7:19].reshape(-1, 3, 4)
 
 
 def frame_file(folder: Path, timestamp: int) -> Path | None:

@@ -36,3 +36,23 @@ def test_truncated_and_bad_header(tmp_path):
     (tmp_path / "h.binvox").write_bytes(b"#binvox 1\ndim 4 4\ndata\n")
     with pytest.raises(DataError, match="h.binvox: binvox 'dim'"):
         read_binvox(tmp_path / "h.binvox")
+
+
+@pytest.mark.parametrize("header, needle", [
+    (b"#binvox 1\n\ndim 2 2 2\ndata\n", "line 2 is empty"),
+    (b"#binvox 1\ntranslate 0 0 0\ndata\n", "no 'dim' line"),
+    (b"#binvox 1\ndim 2 x 2\ndata\n", "'dim' must be three positive integers"),
+    (b"#binvox 1\ndim 2 2 99999\ndata\n", "'dim' must be three integers in 1..4096"),
+    (b"#binvox 1\ndim 2 2 2\ntranslate 0 0\ndata\n", "expects 'translate x y z'"),
+    (b"#binvox 1\ndim 2 2 2\ntranslate nan 0 0\ndata\n", "must be finite"),
+    (b"#binvox 1\ndim 2 2 2\nscale 0\ndata\n", "finite and positive"),
+    (b"#binvox 1\ndim 2 2 2\nscale abc\ndata\n", "are not numbers"),
+    (b"#binvox 1\n\xff\xfe 2 2 2\ndata\n", "line 2 is not ASCII"),
+])
+def test_malformed_headers_are_one_line_errors(tmp_path, header, needle):
+    path = tmp_path / "m.binvox"
+    path.write_bytes(header + bytes([1, 8]))
+    with pytest.raises(DataError) as info:
+        read_binvox(path)
+    msg = str(info.value)
+    assert msg.startswith(str(path)) and needle in msg and "\n" not in msg, msg

@@ -64,4 +64,49 @@ def test_bad_inputs_are_named(tmp_path):
     assert problems == ("images: 9 images for 10 poses (missing or extra frames)",)
     np.save(tmp_path / "poses_bounds.npy", np.zeros((N, 15)))
     problems = registry.get("llff").check(tmp_path).problems
-    assert problems == ("poses_bounds.npy: array has shape (10, 15), expected (N, 17)",)
+    assert problems == ("poses_bounds.npy: poses_bounds has shape (10, 15); expected (N, 17)",)
+
+
+# ---- odd poses_bounds.npy files and images: one line naming the file (issue 15) ---------------------------------
+
+@pytest.mark.parametrize("write, needle", [
+    (lambda p: p.write_bytes(b""), "file is empty"),
+    (lambda p: np.savez(p.with_suffix(".tmp.npz"), a=np.zeros((10, 17))) or p.with_suffix(".tmp.npz").rename(p),
+     "is a .npz (zip) archive"),
+    (lambda p: np.save(p, np.full((10, 17), "1.0")), "dtype <U3"),
+    (lambda p: np.save(p, np.zeros((10, 17), dtype=np.complex128)), "dtype complex128"),
+    (lambda p: np.save(p, np.array([{"a": 1}] * 10, dtype=object), allow_pickle=True), "cannot be read as a .npy"),
+    (lambda p: p.write_bytes(b"random bytes, not numpy"), "no NUMPY magic"),
+])
+def test_odd_npy_files_are_one_line_errors(tmp_path, write, needle):
+    write_scene(tmp_path, np.random.default_rng(0))
+    pb = tmp_path / "poses_bounds.npy"
+    pb.unlink()
+    write(pb)
+    from bench.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        llff.load(tmp_path)
+    msg = str(info.value)
+    assert msg.startswith(str(pb)) and needle in msg and "\n" not in msg, msg
+    problems = registry.get("llff").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith("poses_bounds.npy: ") and needle in problems[0]
+
+
+def test_complex_poses_with_real_values_are_refused(tmp_path):
+    """complex poses used to pass the check (np.isfinite is true for complex numbers)."""
+    write_scene(tmp_path, np.random.default_rng(0))
+    pb = tmp_path / "poses_bounds.npy"
+    np.save(pb, np.load(pb).astype(np.complex64))
+    assert registry.get("llff").check(tmp_path).problems == (
+        "poses_bounds.npy: poses_bounds has dtype complex64; expected a real numeric array (int/uint/float)",)
+
+
+def test_truncated_png_fails_the_check(tmp_path):
+    """Only headers were read: a PNG cut after its header passed the check."""
+    write_scene(tmp_path, np.random.default_rng(0))
+    png = tmp_path / "images" / "IMG_0004.png"
+    raw = png.read_bytes()
+    png.write_bytes(raw[: len(raw) - 30])
+    problems = registry.get("llff").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith("images/IMG_0004.png: not a readable image"), problems

@@ -100,3 +100,52 @@ def test_kitti_missing_frame(tmp_path):
         ("sequences/00/image_2: 2 images for 3 poses (missing frames)",)
     with pytest.raises(Exception, match="2 images for 3 poses"):
         registry.get("kitti-synsin").load(tmp_path)
+
+
+# ---- malformed camera text files: one line naming the file and line (issue 15) ----------------------------------
+
+def _one_line(call, *needles):
+    from bench.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        call()
+    msg = str(info.value)
+    assert "\n" not in msg and all(n in msg for n in needles), msg
+
+
+def test_re10k_non_utf8_and_nan_pose_are_one_line_errors(tmp_path):
+    from bench.data.formats import realestate10k
+
+    write_re10k(tmp_path, np.random.default_rng(0))
+    cam = tmp_path / "cameras" / "test" / "seqA.txt"
+    lines = cam.read_text().splitlines()
+    parts = lines[2].split()
+    parts[10] = "nan"
+    cam.write_text("\n".join(lines[:2] + [" ".join(parts)] + lines[3:]) + "\n")
+    _one_line(lambda: realestate10k.load(tmp_path)[0], "seqA.txt: line 3", "NaN or infinite")
+    report = registry.get("realestate10k").check(tmp_path)
+    assert report.problems == ("cameras/test/seqA.txt: line 3: has NaN or infinite values; expected finite numbers",)
+    cam.write_bytes(b"https://www.youtube.com/watch?v=\xff\xfe\n")
+    _one_line(lambda: realestate10k.load(tmp_path)[0], "seqA.txt: line 1: not UTF-8 text")
+    assert "not UTF-8" in registry.get("realestate10k").check(tmp_path).problems[0]
+
+
+def test_kitti_non_utf8_calib_and_nan_pose_are_one_line_errors(tmp_path):
+    from bench.data.formats import kitti
+
+    write_kitti(tmp_path, np.random.default_rng(0))
+    calib = tmp_path / "sequences" / "00" / "calib.txt"
+    good = calib.read_bytes()
+    calib.write_bytes(good + b"Tr: \xe9\xe9\n")
+    _one_line(lambda: kitti.load(tmp_path), "calib.txt: line 5: not UTF-8 text")
+    assert any(p.startswith("sequences/00/calib.txt: line 5: not UTF-8")
+               for p in registry.get("kitti-synsin").check(tmp_path).problems)
+    calib.write_bytes(good.replace(b"P2: 50.0", b"P2: nan", 1))
+    _one_line(lambda: kitti.load(tmp_path), "calib.txt: line 3 (P2)", "NaN or infinite")
+    calib.write_bytes(good)
+    poses = tmp_path / "poses" / "00.txt"
+    rows = poses.read_text().splitlines()
+    poses.write_text("\n".join([rows[0], rows[1].replace(rows[1].split()[3], "inf", 1), rows[2]]) + "\n")
+    _one_line(lambda: kitti.load(tmp_path), "00.txt: line 2", "NaN or infinite")
+    poses.write_bytes(b"\xff" * 10)
+    _one_line(lambda: kitti.load(tmp_path), "00.txt: line 1: not UTF-8 text")
