@@ -13,9 +13,14 @@ from typing import Any
 
 import torch
 
-from bench.data.files import json_or_problem
+from bench.data.files import json_or_problem, read_json
 from bench.data.generated.meshes import load_mesh_file
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import ListOf, Obj, String, problem
+from bench.errors import DataError
+
+TAXONOMY = ListOf(Obj({"synsetId": String(), "name": String()}))
+SNIFF_BYTES = 4096  # every model's first bytes must be UTF-8 OBJ text; the first model of each synset is parsed
 
 SYNSET = re.compile(r"^\d{8}$")
 MODEL_FILE = {1: "model.obj", 2: "models/model_normalized.obj"}
@@ -26,9 +31,8 @@ def synset_names(root: Path) -> dict[str, str]:
     tax = Path(root) / "taxonomy.json"
     if not tax.is_file():
         return {}
-    problems = Problems(root)
-    doc = json_or_problem(tax, problems) or []
-    return {d["synsetId"]: d["name"].split(",")[0] for d in doc if isinstance(d, dict) and "synsetId" in d}
+    doc = read_json(tax, TAXONOMY)
+    return {d["synsetId"]: d["name"].split(",")[0] for d in doc}
 
 
 @dataclass
@@ -70,6 +74,7 @@ def _check(root: Path, version: int) -> CheckReport:
     counts: dict[str, int] = {}
     for sdir in synsets:
         n = 0
+        parsed = False
         for mdir in sorted(p for p in sdir.iterdir() if p.is_dir()):
             obj = mdir / MODEL_FILE[version]
             if not obj.is_file():
@@ -77,14 +82,46 @@ def _check(root: Path, version: int) -> CheckReport:
             elif obj.stat().st_size == 0:
                 problems.add(obj, "model file is empty")
             else:
-                n += 1
+                msg = _sniff_obj(obj)
+                if msg is None and not parsed:  # the first good-looking model of each synset is parsed in full
+                    parsed = True
+                    try:
+                        load_mesh_file(obj)
+                    except DataError as exc:
+                        msg = str(exc).split(": ", 1)[-1]
+                if msg:
+                    problems.add(obj, msg)
+                else:
+                    n += 1
         counts[sdir.name] = n
+    names: dict[str, str] = {}
     if (root / "taxonomy.json").is_file():
-        json_or_problem(root / "taxonomy.json", problems)
-    names = synset_names(root) if not problems else {}
+        doc = json_or_problem(root / "taxonomy.json", problems)
+        msg = problem(doc, TAXONOMY) if doc is not None else None
+        if msg:
+            problems.add(root / "taxonomy.json", msg)
+        elif doc is not None:
+            names = synset_names(root)
     found = {"synsets": len(synsets), "models": sum(counts.values()),
              "models_per_synset": {names.get(k, k): v for k, v in counts.items()}}
     return problems.report(f"shapenetcore-v{version}", found)
+
+
+def _sniff_obj(path: Path) -> str | None:
+    """None when the file starts as OBJ text (UTF-8, no NUL bytes), else the problem."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if b"\0" in head:
+        return "is binary (NUL bytes); expected OBJ text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a multi-byte character cut at the end of the sample is fine
+            return f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}); expected OBJ text"
+    return None
 
 
 def check_v1(root: Path) -> CheckReport:

@@ -77,3 +77,58 @@ def test_look_at_matches_axis_cases():
     R, T = look_at_p3d(np.array([2.0]), np.array([0.0]), np.array([0.0]))  # on +z looking at the origin
     np.testing.assert_allclose(R[0], np.diag([-1.0, 1.0, -1.0]), atol=1e-12)
     np.testing.assert_allclose(T[0], [0, 0, 2.0], atol=1e-12)
+
+
+# ---- garbage that used to pass (issue 15) ------------------------------------------------------------------------
+
+def _shapenet(root, files):
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
+def test_shapenet_check_parses_model_obj(tmp_path):
+    """Random bytes as model.obj passed the check (it never parsed the file)."""
+    rng = np.random.default_rng(0)
+    good = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+    _shapenet(tmp_path, {"02691156/a/model.obj": rng.bytes(2000), "02691156/b/model.obj": good,
+                         "03001627/c/model.obj": b"v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n",
+                         "04379243/d/model.obj": b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n"})
+    report = registry.get("shapenetcore-v1").check(tmp_path)
+    by_file = {p.split(": ", 1)[0]: p for p in report.problems}
+    assert set(by_file) == {"02691156/a/model.obj", "03001627/c/model.obj", "04379243/d/model.obj"}, report.problems
+    assert "binary" in by_file["02691156/a/model.obj"] or "not UTF-8" in by_file["02691156/a/model.obj"]
+    assert "non-finite" in by_file["03001627/c/model.obj"] and "start at 1" in by_file["04379243/d/model.obj"]
+    assert all("\n" not in p for p in report.problems)
+
+
+@pytest.mark.parametrize("taxonomy, needle", [
+    (b'{"synsetId": "02691156"}', "(top level): expected a list"),
+    (b'[{"synsetId": 2691156, "name": "airplane"}]', "[0].synsetId: expected a non-empty string, got 2691156"),
+    (b'[{"synsetId": "02691156", "name": ["airplane"]}]', "[0].name: expected a non-empty string"),
+    (b'["02691156"]', "[0]: expected an object"),
+    (b"\xff\xfe[]", "not UTF-8"),
+])
+def test_shapenet_taxonomy_of_wrong_types_is_one_line_error(tmp_path, taxonomy, needle):
+    from bench.errors import DataError
+
+    _shapenet(tmp_path, {"02691156/b/model.obj": b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n",
+                         "taxonomy.json": taxonomy})
+    problems = registry.get("shapenetcore-v1").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith("taxonomy.json: ") and needle in problems[0], problems
+    with pytest.raises(DataError, match="taxonomy.json: ") as info:
+        registry.load("shapenetcore-v1", tmp_path)
+    assert needle in str(info.value) or "shapenetcore-v1" in str(info.value)
+
+
+def test_r2n2_metadata_non_utf8_and_nan_are_named(tmp_path):
+    write_r2n2(tmp_path, np.random.default_rng(2))
+    meta = tmp_path / "ShapeNetRendering" / "02691156" / "m1" / "rendering" / "rendering_metadata.txt"
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join(lines[:3] + ["nan 1 2 3 4"] + lines[4:]) + "\n")
+    problems = registry.get("r2n2").check(tmp_path).problems
+    assert "ShapeNetRendering/02691156/m1/rendering/rendering_metadata.txt: line 4: has NaN or infinite values; " \
+           "expected finite numbers" in problems
+    meta.write_bytes(b"\xff\xfe" + b"1 2 3 4 5\n" * 24)
+    problems = registry.get("r2n2").check(tmp_path).problems
+    assert any("rendering_metadata.txt: line 1: not UTF-8 text" in p for p in problems), problems
