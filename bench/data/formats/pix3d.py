@@ -15,13 +15,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data.files import image_size, matrix_or_problem, read_image, read_json
+from bench.data.files import read_image, read_json
 from bench.data.generated.meshes import load_mesh_file
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import Any_, ListOf, Matrix, Number, Obj, String, problem, verify_image
+from bench.data.safe_io import check as check_type
 from bench.errors import DataError
 
 SENSOR_WIDTH_MM = 32.0
 REQUIRED = ("img", "mask", "model", "category", "img_size", "rot_mat", "trans_mat", "focal_length", "bbox")
+ENTRY = Obj({"img": String(), "mask": String(), "model": String(), "category": String(),
+             "img_size": ListOf(Number(1, integer=True), 2), "rot_mat": Matrix(3, 3), "trans_mat": Matrix(3),
+             "focal_length": Number(0, open_lo=True), "bbox": Matrix(4)})
 
 
 def camera(entry: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -43,9 +48,9 @@ class Pix3D(Sequence):
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        doc = read_json(self.root / "pix3d.json")
-        if not isinstance(doc, list):
-            raise DataError(f"{self.root / 'pix3d.json'}: expected a JSON list of annotations")
+        doc = read_json(self.root / "pix3d.json", ListOf(Any_()))
+        for i, e in enumerate(doc):
+            check_type(e, ENTRY, self.root / "pix3d.json", f"[{i}]")
         self.entries = [e for e in doc if self.categories is None or e.get("category") in self.categories]
 
     def __len__(self) -> int:
@@ -79,27 +84,29 @@ def check(root: Path) -> CheckReport:
         problems.add(jf, str(exc).split(": ", 1)[-1])
         return problems.report("pix3d")
     if not isinstance(doc, list):
-        problems.add(jf, "expected a JSON list of annotations")
+        problems.add(jf, "(top level): expected a JSON list of annotations")
         return problems.report("pix3d")
     cats: dict[str, int] = {}
     models = set()
     for i, e in enumerate(doc):
-        missing = [k for k in REQUIRED if k not in e]
-        if missing:
-            problems.add(jf, f"entry {i} lacks {', '.join(missing)}")
+        msg = problem(e, ENTRY, f"[{i}]")
+        if msg:
+            problems.add(jf, msg)
+        if not isinstance(e, dict):
             continue
-        cats[e["category"]] = cats.get(e["category"], 0) + 1
-        matrix_or_problem(e["rot_mat"], (3, 3), jf, f"entry {i} rot_mat", problems)
-        matrix_or_problem(e["trans_mat"], (3,), jf, f"entry {i} trans_mat", problems)
+        if not msg:
+            cats[e["category"]] = cats.get(e["category"], 0) + 1
         for key in ("img", "mask", "model"):
-            if not (root / e[key]).is_file():
+            if isinstance(e.get(key), str) and e[key] and not (root / e[key]).is_file():
                 problems.add(root / e[key], f"{key} file is missing")
+        if msg:
+            continue
         models.add(e["model"])
         if (root / e["img"]).is_file():
             try:
-                h, w = image_size(root / e["img"])
+                h, w = verify_image(root / e["img"])
                 if [w, h] != list(e["img_size"]):
                     problems.add(root / e["img"], f"image is {w}x{h} (W x H) but img_size says {e['img_size']}")
-            except OSError:
-                problems.add(root / e["img"], "not a readable image")
+            except DataError as exc:
+                problems.add(root / e["img"], str(exc).split(": ", 1)[-1])
     return problems.report("pix3d", {"images": len(doc), "models": len(models), "categories": cats})

@@ -55,10 +55,36 @@ def test_problems_named(tmp_path):
     (tmp_path / "pix3d.json").write_text(json.dumps(doc))
     (tmp_path / "mask/chair/0000.png").unlink()
     problems = registry.get("pix3d").check(tmp_path).problems
-    assert problems == ("pix3d.json: entry 0 rot_mat has shape (2, 2), expected (3, 3)",
+    assert problems == ("pix3d.json: [0].rot_mat: expected a list of 3 items, got 2",
                         "mask/chair/0000.png: mask file is missing",
-                        "pix3d.json: entry 1 lacks focal_length")
+                        "pix3d.json: [1].focal_length: is missing")
     (tmp_path / "pix3d.json").write_text("[{\"img\": ")
     assert "truncated" in registry.get("pix3d").check(tmp_path).problems[0]
     with pytest.raises(Exception, match="pix3d.json"):
         registry.load("pix3d", tmp_path)
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda d: d.__setitem__(0, "img/chair/0000.png"), "[0]: expected an object, got a string"),
+    (lambda d: d[0].update(img=5), "[0].img: expected a non-empty string, got 5"),
+    (lambda d: d[1].update(focal_length="35"), "[1].focal_length: expected a finite number"),
+    (lambda d: d[0].update(trans_mat=[0, float("nan"), 1]), "[0].trans_mat[1]: expected a finite number"),
+    (lambda d: d[0].update(img_size={"w": 1}), "[0].img_size: expected a list of 2 items"),
+])
+def test_wrong_json_types_are_one_line_errors(tmp_path, mutate, needle):
+    from bench.errors import DataError
+
+    write_pix3d(tmp_path, np.random.default_rng(1))
+    doc = json.loads((tmp_path / "pix3d.json").read_text())
+    mutate(doc)
+    (tmp_path / "pix3d.json").write_text(json.dumps(doc))
+    problems = registry.get("pix3d").check(tmp_path).problems
+    assert any(p == f"pix3d.json: {needle}" or p.startswith(f"pix3d.json: {needle}") for p in problems), problems
+    from bench.data.formats import pix3d
+
+    with pytest.raises(DataError) as info:
+        pix3d.load(tmp_path)
+    assert str(info.value).startswith(str(tmp_path / "pix3d.json")) and needle in str(info.value)
+    (tmp_path / "pix3d.json").write_text("{}")
+    assert registry.get("pix3d").check(tmp_path).problems == (
+        "pix3d.json: (top level): expected a JSON list of annotations",)
