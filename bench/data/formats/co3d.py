@@ -13,9 +13,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data.files import image_size, matrix_or_problem, read_json
+from bench.data.files import read_json
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import Any_, ListOf, Matrix, Number, Obj, OneOf, String, items_problems, verify_image
 from bench.errors import DataError
+
+_PATH = Obj({"path": String()})
+VIEWPOINT = Obj({"R": Matrix(3, 3), "T": Matrix(3), "focal_length": Matrix(2), "principal_point": Matrix(2)},
+                {"intrinsics_format": OneOf("ndc_isotropic", "ndc_norm_image_bounds")})
+FRAME = Obj({"sequence_name": String(), "frame_number": Number(0, integer=True),
+             "image": Obj({"path": String(), "size": ListOf(Number(1, integer=True), 2)}), "viewpoint": VIEWPOINT},
+            {"mask": _PATH, "depth": _PATH})
+SEQUENCES = ListOf(Obj({"sequence_name": String()}))
 
 
 def pixel_intrinsics(focal_ndc: np.ndarray, pp_ndc: np.ndarray, size_hw: tuple[int, int],
@@ -43,7 +52,7 @@ def load(root: Path, category: str, sequence: str | None = None) -> dict[str, An
     (N, 2) in pixels, image_size (N, 2) as (H, W), and image/mask/depth paths (images are read on demand).
     """
     root = Path(root)
-    frames = read_json(root / category / "frame_annotations.jgz")
+    frames = read_json(root / category / "frame_annotations.jgz", ListOf(FRAME))
     if sequence is not None:
         frames = [f for f in frames if f["sequence_name"] == sequence]
         if not frames:
@@ -74,32 +83,35 @@ def check(root: Path) -> CheckReport:
         problems.add(root, "no <category>/frame_annotations.jgz")
     found: dict[str, Any] = {}
     for cat in cats:
+        jf = cat / "frame_annotations.jgz"
         try:
-            frames = read_json(cat / "frame_annotations.jgz")
+            frames = read_json(jf, ListOf(Any_()))
         except DataError as exc:
-            problems.add(cat / "frame_annotations.jgz", str(exc).split(": ", 1)[-1])
+            problems.add(jf, str(exc).split(": ", 1)[-1])
             continue
         try:
-            seqs = {s["sequence_name"] for s in read_json(cat / "sequence_annotations.jgz")}
+            seqs = {s["sequence_name"] for s in read_json(cat / "sequence_annotations.jgz", SEQUENCES)}
         except DataError as exc:
             problems.add(cat / "sequence_annotations.jgz", str(exc).split(": ", 1)[-1])
             seqs = None
-        jf = cat / "frame_annotations.jgz"
-        for i, f in enumerate(frames):
-            vp = f.get("viewpoint") or {}
-            matrix_or_problem(vp.get("R"), (3, 3), jf, f"frame {i} viewpoint R", problems)
-            matrix_or_problem(vp.get("T"), (3,), jf, f"frame {i} viewpoint T", problems)
-            if seqs is not None and f.get("sequence_name") not in seqs:
-                problems.add(jf, f"frame {i} sequence {f.get('sequence_name')!r} is not in sequence_annotations.jgz")
-            img = f.get("image") or {}
-            p = root / img.get("path", "")
+        for i in items_problems(frames, FRAME, "", lambda m, jf=jf: problems.add(jf, m)):
+            f = frames[i]
+            if seqs is not None and f["sequence_name"] not in seqs:
+                problems.add(jf, f"[{i}].sequence_name {f['sequence_name']!r} is not in sequence_annotations.jgz")
+            p = root / f["image"]["path"]
             if not p.is_file():
                 problems.add(p, "image is missing")
-            elif list(image_size(p)) != list(img.get("size", [])):
-                problems.add(p, f"image is {'x'.join(map(str, image_size(p)))} (H x W) but the annotation says "
-                             f"{img.get('size')}")
+            else:
+                try:
+                    size = list(verify_image(p))
+                    if size != list(f["image"]["size"]):
+                        problems.add(p, f"image is {'x'.join(map(str, size))} (H x W) but the annotation says "
+                                     f"{f['image']['size']}")
+                except DataError as exc:
+                    problems.add(p, str(exc).split(": ", 1)[-1])
             for key in ("mask", "depth"):
-                if f.get(key) and f[key].get("path") and not (root / f[key]["path"]).is_file():
+                if f.get(key) and not (root / f[key]["path"]).is_file():
                     problems.add(root / f[key]["path"], f"{key} is missing")
+        frames = [f for f in frames if isinstance(f, dict)]
         found[cat.name] = {"frames": len(frames), "sequences": len({f.get("sequence_name") for f in frames})}
     return problems.report("co3d-v2", {"categories": found})

@@ -4,6 +4,7 @@ import gzip
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
@@ -70,3 +71,53 @@ def test_problems_named(tmp_path):
     problems = registry.get("co3d-v2").check(tmp_path).problems
     assert problems[0].startswith("teddy/sequence_annotations.jgz: ")
     assert "teddy/s2/masks/frame000001.png: mask is missing" in problems
+
+
+def _rewrite_frames(root, mutate):
+    path = root / "teddy" / "frame_annotations.jgz"
+    with gzip.open(path, "rt") as f:
+        frames = json.load(f)
+    mutate(frames)
+    with gzip.open(path, "wt") as f:
+        json.dump(frames, f)
+    return path
+
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda fr: fr.__setitem__(0, ["s1"]), "[0]: expected an object"),
+    (lambda fr: fr[1]["viewpoint"].update(R="identity"), "[1].viewpoint.R: expected a list of 3 items"),
+    (lambda fr: fr[2].update(frame_number="3"), "[2].frame_number: expected an integer"),
+    (lambda fr: fr[0]["image"].update(size=[12.5, 20]), "[0].image.size[0]: expected an integer"),
+    (lambda fr: fr[3]["viewpoint"].update(focal_length=[float("inf"), 1.0]),
+     "[3].viewpoint.focal_length[0]: expected a finite number"),
+    (lambda fr: fr[0]["viewpoint"].update(intrinsics_format="pixels"),
+     "[0].viewpoint.intrinsics_format: expected one of"),
+])
+def test_wrong_json_types_are_one_line_errors(tmp_path, mutate, needle):
+    from bench.errors import DataError
+
+    write_co3d(tmp_path, np.random.default_rng(2))
+    path = _rewrite_frames(tmp_path, mutate)
+    problems = registry.get("co3d-v2").check(tmp_path).problems
+    assert any(p.startswith(f"teddy/frame_annotations.jgz: {needle}") for p in problems), problems
+    with pytest.raises(DataError) as info:
+        registry.load("co3d-v2", tmp_path, category="teddy")
+    assert "frame_annotations.jgz" in str(info.value) and needle in str(info.value) and "\n" not in str(info.value)
+    from bench.data.formats import co3d
+
+    with pytest.raises(DataError, match="frame_annotations.jgz: ") as info:
+        co3d.load(tmp_path, "teddy")
+    assert str(info.value).startswith(str(path)) and needle in str(info.value)
+
+
+def test_sequence_annotations_of_wrong_type_and_deep_json(tmp_path):
+    write_co3d(tmp_path, np.random.default_rng(3))
+    with gzip.open(tmp_path / "teddy" / "sequence_annotations.jgz", "wt") as f:
+        json.dump({"s1": {}}, f)
+    problems = registry.get("co3d-v2").check(tmp_path).problems
+    assert problems == ("teddy/sequence_annotations.jgz: (top level): expected a list of items, got an object",)
+    with gzip.open(tmp_path / "teddy" / "frame_annotations.jgz", "wt") as f:
+        f.write("[" * 50000 + "]" * 50000)
+    problems = registry.get("co3d-v2").check(tmp_path).problems
+    assert problems[0].startswith("teddy/frame_annotations.jgz: JSON is nested too deeply")
