@@ -11,7 +11,17 @@ import torch
 
 from bench.data.files import check_images, read_json
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import ListOf, Matrix, Number, Obj, String, check_array
 from bench.errors import DataError
+
+_ID = Number(integer=True)
+COCO_DOC = Obj({
+    "images": ListOf(Obj({"id": _ID, "file_name": String()})),
+    "annotations": ListOf(Obj({"id": _ID, "image_id": _ID, "category_id": _ID, "keypoints": ListOf(Number())},
+                              {"bbox": Matrix(4)})),
+    "categories": ListOf(Obj({"id": _ID, "name": String()},
+                             {"keypoints": ListOf(String()), "skeleton": ListOf(ListOf(_ID, 2))})),
+})
 
 LSP_JOINTS = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
               "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top")
@@ -27,7 +37,8 @@ def read_lsp_joints(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: not a readable .mat file ({exc})") from exc
     if "joints" not in mat:
         raise DataError(f"{path}: no 'joints' array")
-    j = np.asarray(mat["joints"], dtype=np.float64)
+    # strings, cells or structs (object arrays) are refused by dtype, NaN/inf coordinates too
+    j = check_array(np.asarray(mat["joints"]), path, "'joints'", kinds="biuf").astype(np.float64)
     if j.ndim == 3 and j.shape[:2] == (3, 14):
         return j[:2].transpose(2, 1, 0), j[2].T == 0
     if j.ndim == 3 and j.shape[:2] == (14, 3):
@@ -68,11 +79,7 @@ def check_lsp(root: Path) -> CheckReport:
 
 def _coco_doc(root: Path, split: str) -> tuple[Path, dict[str, Any]]:
     path = Path(root) / "annotations" / f"person_keypoints_{split}.json"
-    doc = read_json(path)
-    for key in ("images", "annotations", "categories"):
-        if key not in doc:
-            raise DataError(f"{path}: no {key!r} list")
-    return path, doc
+    return path, read_json(path, COCO_DOC)  # every field's type, one line naming the first bad one
 
 
 def load_coco(root: Path, split: str = "val2017") -> dict[str, Any]:
@@ -80,9 +87,18 @@ def load_coco(root: Path, split: str = "val2017") -> dict[str, Any]:
     image file of each, joint names and skeleton (1-based pairs, as stored)."""
     path, doc = _coco_doc(root, split)
     images = {im["id"]: im for im in doc["images"]}
-    person = next(c for c in doc["categories"] if c.get("name") == "person")
-    anns = [a for a in doc["annotations"] if a.get("category_id") == person["id"]]
+    person = next((c for c in doc["categories"] if c["name"] == "person" and "keypoints" in c), None)
+    if person is None:
+        raise DataError(f"{path}: categories: no 'person' category with keypoint names")
+    anns = [a for a in doc["annotations"] if a["category_id"] == person["id"]]
     k = len(person["keypoints"])
+    for a in anns:
+        if len(a["keypoints"]) != 3 * k:
+            raise DataError(f"{path}: annotation {a['id']} has {len(a['keypoints'])} keypoint values, expected {3 * k}")
+        if a["image_id"] not in images:
+            raise DataError(f"{path}: annotation {a['id']} refers to unknown image_id {a['image_id']}")
+        if "bbox" not in a:
+            raise DataError(f"{path}: annotation {a['id']} has no bbox")
     kp = np.array([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), k, 3)
     return {"keypoints": torch.tensor(kp[..., :2], dtype=torch.float32),
             "visibility": torch.tensor(kp[..., 2], dtype=torch.int64),
@@ -106,7 +122,7 @@ def check_coco(root: Path) -> CheckReport:
         except DataError as exc:
             problems.add(path, str(exc).split(": ", 1)[-1])
             continue
-        person = [c for c in doc["categories"] if c.get("name") == "person" and "keypoints" in c]
+        person = [c for c in doc["categories"] if c["name"] == "person" and "keypoints" in c]
         if not person:
             problems.add(path, "no 'person' category with keypoint names")
             continue

@@ -38,30 +38,58 @@ def read_model(path: Path) -> dict[str, np.ndarray]:
                         "use chumpy); convert it to .npz or install it") from exc
     except Exception as exc:
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from exc
-    return {k: np.asarray(v) for k, v in doc.items() if not isinstance(v, str)}
+    if not isinstance(doc, dict):
+        raise DataError(f"{path}: expected a pickled dict of model arrays, got {type(doc).__name__}")
+    out = {}
+    for k, v in doc.items():
+        if not isinstance(k, str):
+            raise DataError(f"{path}: expected string keys, got {type(k).__name__} {k!r:.40}")
+        if isinstance(v, (str, bytes)):
+            continue
+        if hasattr(v, "toarray") and hasattr(v, "shape"):  # scipy.sparse (J_regressor in the original files)
+            v = v.toarray()
+        try:
+            out[k] = np.asarray(v)
+        except Exception as exc:  # ragged or exotic values
+            raise DataError(f"{path}: {k}: not an array ({type(exc).__name__})") from None
+    return out
+
+
+_KINDS = {"v_template": ("f", 2), "f": ("iu", 2), "weights": ("f", 2), "J_regressor": ("f", 2),
+          "kintree_table": ("iu", 2), "shapedirs": ("f", 3)}
 
 
 def shape_problems(arrays: dict[str, Any]) -> list[str]:
-    """Mutual-shape problems of the model arrays (empty when consistent)."""
-    need = ("v_template", "f", "weights", "J_regressor", "kintree_table", "shapedirs")
-    missing = [k for k in need if k not in arrays]
+    """Dtype and mutual-shape problems of the model arrays (empty when consistent)."""
+    missing = [k for k in _KINDS if k not in arrays]
     if missing:
         return [f"lacks {', '.join(missing)}"]
-    v = arrays["v_template"]
     out = []
-    if v.ndim != 2 or v.shape[1] != 3:
+    for key, (kinds, ndim) in _KINDS.items():
+        a = arrays[key]
+        if a.dtype.kind not in kinds:
+            out.append(f"{key} has dtype {a.dtype}, expected {'an integer' if kinds == 'iu' else 'a float'} array")
+        elif a.ndim != ndim:
+            out.append(f"{key} has shape {a.shape}, expected {ndim} dimensions")
+        elif a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            out.append(f"{key} has NaN or infinite values")
+    if out:
+        return out
+    v = arrays["v_template"]
+    if v.shape[1] != 3 or len(v) == 0:
         return [f"v_template has shape {v.shape}, expected (V, 3)"]
     n_v = v.shape[0]
     f = arrays["f"]
-    if f.ndim != 2 or f.shape[1] != 3 or f.max() >= n_v or f.min() < 0:
+    if f.shape[1] != 3 or len(f) == 0 or f.max() >= n_v or f.min() < 0:
         out.append(f"f has shape {f.shape} or indices outside 0..{n_v - 1}")
-    n_j = arrays["kintree_table"].shape[-1]
+    kt = arrays["kintree_table"]
+    if kt.shape[0] != 2 or kt.shape[1] == 0:
+        return out + [f"kintree_table has shape {kt.shape}, expected (2, J)"]
+    n_j = kt.shape[1]
     if arrays["weights"].shape != (n_v, n_j):
         out.append(f"weights has shape {arrays['weights'].shape}, expected ({n_v}, {n_j})")
-    jr = arrays["J_regressor"]
-    jr_shape = jr.shape if hasattr(jr, "shape") else None
-    if jr_shape != (n_j, n_v):
-        out.append(f"J_regressor has shape {jr_shape}, expected ({n_j}, {n_v})")
+    if arrays["J_regressor"].shape != (n_j, n_v):
+        out.append(f"J_regressor has shape {arrays['J_regressor'].shape}, expected ({n_j}, {n_v})")
     if arrays["shapedirs"].shape[:2] != (n_v, 3):
         out.append(f"shapedirs has shape {arrays['shapedirs'].shape}, expected ({n_v}, 3, betas)")
     return out
@@ -82,7 +110,7 @@ def check(root: Path) -> CheckReport:
             continue
         for msg in shape_problems(arrays):
             problems.add(p, msg)
-        if "v_template" in arrays:
+        if "v_template" in arrays and arrays["v_template"].ndim >= 1:
             n_v = arrays["v_template"].shape[0]
             found[problems.rel(p)] = f"{KNOWN_VERTS.get(n_v, 'unknown model')} ({n_v} vertices)"
     return problems.report("smpl", {"models": found})

@@ -111,3 +111,69 @@ def test_smpl_pickle_needing_chumpy_is_named(tmp_path):
     problem = registry.get("smpl").check(tmp_path).problems[0]
     assert problem.startswith("basicmodel_f_lbs_10_207_0_v1.0.0.pkl: needs the 'no_such_chumpy' package")
     assert smpl.model_files(tmp_path)
+
+
+# ---- wrong types and structures: one line naming the file and field (issue 15) ----------------------------------
+
+def test_lsp_joints_as_strings_are_one_line_error(tmp_path):
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": np.array(["a" * 14] * 3)})
+    problems = registry.get("lsp").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith("joints.mat: 'joints' has dtype <U14; expected a real "
+                                                         "numeric array"), problems
+    nan = np.zeros((3, 14, 2))
+    nan[0, 0, 0] = np.nan
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": nan})
+    assert registry.get("lsp").check(tmp_path).problems == (
+        "joints.mat: 'joints' has NaN or infinite values; expected finite numbers",)
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda d: d.update(images={"7": {}}), "images: expected a list"),
+    (lambda d: d["images"][0].update(file_name=None), "images[0].file_name: expected a non-empty string, got null"),
+    (lambda d: d["annotations"][1].update(keypoints="1 2 3"), "annotations[1].keypoints: expected a list"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(4, "x"), "annotations[0].keypoints[4]: expected a finite"),
+    (lambda d: d["categories"][0].update(keypoints=[1, 2]), "categories[0].keypoints[0]: expected a non-empty string"),
+    (lambda d: d.pop("categories"), "categories: is missing"),
+])
+def test_coco_wrong_json_types_are_one_line_errors(tmp_path, mutate, needle):
+    from bench.data.formats import keypoints
+    from bench.errors import DataError
+
+    doc, _ = coco_doc(np.random.default_rng(0))
+    mutate(doc)
+    (tmp_path / "annotations").mkdir()
+    path = tmp_path / "annotations" / "person_keypoints_val2017.json"
+    path.write_text(json.dumps(doc))
+    problems = registry.get("coco-keypoints").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith(f"annotations/person_keypoints_val2017.json: {needle}")
+    with pytest.raises(DataError) as info:
+        keypoints.load_coco(tmp_path)
+    assert str(info.value).startswith(f"{path}: {needle}") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("obj, needle", [
+    ([1, 2, 3], "expected a pickled dict of model arrays, got list"),
+    ({1: np.zeros(3)}, "expected string keys, got int"),
+    ({**smpl_arrays(), "f": np.zeros((20, 3))}, "f has dtype float64, expected an integer array"),
+    ({**smpl_arrays(), "v_template": np.array(["x"] * 30)}, "v_template has dtype <U1, expected a float array"),
+    ({**smpl_arrays(), "kintree_table": np.int64(3)}, "kintree_table has shape (), expected 2 dimensions"),
+    ({**smpl_arrays(), "weights": np.full((30, 4), np.nan)}, "weights has NaN or infinite values"),
+    ({k: v for k, v in smpl_arrays().items() if k != "shapedirs"}, "lacks shapedirs"),
+])
+def test_smpl_pickles_of_wrong_structure_are_named(tmp_path, obj, needle):
+    import pickle
+
+    (tmp_path / "SMPL_NEUTRAL.pkl").write_bytes(pickle.dumps(obj))
+    problems = registry.get("smpl").check(tmp_path).problems
+    assert len(problems) == 1 and problems[0].startswith("SMPL_NEUTRAL.pkl: ") and needle in problems[0], problems
+
+
+def test_smpl_sparse_j_regressor_is_accepted(tmp_path):
+    import pickle
+
+    import scipy.sparse
+
+    arrays = smpl_arrays()
+    arrays["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"])  # as in the original SMPL pickles
+    (tmp_path / "SMPL_NEUTRAL.pkl").write_bytes(pickle.dumps(arrays))
+    assert registry.get("smpl").check(tmp_path).ok
