@@ -18,6 +18,7 @@ from scipy.spatial.transform import Rotation
 from bench.data.cameras import project
 from bench.data.files import read_json
 from bench.data.report import Problems
+from bench.data.safe_io import load_npy
 
 # name, parent, rest offset from the parent (metres, y up, body facing +z), max rotation (rad) per axis
 SKELETON: tuple[tuple[str, int, tuple[float, float, float], float], ...] = (
@@ -111,9 +112,9 @@ def load_body(root: Path) -> dict[str, Any]:
     def stack(key: str) -> torch.Tensor:
         return torch.tensor(np.array([x[key] for x in c]), dtype=torch.float32)
 
-    return {"joints3d": torch.from_numpy(np.load(root / "joints3d.npy")),
-            "keypoints2d": torch.from_numpy(np.load(root / "keypoints2d.npy")),
-            "poses": torch.from_numpy(np.load(root / "poses.npy")),
+    return {"joints3d": torch.from_numpy(load_npy(root / "joints3d.npy")),
+            "keypoints2d": torch.from_numpy(load_npy(root / "keypoints2d.npy")),
+            "poses": torch.from_numpy(load_npy(root / "poses.npy")),
             "R": stack("R"), "T": stack("T"), "focal": stack("focal"), "principal_point": stack("principal_point"),
             "names": skel["names"], "parents": skel["parents"], "image_size": tuple(cams["image_size"])}
 

@@ -13,6 +13,8 @@ import torch
 from bench.data.files import check_images, read_image, read_json
 from bench.data.generated.render import backend, check_counts, focal_pixels, load_scene_mesh, render, save_png
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import load_npy
+from bench.errors import DataError
 
 
 def view_angles(num_views: int, azimuth_range: float, elevation: float, sphere: bool,
@@ -66,11 +68,21 @@ def load_multiview(root: Path, split: str | None = None) -> dict[str, Any]:
     return {"images": torch.from_numpy(np.stack([read_image(root / "images" / f"{i:03d}.png") for i in idx])),
             "silhouettes": torch.from_numpy(np.stack([read_image(root / "silhouettes" / f"{i:03d}.png", "L")
                                                       for i in idx])),
-            "depth": torch.from_numpy(np.load(root / "depth.npy")[idx]),
+            "depth": torch.from_numpy(load_npy(root / "depth.npy")[idx]),
             "R": t(cams["R"])[idx], "T": t(cams["T"])[idx], "fov": torch.full((len(idx),), float(cams["fov"])),
             "focal": torch.full((len(idx), 2), f), "principal_point": torch.tensor([[w / 2.0, h / 2.0]] * len(idx)),
             "elev": t(cams["elev"])[idx], "azim": t(cams["azim"])[idx], "splits": cams["splits"], "indices": idx,
             "image_size": (h, w)}
+
+
+def _depth_or_none(path: Path, problems: Problems) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        return load_npy(path, "depth")
+    except DataError as exc:
+        problems.add(path, str(exc).split(": ", 1)[-1])
+        return None
 
 
 def check_multiview(root: Path) -> CheckReport:
@@ -84,7 +96,7 @@ def check_multiview(root: Path) -> CheckReport:
     n = len(cams["R"])
     check_counts("multiview", root, {"images": n, "silhouettes": n}, problems)
     sizes = check_images(sorted((root / "images").glob("*.png")), problems)
-    depth = np.load(root / "depth.npy", mmap_mode="r") if (root / "depth.npy").is_file() else None
+    depth = _depth_or_none(root / "depth.npy", problems)
     if depth is None or depth.shape[0] != n:
         problems.add(root / "depth.npy", f"expected {n} depth maps")
     return problems.report("multiview", {"views": n, "splits": {k: len(v) for k, v in cams["splits"].items()},

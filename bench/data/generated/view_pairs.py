@@ -19,6 +19,7 @@ from bench.data.files import read_image, read_json
 from bench.data.generated.meshes import make_mesh, random_shape
 from bench.data.generated.render import backend, focal_pixels, normalise, render, save_png, vertex_colours
 from bench.data.report import CheckReport, Problems
+from bench.data.safe_io import load_npy
 
 
 def scene_mesh(p3d: Any, rng: np.random.Generator) -> Any:
@@ -91,7 +92,7 @@ def load_view_pairs(root: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for tag in ("src", "tgt"):
         out[f"{tag}_images"] = torch.from_numpy(np.stack([read_image(root / p["id"] / f"{tag}.png") for p in ps]))
-        out[f"{tag}_depth"] = torch.from_numpy(np.stack([np.load(root / p["id"] / f"{tag}_depth.npy") for p in ps]))
+        out[f"{tag}_depth"] = torch.from_numpy(np.stack([load_npy(root / p["id"] / f"{tag}_depth.npy") for p in ps]))
         out[f"{tag}_R"] = torch.tensor([p[tag]["R"] for p in ps])
         out[f"{tag}_T"] = torch.tensor([p[tag]["T"] for p in ps])
     out.update(R_rel=torch.tensor([p["R_rel"] for p in ps]), T_rel=torch.tensor([p["T_rel"] for p in ps]),

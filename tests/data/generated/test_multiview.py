@@ -78,3 +78,17 @@ def test_byte_identical_for_same_seed(tmp_path):
     problems = registry.get("multiview").check(a).problems
     assert "silhouettes/001.png: listed in the manifest but missing" in problems
     assert "silhouettes: 2 images, expected 3 (missing frames)" in problems
+
+
+def test_odd_depth_npy_is_named_by_check(tmp_path):
+    """An .npz renamed to depth.npy, or a unicode array, is one problem naming the file (not a traceback)."""
+    from bench.data.generated.multiview import check_multiview
+
+    out = registry.generate("multiview", tmp_path / "mv", mesh="ico_sphere", num_views=2, image_size=8, test_every=0)
+    np.savez(out / "depth.npz", depth=np.zeros((2, 8, 8)))
+    (out / "depth.npz").replace(out / "depth.npy")
+    assert check_multiview(out).problems == ("depth.npy: is a .npz (zip) archive, not a .npy array",
+                                             "depth.npy: expected 2 depth maps")
+    np.save(out / "depth.npy", np.full((2, 8, 8), "x"))
+    assert check_multiview(out).problems[0] == ("depth.npy: depth has dtype <U1; expected a real numeric array "
+                                                "(bool/int/uint/float)")
