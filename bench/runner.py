@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +81,43 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+CASE_DIR_PREFIX = "bench3d-case-"  # + the runner's pid + "-": whose folder it is, for sweep_case_dirs
+_CASE_DIR = re.compile(re.escape(CASE_DIR_PREFIX) + r"(\d+)-")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def sweep_case_dirs(tmp_root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove per-case temp folders (``bench3d-case-PID-*``) of this user whose runner PID is dead: left by a
+    runner that was killed while its worker could not clean up. A live PID keeps its folders (if it is
+    another process reusing the number, they are removed once it is gone). Returns what was removed."""
+    root = Path(tmp_root or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for d in entries:
+        m = _CASE_DIR.match(d.name)
+        try:
+            if not m or not d.is_dir() or d.is_symlink() or d.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: Path, repeat: int = 0) -> CaseResult:
     """Run one case in a fresh Python process and classify how it ended.
 
@@ -89,7 +128,7 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / (f"{safe}.log" if repeat == 0 else f"{safe}.repeat{repeat}.log")
-    with tempfile.TemporaryDirectory(prefix="bench3d-case-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{CASE_DIR_PREFIX}{os.getpid()}-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         artifacts = run_dir / "artifacts" if repeat == 0 else Path(tmp) / "artifacts"
         spec = {"suite": case.suite, "case": case.name, "params": case.params, "profile": run.profile,
@@ -97,13 +136,23 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
                 "backend": case.backend or opts.backend, "case_backend": case.backend,  # per case: --backend a,b
                 "artifact_root": str(artifacts), "result_path": str(result_path),
                 "data_root": opts.data_root, "threads": opts.threads,
-                "repeat": repeat}
+                "repeat": repeat, "runner_pid": os.getpid()}
+        # The liveness pipe: this process keeps the write end until the worker has ended; the worker watches
+        # the read end and kills its process group at EOF, i.e. when this runner dies (bench.worker).
+        live_r, live_w = os.pipe()
+        spec["liveness_fd"] = live_r
         spec_path.write_text(json.dumps(spec))
         t0 = time.perf_counter()
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(spec_path)], stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            try:
+                proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(spec_path)], stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(live_r,),
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            except BaseException:
+                os.close(live_w)
+                raise
+            finally:
+                os.close(live_r)
             try:
                 code = proc.wait(timeout=opts.timeout)
                 timed_out = False
@@ -115,6 +164,8 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
+            finally:
+                os.close(live_w)
         duration = time.perf_counter() - t0
         if result_path.exists() and not timed_out:
             result = CaseResult.from_dict(json.loads(result_path.read_text()))
@@ -178,6 +229,7 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
     ``progress`` gets ("start", case, None) before every process and ("done", case, result) when a case is
     stored.
     """
+    sweep_case_dirs()
     rounds = max(1, opts.repeat)
     run_dir = Path(opts.run_dir or Path("reports") / "runs" / run.run_id)
     processes: list[list[CaseResult]] = [[] for _ in cases]

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -98,6 +101,84 @@ def run_spec(spec: dict[str, Any]) -> CaseResult:
     return res
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_GONE = threading.Lock()  # taken once, by whichever of the two watchers sees the runner gone first
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    """Ask Linux to send ``signum`` to this process when its parent (the thread that started it) dies; a
+    no-op returning False elsewhere or where prctl is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _runner_gone(spec_dir: Path) -> None:
+    """The runner died: remove this case's temp folder and kill the worker's process group (the worker and
+    every process it started, e.g. data loaders; the runner started the worker in a session of its own)."""
+    if not _GONE.acquire(blocking=False):  # the other watcher is already at it
+        return
+    shutil.rmtree(spec_dir, ignore_errors=True)
+    try:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    finally:
+        os._exit(128 + signal.SIGKILL)  # not reached: SIGKILL is never blocked
+
+
+def _death_signal() -> int | None:
+    """The parent-death signal: a real-time signal nothing else sends (a SIGTERM from a user keeps its
+    meaning), None where there are none."""
+    return getattr(signal, "SIGRTMIN", None)
+
+
+def watch_runner(spec: dict[str, Any], spec_dir: Path) -> None:
+    """Make this worker die with its runner, by two independent means (nothing is polled):
+
+    * the liveness pipe: the runner holds the write end of a pipe whose read end (``liveness_fd``) this
+      worker inherited; a daemon thread blocks reading it and gets EOF when the runner is gone, however it
+      died (the kernel closes a dead process's files once its last thread is gone);
+    * the parent-death signal (Linux ``PR_SET_PDEATHSIG``), sent when the parent *thread* dies. While the
+      runner process still has other threads (it is dying thread by thread, or a script ran the case from
+      a thread), the parent pid is still the runner's: then the signal is ignored and the pipe decides.
+
+    The parent may have died before the signal was armed, so the parent pid is checked against the runner's
+    pid from the spec afterwards. The clean-up (:func:`_runner_gone`) kills the worker's process group, so
+    the processes the case started die too. Both means run in Python; a case stuck inside C code that holds
+    the GIL is killed when it returns to Python (or by the runner's timeout, if the runner lives).
+    """
+    runner_pid = spec.get("runner_pid")
+    if runner_pid is None:  # started by hand, not by a runner
+        return
+
+    def on_parent_death(signum: int, frame: object) -> None:
+        if os.getppid() != runner_pid:
+            _runner_gone(spec_dir)
+
+    signum = _death_signal()
+    if signum is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signum, on_parent_death)
+        _set_parent_death_signal(signum)
+    fd = spec.get("liveness_fd")
+    if fd is not None:
+        def wait_for_eof() -> None:
+            try:
+                while os.read(fd, 4096):
+                    pass
+            except OSError:
+                pass
+            _runner_gone(spec_dir)
+
+        threading.Thread(target=wait_for_eof, name="bench3d-liveness", daemon=True).start()
+    if os.getppid() != runner_pid:  # died before the signal was armed
+        _runner_gone(spec_dir)
+
+
 def write_result(result: CaseResult, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result.to_dict(), allow_nan=True))
@@ -107,6 +188,7 @@ def write_result(result: CaseResult, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(argv[0]).read_text())
+    watch_runner(spec, Path(argv[0]).parent)
     result = run_spec(spec)
     write_result(result, Path(spec["result_path"]))
     sys.stderr.flush()
