@@ -256,6 +256,10 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
         if st.planned_cases and not req.cases:  # the cases the run was started with, not every case of its suites
             planned = set(st.planned_cases)
             cases = [c for c in cases if f"{c.suite}/{c.name}" in planned]
+        if st.run_dir:  # finished cases a locked store could not take (bench.runner's spool)
+            from bench.runner import store_spooled
+
+            store_spooled(store, run.run_id, Path(st.run_dir))
         done = store.done_cases(run.run_id)
         return run, [c for c in cases if c.key not in done], suites
     suites = registry.select(req.suites)

@@ -9,6 +9,7 @@ any moment loses nothing already stored, and ``resume`` runs only what is missin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -213,6 +214,42 @@ def merge_repeats(first: CaseResult, more: Sequence[CaseResult], repeat: int) ->
 
 
 ProgressFn = Callable[[str, Case, CaseResult | None], None]
+SPOOL = "spool"  # <run_dir>/spool/: finished cases not yet in the store
+
+
+def spool_case(run_dir: Path, run_id: str, result: CaseResult) -> Path:
+    """Write a finished case to ``<run_dir>/spool/`` (atomically, synced) before it is stored, so that no
+    lock or crash of the store loses it; :func:`store_spooled` or ``--resume`` stores it later."""
+    folder = run_dir / SPOOL
+    folder.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(f"{result.suite}/{result.case}".encode()).hexdigest()[:12]
+    safe = f"{result.suite}__{result.case}".replace("/", "_").replace(",", "_")[:100]
+    path = folder / f"{safe}-{key}.json"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"run_id": run_id, "case": result.to_dict()}, f, allow_nan=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def store_spooled(store, run_id: str, run_dir: Path, wait: float | None = None) -> int:
+    """Store the spooled cases of ``run_id`` (each deleted once it is stored); the number stored. Raises
+    StoreBusy when the store stays locked, with the cases still spooled."""
+    folder = run_dir / SPOOL
+    stored = 0
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or half-written by a process that died: left for a person to look at
+        if data.get("run_id") != run_id:
+            continue
+        store.add_case(run_id, CaseResult.from_dict(data["case"]), wait=wait)
+        path.unlink(missing_ok=True)
+        stored += 1
+    return stored
 
 
 def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
@@ -229,11 +266,27 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
     ``progress`` gets ("start", case, None) before every process and ("done", case, result) when a case is
     stored.
     """
+    from bench.store.store import StoreBusy
+
     sweep_case_dirs()
     rounds = max(1, opts.repeat)
     run_dir = Path(opts.run_dir or Path("reports") / "runs" / run.run_id)
     processes: list[list[CaseResult]] = [[] for _ in cases]
     results: dict[int, CaseResult] = {}
+    blocked = False  # a write met a lock for the whole lock wait: later cases try once, then stay spooled
+
+    def keep(result: CaseResult) -> None:
+        nonlocal blocked
+        spooled = spool_case(run_dir, run.run_id, result)
+        try:
+            store.add_case(run.run_id, result, wait=0.0 if blocked else None)
+        except StoreBusy as exc:
+            if not blocked:
+                print(f"warning: {exc}; the case is kept in {spooled.parent} and stored after the run's last case "
+                      f"(the run goes on)", file=sys.stderr)
+            blocked = True
+            return
+        spooled.unlink(missing_ok=True)
     for k in range(rounds):
         for i, case in enumerate(cases):
             if i in results:  # failed in an earlier round: already stored
@@ -244,9 +297,15 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
             if processes[i][-1].status != "ok" or k == rounds - 1:
                 first, *more = processes[i]
                 results[i] = merge_repeats(first, more, opts.repeat) if more else first
-                store.add_case(run.run_id, results[i])
+                keep(results[i])
                 if progress:
                     progress("done", case, results[i])
+    if blocked:  # the spooled cases, with the whole lock wait again
+        try:
+            store_spooled(store, run.run_id, run_dir)
+        except StoreBusy as exc:
+            raise StoreBusy(f"{exc}; the run's finished cases are kept in {run_dir / SPOOL}: "
+                            f"`bench3d run --resume {run.run_id}` stores them") from None
     return [results[i] for i in range(len(cases))]
 
 

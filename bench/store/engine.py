@@ -18,6 +18,25 @@ from bench.store import migrations
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_ENV = "BENCH3D_BUSY_TIMEOUT"  # seconds SQLite waits for a lock per attempt (tests set it short)
+
+
+def busy_timeout_s() -> float:
+    """SQLite's per-attempt wait for a lock: ``$BENCH3D_BUSY_TIMEOUT`` seconds if set, else 30."""
+    return _seconds_from_env(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_S)
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StoreError(f"${name}={raw!r}: expected a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise StoreError(f"${name}={raw!r}: expected a finite number of seconds >= 0")
+    return value
 
 
 def parse_target(url_or_path: str | os.PathLike[str]) -> tuple[sa.URL, Path | None]:
@@ -94,7 +113,7 @@ def _sqlite_events(engine: sa.Engine) -> None:
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see _on_begin
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = FULL")
@@ -109,7 +128,7 @@ def _sqlite_events(engine: sa.Engine) -> None:
 def create_engine(url: sa.URL, path: Path | None) -> sa.Engine:
     """An engine for ``url``; SQLite gets the pragmas above."""
     if url.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s()})
         _sqlite_events(engine)
         return engine
     try:

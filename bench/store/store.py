@@ -5,41 +5,58 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from bench.errors import StoreError, UsageError
-from bench.results import CASE_STATUSES, CaseResult, RunRecord
+from bench.results import CASE_STATUSES, CaseResult, RunRecord, RunSettings
 from bench.store import engine as _engine
 from bench.store import migrations, rows, schema
 
 RUN_STATUSES = ("running", "ok", "failed", "interrupted")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+LOCK_WAIT_S = 600.0  # how long a write retries a locked database in all, with backoff
+LOCK_WAIT_ENV = "BENCH3D_LOCK_WAIT"
+
+
+class StoreBusy(StoreError):
+    """A write found the database locked (by another writer) for longer than the store's lock wait."""
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return isinstance(exc, sa.exc.OperationalError) and ("database is locked" in text or "database is busy" in text)
 
 
 class Store:
     """A results database. Open with :meth:`Store.open`; every write is one transaction."""
 
-    def __init__(self, engine: sa.Engine, where: str):
+    def __init__(self, engine: sa.Engine, where: str, lock_wait: float | None = None):
         self.engine = engine
         self.where = where
+        # A write that meets a lock retries (exponential backoff) for this long in all before StoreBusy;
+        # each attempt itself waits SQLite's busy timeout (engine.busy_timeout_s).
+        self.lock_wait = _engine._seconds_from_env(LOCK_WAIT_ENV, LOCK_WAIT_S) if lock_wait is None else lock_wait
 
     # --- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, url_or_path: str | os.PathLike[str], *, create: bool = True) -> Store:
+    def open(cls, url_or_path: str | os.PathLike[str], *, create: bool = True,
+             lock_wait: float | None = None) -> Store:
         """Open (and create or migrate) a store: a file path means SQLite; otherwise any SQLAlchemy URL.
 
         Raises StoreError, without writing anything, for an unwritable path, a corrupt or foreign
-        file, or a database from a newer bench3d.
+        file, or a database from a newer bench3d. ``lock_wait``: seconds a write retries a locked database
+        (default ``$BENCH3D_LOCK_WAIT`` or 600).
         """
         url, path = _engine.parse_target(url_or_path)
         where = _engine.describe(url, path)
         if path is not None:
             _engine.precheck_sqlite_file(path, create=create)
         eng = _engine.create_engine(url, path)
-        store = cls(eng, where)
+        store = cls(eng, where, lock_wait)
         try:
             store._prepare(create=create)
         except StoreError:
@@ -91,6 +108,27 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"{action} in {self.where} failed: {_short(exc)}") from None
 
+    def _write(self, action: str, fn: Callable[[sa.Connection], object], wait: float | None = None) -> object:
+        """Run ``fn(conn)`` in one write transaction; a locked database is retried with exponential backoff
+        (0.1 s doubling, at most 10 s apart) until ``wait`` seconds (default: ``self.lock_wait``) have passed,
+        then StoreBusy. Any other driver error is a StoreError at once."""
+        wait = self.lock_wait if wait is None else wait
+        start, delay, attempts = time.monotonic(), 0.1, 0
+        while True:
+            attempts += 1
+            try:
+                with self._tx(write=True) as conn:
+                    return fn(conn)
+            except sa.exc.SQLAlchemyError as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"{action} in {self.where} failed: {_short(exc)}") from None
+                left = wait - (time.monotonic() - start)
+                if left <= 0:
+                    raise StoreBusy(f"{action} in {self.where} failed: the database stayed locked by another "
+                                    f"writer for {time.monotonic() - start:.1f} s ({attempts} attempt(s))") from None
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 10.0)
+
     def schema_version(self) -> int | None:
         """The version recorded in the database."""
         with self._tx() as conn:
@@ -101,7 +139,8 @@ class Store:
         """Insert a run and its environment rows."""
         if run.status not in RUN_STATUSES:
             raise ValueError(f"run status {run.status!r}; expected one of {', '.join(RUN_STATUSES)}")
-        with self._guard(f"creating run {run.run_id}"), self._tx(write=True) as conn:
+
+        def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run.run_id)).first():
                 raise StoreError(f"run {run.run_id} already exists in {self.where}")
             conn.execute(sa.insert(schema.runs).values(**rows.run_row(run)))
@@ -110,27 +149,40 @@ class Store:
                     {"run_id": run.run_id, "key": str(k), "position": i, "value": v}
                     for i, (k, v) in enumerate(run.environment.items())])
 
-    def add_case(self, run_id: str, case: CaseResult) -> None:
+        self._write(f"creating run {run.run_id}", write)
+
+    def add_case(self, run_id: str, case: CaseResult, *, wait: float | None = None) -> None:
         """Store one case with everything it produced, in one transaction, replacing an earlier
-        row of the same (run, suite, case)."""
+        row of the same (run, suite, case). A locked database is retried for ``wait`` seconds (default: the
+        store's lock wait), then StoreBusy with nothing written."""
         if case.status not in CASE_STATUSES:
             raise ValueError(f"case status {case.status!r}; expected one of {', '.join(CASE_STATUSES)}")
         c = schema.cases
-        with self._guard(f"storing case {case.suite}/{case.case}"), self._tx(write=True) as conn:
+
+        def write(conn: sa.Connection) -> None:
             if not conn.execute(sa.select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)).first():
                 raise self._unknown_run(conn, run_id)
             conn.execute(sa.delete(c).where(c.c.run_id == run_id, c.c.suite == case.suite, c.c.case == case.case))
             rows.insert_case(conn, run_id, case)
 
-    def finish_run(self, run_id: str, status: str, finished_at: str) -> None:
-        """Record the run's final status and end time."""
+        self._write(f"storing case {case.suite}/{case.case}", write, wait)
+
+    def finish_run(self, run_id: str, status: str, finished_at: str | None, *, wait: float | None = None,
+                   settings: RunSettings | None = None) -> None:
+        """Record the run's status and end time (and, given, its settings: ``--resume`` records its runner)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
         r = schema.runs
-        with self._guard(f"finishing run {run_id}"), self._tx(write=True) as conn:
-            res = conn.execute(sa.update(r).where(r.c.run_id == run_id).values(status=status, finished_at=finished_at))
+        values: dict = {"status": status, "finished_at": finished_at}
+        if settings is not None:
+            values["settings"] = settings.to_dict()
+
+        def write(conn: sa.Connection) -> None:
+            res = conn.execute(sa.update(r).where(r.c.run_id == run_id).values(**values))
             if res.rowcount == 0:
                 raise self._unknown_run(conn, run_id)
+
+        self._write(f"finishing run {run_id}", write, wait)
 
     # --- reading ------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunRecord:
