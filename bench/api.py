@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.errors import StoreError, UsageError, unknown_name
+from bench.errors import Interrupted, StoreError, UsageError, unknown_name
+from bench.liveness import runner_gone, this_runner
 from bench.results import CaseResult, RunRecord, RunSettings
 from bench.suite import Case, Registry, Suite
 
@@ -245,6 +246,9 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
             raise UsageError(f"--resume {req.resume}: run {run.run_id} was stored by `bench3d {run.source}`, "
                              f"not by `bench3d run`; there is nothing to resume")
         st = run.settings
+        if run.status == "running" and st.runner and not runner_gone(st.runner):
+            raise UsageError(f"--resume {req.resume}: run {run.run_id} is still being run by pid "
+                             f"{st.runner.get('pid')} on {st.runner.get('host')}; wait for it or stop it first")
         st.threads = _same(req.threads, st.threads, "--threads", run)
         st.repeat = _same(req.repeat, st.repeat, "--repeat", run) or 1
         st.overrides = _same(format_overrides(req.overrides), st.overrides, "--set", run)
@@ -260,6 +264,8 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
             from bench.runner import store_spooled
 
             store_spooled(store, run.run_id, Path(st.run_dir))
+        st.runner = this_runner()
+        store.finish_run(run.run_id, "running", None, settings=st)  # this process runs it now
         done = store.done_cases(run.run_id)
         return run, [c for c in cases if c.key not in done], suites
     suites = registry.select(req.suites)
@@ -269,7 +275,7 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
                            timeout=req.timeout, threads=req.threads, repeat=req.repeat or 1,
                            overrides=format_overrides(req.overrides),
                            planned_cases=[f"{c.suite}/{c.name}" for c in cases],
-                           data_root=str(req.data_root) if req.data_root else None)
+                           data_root=str(req.data_root) if req.data_root else None, runner=this_runner())
     run = make_run_record(settings, suites, list(req.argv))
     run.environment["backend_resolved"] = resolve_backends(parse_backends(req.backend))
     run_dir = check_writable(Path(req.out) / "runs" / run.run_id)
@@ -278,22 +284,43 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
     return run, cases, suites
 
 
-@contextlib.contextmanager
-def terminate_as_exit() -> Iterator[None]:
-    """SIGTERM (a CI job's timeout, ``kill``) exits like Ctrl-C does, through the runner's clean-up, which
-    kills the running case's worker; the default action would leave it running as an orphan."""
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # besides SIGINT (KeyboardInterrupt): a CI job's timeout, `kill`, a lost terminal
 
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does (:class:`Interrupted`), through the runner's clean-up,
+    which kills the running case's worker, and :func:`run`, which marks the run ``interrupted``; their default
+    action would end the runner at once and leave the run ``running``."""
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name, signum)
+
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave the default
-        yield
-        return
+        for name in STOP_SIGNALS:
+            if hasattr(signal, name):
+                previous[name] = signal.signal(getattr(signal, name), stop)
+    except ValueError:  # not the main thread: leave the defaults
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+
+
+def _mark_interrupted(store: Any, run_rec: RunRecord, cases: Sequence[Case], exc: KeyboardInterrupt) -> Interrupted:
+    """Record the run as ``interrupted`` (a short lock wait: a stopping runner does not hang; a run left
+    ``running`` is marked at the next open of the store) and the one-line message with the resume command."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    try:
+        store.finish_run(run_rec.run_id, "interrupted", datetime.now(timezone.utc).isoformat(), wait=5.0)
+        stored = len(store.done_cases(run_rec.run_id))
+        done = f"{stored} case(s) of this run stored"
+    except StoreError:
+        done = "its status is set at the next open of the store"
+    return Interrupted(f"run {run_rec.run_id} stopped by {signal.Signals(signum).name} with {len(cases)} case(s) "
+                       f"planned; {done}; `bench3d run --resume {run_rec.run_id}` completes it", signum)
 
 
 def run(req: RunRequest, *, progress: ProgressFn | None = None, store: Any = None,
@@ -314,8 +341,11 @@ def run(req: RunRequest, *, progress: ProgressFn | None = None, store: Any = Non
         run_rec, cases, suites = plan(store, req)
         if on_plan is not None:
             on_plan(run_rec, cases, suites)
-        with terminate_as_exit():
-            execute(store, run_rec, cases, run_rec.settings, progress=progress)
+        try:
+            with signals_interrupt():
+                execute(store, run_rec, cases, run_rec.settings, progress=progress)
+        except KeyboardInterrupt as exc:
+            raise _mark_interrupted(store, run_rec, cases, exc) from None
         results = store.cases(run_rec.run_id)
         status = run_status(results)
         store.finish_run(run_rec.run_id, status, datetime.now(timezone.utc).isoformat())

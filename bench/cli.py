@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import __version__
 from bench.api import DEFAULT_OUT, default_db  # noqa: F401  (the one default database, re-used by sub-commands)
 from bench.cli_run import add_case_options
-from bench.errors import BenchError, UsageError
+from bench.errors import BenchError, Interrupted, UsageError
 from bench.suite import PROFILES
 
 
@@ -145,9 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench3d {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"bench3d {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C; bench.errors.Interrupted: a run stopped by a signal, with its message
+        detail = f": {exc}" if str(exc) else ""
+        print(f"bench3d {args.command}: interrupted{detail}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else 130
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -26,6 +26,18 @@ class DataError(BenchError):
     """A dataset folder or file is missing or malformed."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal (Ctrl-C, SIGTERM, SIGHUP): the CLI prints its message, exits 128 + signal."""
+
+    def __init__(self, message: str = "", signum: int = 2):
+        super().__init__(message)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UsageError:
     """One-line error for an unknown name, listing the valid ones and a close match."""
     choices = sorted(choices)

@@ -137,7 +137,8 @@ class CaseResult:
 class RunSettings:
     """What a run was asked for: the typed, stored record of ``bench3d run``'s options (schema v5).
 
-    ``planned_cases`` ("suite/case") is what ``--resume`` completes; ``overrides`` are the ``--set`` items.
+    ``planned_cases`` ("suite/case") is what ``--resume`` completes; ``overrides`` are the ``--set`` items;
+    ``runner`` names the process that runs (or last ran) it, so a run whose runner died is marked interrupted.
     """
 
     profile: str = "smoke"
@@ -151,6 +152,7 @@ class RunSettings:
     planned_cases: list[str] = field(default_factory=list)
     run_dir: str | None = None
     data_root: str | None = None
+    runner: dict[str, Any] | None = None  # the process running it now (bench.liveness.this_runner)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

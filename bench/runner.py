@@ -27,6 +27,7 @@ from pathlib import Path
 from bench import env as envmod
 from bench.compare.samples import pool
 from bench.config import case_identity
+from bench.liveness import pid_alive
 from bench.results import FAILED_STATUSES, CaseResult, RunRecord, RunSettings
 from bench.suite import Case, Suite
 
@@ -86,16 +87,6 @@ CASE_DIR_PREFIX = "bench3d-case-"  # + the runner's pid + "-": whose folder it i
 _CASE_DIR = re.compile(re.escape(CASE_DIR_PREFIX) + r"(\d+)-")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 def sweep_case_dirs(tmp_root: str | os.PathLike[str] | None = None) -> list[Path]:
     """Remove per-case temp folders (``bench3d-case-PID-*``) of this user whose runner PID is dead: left by a
     runner that was killed while its worker could not clean up. A live PID keeps its folders (if it is
@@ -113,7 +104,7 @@ def sweep_case_dirs(tmp_root: str | os.PathLike[str] | None = None) -> list[Path
                 continue
         except OSError:
             continue
-        if int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from bench.errors import StoreError, UsageError
+from bench.liveness import runner_gone
 from bench.results import CASE_STATUSES, CaseResult, RunRecord, RunSettings
 from bench.store import engine as _engine
 from bench.store import migrations, rows, schema
@@ -24,6 +26,10 @@ LOCK_WAIT_ENV = "BENCH3D_LOCK_WAIT"
 
 class StoreBusy(StoreError):
     """A write found the database locked (by another writer) for longer than the store's lock wait."""
+
+
+def _runner_gone(settings: object) -> bool:
+    return isinstance(settings, dict) and runner_gone(settings.get("runner"))
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -65,6 +71,13 @@ class Store:
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             eng.dispose()
             raise StoreError(f"cannot open results database {where}: {_short(exc)}") from None
+        try:
+            for run_id, runner in store.interrupt_dead_runs():
+                print(f"bench3d: run {run_id} was interrupted: its runner (pid {runner.get('pid')} on "
+                      f"{runner.get('host')}) ended without finishing it; `bench3d run --resume {run_id}` "
+                      f"completes it", file=sys.stderr)
+        except StoreError:  # a read-only or busy database: marked at a later open
+            pass
         return store
 
     def _prepare(self, *, create: bool) -> None:
@@ -183,6 +196,27 @@ class Store:
                 raise self._unknown_run(conn, run_id)
 
         self._write(f"finishing run {run_id}", write, wait)
+
+    def interrupt_dead_runs(self) -> list[tuple[str, dict]]:
+        """Mark ``interrupted`` every ``running`` run whose runner is known to be gone (SIGKILL, a crash of the
+        machine; see bench.liveness): (run id, runner) of each. Checked again under the write lock, so a run
+        that ``--resume`` has just taken over is left alone."""
+        r = schema.runs
+        running = sa.select(r.c.run_id, r.c.settings).where(r.c.status == "running")
+        with self._tx() as conn:
+            candidates = [row.run_id for row in conn.execute(running) if _runner_gone(row.settings)]
+        if not candidates:
+            return []
+
+        def write(conn: sa.Connection) -> list[tuple[str, dict]]:
+            marked = []
+            for row in conn.execute(running.where(r.c.run_id.in_(candidates))):
+                if _runner_gone(row.settings):
+                    conn.execute(sa.update(r).where(r.c.run_id == row.run_id).values(status="interrupted"))
+                    marked.append((row.run_id, dict(row.settings["runner"])))
+            return marked
+
+        return self._write("marking runs of dead runners interrupted", write, wait=5.0)
 
     # --- reading ------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunRecord:
