@@ -47,3 +47,13 @@ def bench_env(tmp_path, monkeypatch):
 
 def bench3d_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.cli", *args]
+
+
+@pytest.fixture
+def orphan_env(bench_env, monkeypatch):
+    """The faulty and spawn suites, and a temp folder of the test's own (TMPDIR) to look for leftovers in."""
+    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite;spawn=tests.test_orphans:SpawnSuite")
+    tmp = bench_env / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    return bench_env

@@ -22,15 +22,6 @@ from tests.test_orphans import _alive, _workers_under
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc")
 
 
-@pytest.fixture
-def hang_env(bench_env, monkeypatch):
-    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite")
-    tmp = bench_env / "tmp"
-    tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    return bench_env
-
-
 def _status(db: Path) -> tuple[str, str]:
     con = sqlite3.connect(db)
     try:
@@ -66,8 +57,8 @@ def _resume_completes(env: Path, run_id: str) -> None:
 @linux
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
-def test_a_signal_marks_the_run_interrupted_with_the_resume_command(hang_env, sig):
-    proc, workers = _start_hanging_run(hang_env)
+def test_a_signal_marks_the_run_interrupted_with_the_resume_command(orphan_env, sig):
+    proc, workers = _start_hanging_run(orphan_env)
     try:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -77,23 +68,23 @@ def test_a_signal_marks_the_run_interrupted_with_the_resume_command(hang_env, si
                 os.kill(w, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
-    run_id, status = _status(hang_env / "reports" / "bench3d.db")
+    run_id, status = _status(orphan_env / "reports" / "bench3d.db")
     assert proc.returncode == 128 + sig, err
     assert status == "interrupted"
     last = err.strip().splitlines()[-1]
     assert last == (f"bench3d run: interrupted: run {run_id} stopped by {sig.name} with 2 case(s) planned; 1 case(s) "
                     f"of this run stored; `bench3d run --resume {run_id}` completes it"), err
     assert not [w for w in workers if _alive(w)]
-    _resume_completes(hang_env, run_id)
+    _resume_completes(orphan_env, run_id)
 
 
 @linux
 @pytest.mark.slow
-def test_a_run_whose_runner_was_killed_is_marked_interrupted_at_the_next_open(hang_env, capsys):
-    proc, workers = _start_hanging_run(hang_env)
+def test_a_run_whose_runner_was_killed_is_marked_interrupted_at_the_next_open(orphan_env, capsys):
+    proc, workers = _start_hanging_run(orphan_env)
     proc.kill()
     proc.communicate(timeout=30)
-    db = hang_env / "reports" / "bench3d.db"
+    db = orphan_env / "reports" / "bench3d.db"
     run_id, status = _status(db)
     assert status == "running"  # nothing could be written by a killed runner
     with Store.open(db, create=False) as store:
@@ -101,21 +92,21 @@ def test_a_run_whose_runner_was_killed_is_marked_interrupted_at_the_next_open(ha
     err = capsys.readouterr().err
     assert f"run {run_id} was interrupted: its runner (pid {proc.pid} on {socket.gethostname()})" in err
     assert f"`bench3d run --resume {run_id}` completes it" in err
-    _resume_completes(hang_env, run_id)
+    _resume_completes(orphan_env, run_id)
 
 
 @linux
 @pytest.mark.slow
-def test_resume_refuses_a_run_whose_runner_still_runs(hang_env):
-    proc, workers = _start_hanging_run(hang_env)
+def test_resume_refuses_a_run_whose_runner_still_runs(orphan_env):
+    proc, workers = _start_hanging_run(orphan_env)
     try:
-        run_id, status = _status(hang_env / "reports" / "bench3d.db")
+        run_id, status = _status(orphan_env / "reports" / "bench3d.db")
         res = subprocess.run(bench3d_cmd("run", "--no-report", "--resume", run_id), capture_output=True, text=True,
                              env=os.environ.copy(), timeout=120)
         assert res.returncode == 2
         assert res.stderr.strip() == (f"bench3d run: error: --resume {run_id}: run {run_id} is still being run by "
                                       f"pid {proc.pid} on {socket.gethostname()}; wait for it or stop it first")
-        assert _status(hang_env / "reports" / "bench3d.db")[1] == "running"  # the live run is left alone
+        assert _status(orphan_env / "reports" / "bench3d.db")[1] == "running"  # the live run is left alone
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)

@@ -114,11 +114,9 @@ def _kill_and_check(proc: subprocess.Popen, env: Path) -> None:
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
-def test_sigkill_at_a_moment_of_the_run(moment, baseline_db, bench_env, monkeypatch):
-    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite")
+def test_sigkill_at_a_moment_of_the_run(moment, baseline_db, orphan_env):
+    bench_env = orphan_env
     tmp = bench_env / "tmp"
-    tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp))
     base_db, base_id, base_rows = baseline_db
     db = bench_env / "reports" / "bench3d.db"
     db.parent.mkdir(parents=True)

@@ -44,16 +44,6 @@ class SpawnSuite(Suite):
         time.sleep(3600)
 
 
-@pytest.fixture
-def orphan_env(bench_env, monkeypatch):
-    """The faulty and spawn suites, and a temp folder of the test's own (TMPDIR) to look for leftovers in."""
-    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite;spawn=tests.test_orphans:SpawnSuite")
-    tmp = bench_env / "tmp"
-    tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    return bench_env
-
-
 def _alive(pid: int) -> bool:
     """Alive and not a zombie (Linux /proc)."""
     try:
