@@ -179,7 +179,7 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
         return CaseResult(case.suite, case.name, status=status, timings=[timing], duration_s=1.0)
 
     class FakeStore:
-        def add_case(self, run_id, result):
+        def add_case(self, run_id, result, *, wait=None):
             stored.append((result.case, len(calls)))
 
     monkeypatch.setattr(runner, "run_case_subprocess", fake_process)
@@ -191,6 +191,7 @@ def test_repeat_runs_processes_in_rounds_and_stores_each_case_when_complete(monk
                          progress=lambda ev, case, res: events.append((ev, case.name)))
     assert calls == ["a0", "b0", "c0", "a1", "c1", "a2", "c2"]
     assert stored == [("b", 2), ("a", 6), ("c", 7)]  # b when it failed, a and c after their last process
+    assert not list((tmp_path / "spool").glob("*.json"))  # each spooled case was removed once stored
     assert [r.case for r in out] == ["a", "b", "c"] and out[1].status == "error"
     assert out[0].timings[0].samples == [1.0, 2.0, 2.0, 3.0, 3.0, 4.0]
     assert out[0].timings[0].process_sizes == [2, 2, 2] and out[0].duration_s == 3.0

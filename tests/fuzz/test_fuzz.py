@@ -26,7 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch  # imported up front: a trial's alarm inside a first import of torch would leave it half done
 
+import bench.compare.cli  # noqa: F401 - the same for the harness's own heavy modules
+import bench.data.cli  # noqa: F401
+import bench.ingest  # noqa: F401
+import bench.report  # noqa: F401
 from bench.cli import main
 from bench.store import Store
 from bench.store.sample import sample_cases, sample_run
@@ -219,8 +224,6 @@ PLY = ("ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty floa
 @pytest.mark.parametrize("fmt, text", [("obj", OBJ), ("ply", PLY)])
 def test_fuzz_mesh_loaders(fmt, text, tmp_path):
     """The mesh loaders return finite vertices and in-range faces, or raise a one-line error of this project."""
-    import torch
-
     from bench.backends.torch3d.io import load_obj, load_ply
     from bench.errors import BenchError
 
