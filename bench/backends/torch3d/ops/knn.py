@@ -59,7 +59,8 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
 
     Returns KNN(dists (N, P1, K), idx (N, P1, K), knn (N, P1, K, D) or None). ``dists`` are
     squared L2 distances for norm=2 and L1 distances for norm=1, differentiable in p1 and p2.
-    Entries past lengths2[n] (when K > lengths2[n]) and rows past lengths1[n] are 0.
+    Entries past lengths2[n] (when K > lengths2[n]) and rows past lengths1[n] are 0 in dists and idx;
+    knn is ``knn_gather(p2, idx, lengths2)`` as in PyTorch3D (rows past lengths1[n] hold p2[n, 0]).
     """
     if not (torch.is_tensor(p1) and torch.is_tensor(p2)) or p1.ndim != 3 or p2.ndim != 3:
         raise ValueError("knn_points: p1 and p2 must be tensors of shape (N, P, D)")
@@ -95,9 +96,8 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
     dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
     idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    # as PyTorch3D: knn is knn_gather(p2, idx, lengths2), so a row past lengths1[n] (idx 0) holds p2[n, 0]
     knn = knn_gather(p2, idx, lengths2) if return_nn else None
-    if knn is not None:
-        knn = torch.where(valid[..., None], knn, torch.zeros((), dtype=knn.dtype, device=knn.device))
     return _KNN(dists=dists, idx=idx, knn=knn)
 
 
