@@ -111,11 +111,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baselines", action="store_true", help="do not show the shipped published baselines")
     p.add_argument("--backends", action="store_true",
                    help="compare the backends within run BASE (a run made with --backend torch,pytorch3d): "
-                        "per case, metrics side by side and the speed ratio of timing medians")
+                        "per case, metrics side by side (checked against the suites' declared backend "
+                        "tolerances) and the speed ratio of timing medians")
     p.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="exit 1 when any significant regression or new failure is found (for CI gates)",
+        help="exit 1 when any significant regression or new failure is found (for CI gates); with --backends: "
+             "when a metric is outside its suite's backend tolerance or a case is not ok on every backend",
     )
     p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
     _add_settings(p)
@@ -235,7 +237,7 @@ def _compare_backends(store, args: argparse.Namespace, fmt: str) -> int:
         raise UsageError("compare --backends: --format html is not supported; use md or json")
     text = json.dumps(comparison, indent=2, default=str) if fmt == "json" else backend_comparison_markdown(comparison)
     _emit(text, args.out)
-    return 0
+    return 1 if args.fail_on_regression and comparison["failures"] else 0
 
 
 def _compare_baseline(store, baseline: bl.Baseline, args: argparse.Namespace, fmt: str) -> int:
