@@ -164,3 +164,17 @@ def test_mesh_losses(loss, dtype):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-12)
         return
     assert_same(fn, leaves, dtype, scale=10.0 if loss in ("cot", "cotcurv") else 1.0, msg=loss)
+
+
+def test_knn_and_chamfer_above_the_kdtree_threshold():
+    """Clouds large enough for the built-in's KD-tree path (P1 * P2 >= 1e6 on the CPU): indices identical to
+    PyTorch3D's brute force, distances and Chamfer gradients to the rule."""
+    g = gen(8)
+    p1, p2 = torch.randn(2, 1500, 3, generator=g), torch.randn(2, 1200, 3, generator=g)
+    l1, l2 = torch.tensor([1500, 900]), torch.tensor([1200, 1000])
+    for kw in ({"K": 1}, {"K": 3, "lengths1": l1, "lengths2": l2}, {"K": 2, "norm": 1}):
+        a, b = (t3d.ops.knn_points(p1, p2, **kw) for t3d in pair())
+        assert torch.equal(a.idx, b.idx), kw
+        close(a.dists, b.dists, msg=f"knn {kw}")
+    assert_same(lambda t3d, v: t3d.loss.chamfer_distance(v[0], v[1], x_lengths=l1, y_lengths=l2)[0], [p1, p2],
+                torch.float32, msg="chamfer kd-tree")
