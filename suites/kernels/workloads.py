@@ -149,7 +149,7 @@ def mesh_fit_step(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
         with torch.random.fork_rng(devices=[]):  # the samples: seeded, as in sample_points
             torch.manual_seed(int(settings.get("seed", 0)))
             loss, grad = run()
-        return {"fit_loss": float(loss), "grad_norm": float(grad.norm())}
+        return {"fit_loss": float(loss), "fit_grad_norm": float(grad.norm())}
 
     return Workload(run, check, f"mesh-fitting iteration: ico_sphere {src.faces_packed().shape[0]} faces, {n} samples, "
                                 "Chamfer + edge + normal + Laplacian, forward + backward")
