@@ -195,7 +195,7 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
             tol = m.get("tolerance")
             row["tolerance"] = "—" if tol is None else f"{tol['abs']:g} + {tol['rel']:g}·|ref|"
             row["agrees"] = "—" if tol is None else ", ".join(
-                ("yes" if m["within"].get(b) else "NO") for b in others)
+                ("—" if b not in m["within"] else "yes" if m["within"][b] else "NO") for b in others)
             metric_rows.append(row)
         for t in c["timings"]:
             row = {"case": label, "timing": t["name"]}

@@ -166,3 +166,15 @@ def test_suite_tolerances_must_name_declared_metrics():
     S.backend_tolerances = {"loss": BackendTolerance(abs=1.0)}
     with pytest.raises(UsageError, match="reason"):
         S().validate()
+
+
+def test_cli_reference_backend_gives_builtin_over_pytorch3d_ratios(store, tmp_path, capsys):
+    from bench.cli import main
+
+    db = str(tmp_path / "cmp.db")
+    store.close()
+    assert main(["compare", "r1", "--backends", "--reference", "pytorch3d", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "| 0.5x" in out and "ratio torch" in out  # 0.2 s / 0.4 s
+    assert main(["compare", "r1", "--reference", "pytorch3d", "--db", db]) != 0
+    assert "--reference names a backend" in capsys.readouterr().err
