@@ -115,7 +115,7 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
                      f"outside {m['tolerance']['abs']:g} + {m['tolerance']['rel']:g} * |ref|"
                      for m in metrics for b, ok_b in m["within"].items() if not ok_b]
         failures += [f"{suite}/{base} {m['name']}@{b}: not comparable with {ref} (not finite or fingerprints)"
-                     for m in metrics if m["tolerance"] is not None for b in m["values"]
+                     for m in metrics if m["tolerance"] is not None and ref in m["values"] for b in m["values"]
                      if b != ref and b not in m["within"]]
         out_cases.append({
             "suite": suite, "case": base,

@@ -132,7 +132,9 @@ def test_declared_tolerances_are_checked():
     assert x["psnr"]["tolerance"] == {"abs": 0.5, "rel": 0.0, "why": "test"}
     assert len(out["failures"]) == 2
     assert out["failures"][0] == "demo/x psnr@pytorch3d: 29.0 vs 30.0 on torch, outside 0.5 + 0 * |ref|"
-    assert out["failures"][1] == "demo/y@pytorch3d: error"
+    assert out["failures"][1] == "demo/y@pytorch3d: error"  # and no "not comparable" line for its lone value
+    flipped = compare_cases(cases, "torch,pytorch3d", reference="pytorch3d", tolerances=tols)["failures"]
+    assert [f for f in flipped if f.startswith("demo/y")] == ["demo/y@pytorch3d: error"]  # no "not comparable"
     md = backend_comparison_markdown(out)
     row = next(ln for ln in md.splitlines() if "| psnr" in ln)
     assert "## Outside tolerance or not ok" in md
