@@ -7,7 +7,11 @@
 It makes a virtual environment in .venv (seeing the system's packages, so an already
 importable torch, e.g. a CUDA build, is reused rather than replaced), installs torch 2.13.0
 (the CPU build here) only when no torch imports, then installs bench3d in editable mode.
-Re-running skips what is already installed.
+Re-running skips what is already installed. In test mode, the reference build of the real PyTorch3D
+(``pytorch3d-*.whl`` in the shared folder's wheels/: ../shared beside the clone, or $BENCH3D_SHARED) is
+installed into .venv when it is there, so the conformance tests (tests/backends/conformance) run against it;
+it is never a dependency of bench3d. ``.ci/run`` also sets $BENCH3D_REQUIRE_PYTORCH3D, which turns those
+tests' "pytorch3d is not installed" skip into a failure.
 """
 
 from __future__ import annotations
@@ -47,6 +51,24 @@ def ensure_env(extras: str) -> None:
         stamp.write_text(digest)
 
 
+def reference_wheel() -> Path | None:
+    """The newest ``pytorch3d-*.whl`` of the shared folder's wheels/, or None where there is none."""
+    shared = Path(os.environ.get("BENCH3D_SHARED") or ROOT.parent / "shared")
+    wheels = sorted((shared / "wheels").glob("pytorch3d-*.whl"))
+    return wheels[-1] if wheels else None
+
+
+def ensure_reference_pytorch3d() -> None:
+    """Install the shared PyTorch3D wheel into .venv (tests only) when it is there and not yet importable."""
+    wheel = reference_wheel()
+    if wheel is None:
+        print("note: no pytorch3d wheel in the shared folder's wheels/; the conformance tests will be skipped")
+        return
+    if quiet_ok(str(PY), "-c", "import torch, pytorch3d._C"):
+        return
+    sh(str(PY), "-m", "pip", "install", "-q", str(wheel))
+
+
 def ensure_chromium() -> None:
     """The HTML report tests open reports in headless Chromium; install it where we may (root, Debian)."""
     if shutil.which("chromium") or os.environ.get("BENCH3D_NO_BROWSER"):
@@ -70,6 +92,7 @@ def main(argv: list[str]) -> int:
         ensure_env("")
         return subprocess.run([str(VENV / "bin" / "bench3d"), "run", "--profile", "smoke", *rest], cwd=ROOT).returncode
     ensure_env("test")
+    ensure_reference_pytorch3d()
     ensure_chromium()
     code = subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT).returncode
     return code

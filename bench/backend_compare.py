@@ -3,12 +3,17 @@
 Cases named ``case@backend`` are paired by their base name; per pair the metric values are shown side by
 side with their differences from the reference backend (the first one of the run, unless given), and the
 timing medians with the time ratio ``median(backend) / median(reference)`` (> 1: slower than the reference).
-Metrics whose convention fingerprints differ between backends are shown but never differenced.
+Metrics whose convention fingerprints differ between backends are shown but never differenced. A metric
+for which the suite declares a :class:`~bench.suite.BackendTolerance` is checked against it: each other
+backend's value is ``within`` or outside ``abs + rel * |ref|`` of the reference's; ``failures`` lists the
+metrics outside their tolerance and the pairs not ok on every backend (``compare --backends
+--fail-on-regression`` exits 1 on any).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import UsageError
@@ -36,7 +41,8 @@ def _backend_order(run_backend: str, cases: list[CaseResult]) -> list[str]:
     return [b for b in order if any(split_backend(c.case)[1] == b for c in cases)]
 
 
-def _metrics(by_backend: dict[str, CaseResult], backends: list[str], ref: str) -> list[dict[str, Any]]:
+def _metrics(by_backend: dict[str, CaseResult], backends: list[str], ref: str,
+             tolerances: Mapping[str, Any]) -> list[dict[str, Any]]:
     names: list[str] = []
     for b in backends:
         names += [m.name for m in by_backend[b].metrics if m.name not in names] if b in by_backend else []
@@ -53,8 +59,12 @@ def _metrics(by_backend: dict[str, CaseResult], backends: list[str], ref: str) -
             if b != ref and comparable and _finite(r) and _finite(v):
                 diff[b] = v - r
                 rel[b] = (v - r) / abs(r) if r != 0 else (0.0 if v == r else math.inf)
+        tol = tolerances.get(name)
+        within = {b: tol.within(values[b], r) for b in diff} if tol is not None else {}
         rows.append({"name": name, "unit": first.unit, "higher_is_better": first.higher_is_better,
-                     "values": values, "diff": diff, "rel_diff": rel, "comparable": comparable})
+                     "values": values, "diff": diff, "rel_diff": rel, "comparable": comparable,
+                     "tolerance": None if tol is None else {"abs": tol.abs, "rel": tol.rel, "why": tol.why},
+                     "within": within})
     return rows
 
 
@@ -75,8 +85,11 @@ def _timings(by_backend: dict[str, CaseResult], backends: list[str], ref: str) -
     return rows
 
 
-def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str | None = None) -> dict[str, Any]:
-    """The comparison of a run's ``case@backend`` results (see :func:`backend_comparison`)."""
+def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str | None = None,
+                  tolerances: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The comparison of a run's ``case@backend`` results (see :func:`backend_comparison`); ``tolerances``:
+    suite -> metric -> :class:`~bench.suite.BackendTolerance`."""
+    tolerances = tolerances or {}
     backends = _backend_order(run_backend, cases)
     if not backends:
         raise UsageError("no cross-backend cases in this run (none named CASE@BACKEND); "
@@ -92,29 +105,51 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
             unpaired.append(f"{c.suite}/{c.case}")
         else:
             groups.setdefault((c.suite, base), {})[b] = c
-    out_cases = []
+    out_cases, failures = [], []
     for (suite, base), by_backend in groups.items():
         ok = {b: c for b, c in by_backend.items() if c.status == "ok"}
+        metrics = _metrics(ok, backends, ref, tolerances.get(suite, {})) if ok else []
+        failures += [f"{suite}/{base}@{b}: {by_backend[b].status if b in by_backend else 'missing'}"
+                     for b in backends if b not in ok]
+        failures += [f"{suite}/{base} {m['name']}@{b}: {m['values'][b]!r} vs {m['values'][ref]!r} on {ref}, "
+                     f"outside {m['tolerance']['abs']:g} + {m['tolerance']['rel']:g} * |ref|"
+                     for m in metrics for b, ok_b in m["within"].items() if not ok_b]
+        failures += [f"{suite}/{base} {m['name']}@{b}: not comparable with {ref} (not finite or fingerprints)"
+                     for m in metrics if m["tolerance"] is not None and ref in m["values"] for b in m["values"]
+                     if b != ref and b not in m["within"]]
         out_cases.append({
             "suite": suite, "case": base,
             "status": {b: by_backend[b].status for b in backends if b in by_backend},
             "backend_versions": {b: by_backend[b].backend for b in backends if b in by_backend},
             "errors": {b: c.error for b, c in by_backend.items() if c.status != "ok"},
-            "metrics": _metrics(ok, backends, ref) if ok else [],
+            "metrics": metrics,
             "timings": _timings(ok, backends, ref) if ok else [],
         })
-    return {"backends": backends, "reference": ref, "cases": out_cases, "unpaired": unpaired}
+    return {"backends": backends, "reference": ref, "cases": out_cases, "unpaired": unpaired, "failures": failures}
+
+
+def declared_tolerances(suite_names: list[str]) -> dict[str, Mapping[str, Any]]:
+    """suite -> its declared ``backend_tolerances`` (suites that are not registered here: none)."""
+    from bench.suite import Registry
+
+    reg, out = Registry(), {}
+    for name in suite_names:
+        if name in reg.names():
+            out[name] = reg.get(name).backend_tolerances
+    return out
 
 
 def backend_comparison(store: Any, run_id: str, reference: str | None = None) -> dict[str, Any]:
     """Pair a stored run's ``case@backend`` results by base name across backends.
 
     Returns ``{"run_id", "backends", "reference", "cases": [{suite, case, status, backend_versions, errors,
-    metrics: [{name, unit, higher_is_better, values, diff, rel_diff, comparable}], timings: [{name, median,
-    iqr, n, noisy, peak_memory_bytes, ratio}]}], "unpaired"}``; per-backend values are dicts keyed by backend.
+    metrics: [{name, unit, higher_is_better, values, diff, rel_diff, comparable, tolerance, within}], timings:
+    [{name, median, iqr, n, noisy, peak_memory_bytes, ratio}]}], "unpaired", "failures"}``; per-backend values
+    are dicts keyed by backend; tolerances are the suites' declared ``backend_tolerances``.
     """
     run = store.get_run(run_id)
-    result = compare_cases(store.cases(run_id), run.backend, reference)
+    cases = store.cases(run_id)
+    result = compare_cases(cases, run.backend, reference, declared_tolerances(sorted({c.suite for c in cases})))
     return {"run_id": run_id, **result}
 
 
@@ -157,6 +192,10 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
             for b in others:
                 row[f"Δ {b}"] = _fmt(m["diff"].get(b)) if m["comparable"] else "fingerprints differ"
                 row[f"Δ% {b}"] = _pct(m["rel_diff"].get(b)) if m["comparable"] else "—"
+            tol = m.get("tolerance")
+            row["tolerance"] = "—" if tol is None else f"{tol['abs']:g} + {tol['rel']:g}·|ref|"
+            row["agrees"] = "—" if tol is None else ", ".join(
+                ("—" if b not in m["within"] else "yes" if m["within"][b] else "NO") for b in others)
             metric_rows.append(row)
         for t in c["timings"]:
             row = {"case": label, "timing": t["name"]}
@@ -169,6 +208,8 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
         out += ["## Timings (median)", "", table(timing_rows), ""]
     if not_ok:
         out += ["## Not compared", "", *not_ok, ""]
+    if comparison.get("failures"):
+        out += ["## Outside tolerance or not ok", "", *[f"- {f}" for f in comparison["failures"]], ""]
     if comparison.get("unpaired"):
         out += ["Cases without a backend suffix (not compared): " + ", ".join(comparison["unpaired"]), ""]
     return "\n".join(out)

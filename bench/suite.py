@@ -10,6 +10,8 @@ A suite is one method of the field (mesh fitting, NeRF, ...). It declares
 - ``datasets``: the :class:`DatasetUse` s a case needs, which the harness resolves before ``run``;
 - ``metrics``: the metrics it reports (:class:`MetricSpec`, library metrics through :meth:`MetricSpec.of`);
 - ``tiny``: field values that make any case tiny, for the generated contract tests;
+- ``backend_tolerances`` (optional): metric -> :class:`BackendTolerance`, how far a case's metric may land
+  from the same case on the reference backend (``bench3d compare RUN --backends``);
 
 and implements ``run(case, ctx)``, reporting everything through ``ctx`` (:mod:`bench.context`), with
 ``case.config`` the case's typed configuration.
@@ -62,6 +64,22 @@ class MetricSpec:
 
         m = info(implementation)
         return cls(name or implementation, m.unit, m.higher_is_better, description or m.description, implementation)
+
+
+@dataclass(frozen=True)
+class BackendTolerance:
+    """How far a metric may differ between two backends on the same case: ``|v - ref| <= abs + rel * |ref|``.
+
+    ``why`` says where the difference comes from (float rounding; an optimisation whose path diverges; the
+    RNG stream of a sampler) and so why the bound is what it is.
+    """
+
+    abs: float = 0.0
+    rel: float = 0.0
+    why: str = ""
+
+    def within(self, value: float, ref: float) -> bool:
+        return abs(value - ref) <= self.abs + self.rel * abs(ref)
 
 
 # Metrics the harness itself records for every case (not declared by suites).
@@ -159,6 +177,8 @@ class Suite:
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
     # Field values that make any case tiny (two iterations, a few pixels) for the generated contract tests.
     tiny: ClassVar[Mapping[str, Any]] = {}
+    # metric -> agreement tolerance between backends on the same case (smoke profile); see BackendTolerance.
+    backend_tolerances: ClassVar[Mapping[str, BackendTolerance]] = {}
 
     # --- declarations ----------------------------------------------------------------------
     def validate(self) -> None:
@@ -191,6 +211,12 @@ class Suite:
         dupes = {n for n in names if names.count(n) > 1} | (set(names) & {m.name for m in HARNESS_METRICS})
         if dupes:
             raise UsageError(f"{where} declares metric {sorted(dupes)[0]!r} twice (or a harness metric)")
+        for name, tol in self.backend_tolerances.items():
+            if self.metric_spec(name) is None:
+                raise unknown_name(f"metric in {where} backend_tolerances", name, names)
+            if not isinstance(tol, BackendTolerance) or tol.abs < 0 or tol.rel < 0 or not tol.why:
+                raise UsageError(f"{where} backend_tolerances[{name!r}]: expected a BackendTolerance with "
+                                 "abs, rel >= 0 and a reason (why)")
 
     def metric_spec(self, name: str) -> MetricSpec | None:
         for m in (*self.metrics, *HARNESS_METRICS):

@@ -57,3 +57,36 @@ def orphan_env(bench_env, monkeypatch):
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
     return bench_env
+
+
+REQUIRE_PYTORCH3D_ENV = "BENCH3D_REQUIRE_PYTORCH3D"
+
+
+def pytorch3d_required() -> bool:
+    """True where ``$BENCH3D_REQUIRE_PYTORCH3D`` is set (``.ci/run`` sets it: CI installs the reference wheel)."""
+    return os.environ.get(REQUIRE_PYTORCH3D_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_pytorch3d() -> None:
+    """Skip (or, with ``$BENCH3D_REQUIRE_PYTORCH3D`` set, fail) unless the real PyTorch3D imports."""
+    from bench import backends
+
+    if backends.pytorch3d_available():
+        return
+    message = ("pytorch3d is not installed (not on PyPI): install the reference wheel, "
+               "pip install ../shared/wheels/pytorch3d-*.whl (python3 quickstart.py test does it when present)")
+    if pytorch3d_required():
+        pytest.fail(f"{message}; {REQUIRE_PYTORCH3D_ENV} is set, so this fails instead of skipping", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def no_pytorch3d(monkeypatch):
+    """The real PyTorch3D made absent in this process (its import raises ImportError), backends re-resolved."""
+    from bench import backends
+
+    for name in [m for m in sys.modules if m == "pytorch3d" or m.startswith("pytorch3d.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pytorch3d", None)
+    monkeypatch.setattr(backends, "_cache", {})
+    return backends

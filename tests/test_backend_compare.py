@@ -95,7 +95,7 @@ def test_markdown_tables(store):
     lines = md.splitlines()
     psnr = next(ln for ln in lines if "demo/x" in ln and "| psnr" in ln)
     cells = [c.strip() for c in psnr.strip("|").split("|")]
-    assert cells == ["demo/x", "psnr", "30", "29", "-1", "-3.33%"]
+    assert cells == ["demo/x", "psnr", "30", "29", "-1", "-3.33%", "—", "—"]  # no tolerance declared
     iou = next(ln for ln in lines if "demo/x" in ln and "| iou" in ln)
     assert "fingerprints differ" in iou
     step = next(ln for ln in lines if "demo/x" in ln and "| step" in ln)
@@ -115,3 +115,68 @@ def test_cli_compare_backends(store, tmp_path, capsys):
     assert main(["compare", "r1", "--backends", "--db", db, "--json"]) == 0
     data = __import__("json").loads(capsys.readouterr().out)
     assert data["backends"] == ["torch", "pytorch3d"]
+
+
+def test_declared_tolerances_are_checked():
+    from bench.suite import BackendTolerance
+
+    cases = [_case("x@torch", metrics={"psnr": 30.0, "chamfer": 0.5}),
+             _case("x@pytorch3d", metrics={"psnr": 29.0, "chamfer": 0.5004}),
+             _case("y@torch", metrics={"psnr": 20.0}), _case("y@pytorch3d", status="error", error="boom")]
+    tols = {"demo": {"psnr": BackendTolerance(abs=0.5, why="test"),
+                     "chamfer": BackendTolerance(rel=1e-3, why="test")}}
+    out = compare_cases(cases, "torch,pytorch3d", tolerances=tols)
+    x = {m["name"]: m for m in next(c for c in out["cases"] if c["case"] == "x")["metrics"]}
+    assert x["psnr"]["within"] == {"pytorch3d": False}  # |29 - 30| = 1 > 0.5
+    assert x["chamfer"]["within"] == {"pytorch3d": True}  # 4e-4 <= 1e-3 * 0.5
+    assert x["psnr"]["tolerance"] == {"abs": 0.5, "rel": 0.0, "why": "test"}
+    assert len(out["failures"]) == 2
+    assert out["failures"][0] == "demo/x psnr@pytorch3d: 29.0 vs 30.0 on torch, outside 0.5 + 0 * |ref|"
+    assert out["failures"][1] == "demo/y@pytorch3d: error"  # and no "not comparable" line for its lone value
+    flipped = compare_cases(cases, "torch,pytorch3d", reference="pytorch3d", tolerances=tols)["failures"]
+    assert [f for f in flipped if f.startswith("demo/y")] == ["demo/y@pytorch3d: error"]  # no "not comparable"
+    md = backend_comparison_markdown(out)
+    row = next(ln for ln in md.splitlines() if "| psnr" in ln)
+    assert "## Outside tolerance or not ok" in md
+    assert "| 0.5 + 0·\\|ref\\| " in row and row.replace(" ", "").endswith("|NO|")
+    # loose enough: no failures left but the failed case
+    out = compare_cases(cases[:2], "torch,pytorch3d", tolerances={"demo": {"psnr": BackendTolerance(abs=1.0,
+                                                                                                    why="t")}})
+    assert out["failures"] == []
+
+
+def test_cli_compare_backends_fails_on_a_failed_pair(store, tmp_path, capsys):
+    from bench.cli import main
+
+    db = str(tmp_path / "cmp.db")
+    store.close()
+    assert main(["compare", "r1", "--backends", "--db", db, "--fail-on-regression"]) == 1  # y@pytorch3d: error
+    assert "demo/y@pytorch3d: error" in capsys.readouterr().out
+
+
+def test_suite_tolerances_must_name_declared_metrics():
+    from bench.suite import BackendTolerance, MetricSpec, Profile, Suite
+
+    class S(Suite):
+        name = "s"
+        profiles = {"smoke": Profile({})}
+        metrics = (MetricSpec("loss"),)
+        backend_tolerances = {"los": BackendTolerance(abs=1.0, why="x")}
+
+    with pytest.raises(UsageError, match="los"):
+        S().validate()
+    S.backend_tolerances = {"loss": BackendTolerance(abs=1.0)}
+    with pytest.raises(UsageError, match="reason"):
+        S().validate()
+
+
+def test_cli_reference_backend_gives_builtin_over_pytorch3d_ratios(store, tmp_path, capsys):
+    from bench.cli import main
+
+    db = str(tmp_path / "cmp.db")
+    store.close()
+    assert main(["compare", "r1", "--backends", "--reference", "pytorch3d", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "| 0.5x" in out and "ratio torch" in out  # 0.2 s / 0.4 s
+    assert main(["compare", "r1", "--reference", "pytorch3d", "--db", db]) != 0
+    assert "--reference names a backend" in capsys.readouterr().err

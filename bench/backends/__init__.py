@@ -21,6 +21,7 @@ def pytorch3d_available() -> bool:
     """True when the real ``pytorch3d`` imports (with its compiled extension)."""
     try:
         import pytorch3d  # noqa: F401
+        import torch  # noqa: F401  (pytorch3d._C links against libtorch: torch must be loaded first)
         from pytorch3d import _C  # noqa: F401
     except Exception:
         return False

@@ -111,11 +111,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baselines", action="store_true", help="do not show the shipped published baselines")
     p.add_argument("--backends", action="store_true",
                    help="compare the backends within run BASE (a run made with --backend torch,pytorch3d): "
-                        "per case, metrics side by side and the speed ratio of timing medians")
+                        "per case, metrics side by side (checked against the suites' declared backend "
+                        "tolerances) and the speed ratio of timing medians")
+    p.add_argument("--reference", metavar="BACKEND",
+                   help="with --backends: the backend others are differenced and timed against (default: the "
+                        "run's first), e.g. pytorch3d for built-in/PyTorch3D time ratios")
     p.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="exit 1 when any significant regression or new failure is found (for CI gates)",
+        help="exit 1 when any significant regression or new failure is found (for CI gates); with --backends: "
+             "when a metric is outside its suite's backend tolerance or a case is not ok on every backend",
     )
     p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
     _add_settings(p)
@@ -210,6 +215,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings,
                              ignore_params=args.ignore_params)
+    if args.reference and not args.backends:
+        raise UsageError("--reference names a backend of a --backends comparison; add --backends")
     with _open(args) as store:
         if args.backends:
             return _compare_backends(store, args, fmt)
@@ -230,12 +237,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _compare_backends(store, args: argparse.Namespace, fmt: str) -> int:
     from bench.backend_compare import backend_comparison, backend_comparison_markdown
 
-    comparison = backend_comparison(store, store.resolve(args.base))
+    comparison = backend_comparison(store, store.resolve(args.base), args.reference)
     if fmt == "html":
         raise UsageError("compare --backends: --format html is not supported; use md or json")
     text = json.dumps(comparison, indent=2, default=str) if fmt == "json" else backend_comparison_markdown(comparison)
     _emit(text, args.out)
-    return 0
+    return 1 if args.fail_on_regression and comparison["failures"] else 0
 
 
 def _compare_baseline(store, baseline: bl.Baseline, args: argparse.Namespace, fmt: str) -> int:

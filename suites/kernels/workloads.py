@@ -26,7 +26,11 @@ KERNELS: dict[str, dict[str, Any]] = {
     "soft_silhouette_256_k100": {"kind": "soft_silhouette", "image_size": 256, "faces_per_pixel": 100, "level": 4},
     "chamfer_10k": {"kind": "chamfer", "points": 10_000},
     "sample_points_10k": {"kind": "sample_points", "points": 10_000, "level": 4},
+    "mesh_fit_step": {"kind": "mesh_fit_step", "points": 5_000, "level": 4},
 }
+# The book's mesh-fitting objective (ch. 4, as suites/mesh_fitting/fit.py's "full"): Chamfer 1, edge 1,
+# normal consistency 0.01, uniform Laplacian 0.1.
+FIT_WEIGHTS = {"chamfer": 1.0, "edge": 1.0, "normal": 0.01, "laplacian": 0.1}
 
 
 @dataclass
@@ -119,8 +123,41 @@ def sample_points(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
     return Workload(run, check, f"sample_points_from_meshes {n} points of a {mesh.faces_packed().shape[0]}-face mesh")
 
 
+def mesh_fit_step(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
+    """One mesh-fitting iteration with the book's settings: ico_sphere(level) offset by per-vertex deforms,
+    ``points`` samples, Chamfer to a fixed cloud of as many points on a sphere of radius 1.2, edge, normal
+    consistency and uniform Laplacian losses, forward + backward to the deforms (the optimiser step is
+    not part of the backend)."""
+    n = _positive_int(settings, "points")
+    src = t3d.utils.ico_sphere(_positive_int(settings, "level"), device)
+    g = torch.Generator().manual_seed(int(settings.get("seed", 0)))
+    target = (1.2 * torch.nn.functional.normalize(torch.randn(1, n, 3, generator=g), dim=-1)).to(device)
+    deform0 = 0.01 * torch.randn(src.verts_packed().shape, generator=g).to(device)
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        deform = deform0.clone().requires_grad_(True)
+        mesh = src.offset_verts(deform)
+        sample = t3d.ops.sample_points_from_meshes(mesh, n)
+        loss = (FIT_WEIGHTS["chamfer"] * t3d.loss.chamfer_distance(sample, target)[0]
+                + FIT_WEIGHTS["edge"] * t3d.loss.mesh_edge_loss(mesh)
+                + FIT_WEIGHTS["normal"] * t3d.loss.mesh_normal_consistency(mesh)
+                + FIT_WEIGHTS["laplacian"] * t3d.loss.mesh_laplacian_smoothing(mesh, method="uniform"))
+        loss.backward()
+        return loss.detach(), deform.grad
+
+    def check() -> dict[str, float]:
+        with torch.random.fork_rng(devices=[]):  # the samples: seeded, as in sample_points
+            torch.manual_seed(int(settings.get("seed", 0)))
+            loss, grad = run()
+        return {"fit_loss": float(loss), "fit_grad_norm": float(grad.norm())}
+
+    return Workload(run, check, f"mesh-fitting iteration: ico_sphere {src.faces_packed().shape[0]} faces, {n} samples, "
+                                "Chamfer + edge + normal + Laplacian, forward + backward")
+
+
 BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], Workload]] = {
     "soft_silhouette": soft_silhouette, "chamfer": chamfer, "sample_points": sample_points,
+    "mesh_fit_step": mesh_fit_step,
 }
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from bench.config import param
 from bench.context import Context
-from bench.suite import Case, MetricSpec, Profile, Suite
+from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.mesh_fitting.fit import LOSS_WEIGHTS, FitConfig, fit_mesh, mean_edge_length
 from suites.mesh_fitting.targets import TARGETS, make_target
 
@@ -51,6 +51,25 @@ class MeshFittingSuite(Suite):
         MetricSpec("mean_edge_length", "", None, "mean edge length of the fitted mesh (target normalised to radius 1)"),
         MetricSpec("final_loss", "", False, "weighted training loss at the last iteration"),
     )
+
+    # Both backends build the same sphere and target and, from the same seed, draw the same samples
+    # (docs/backends.md); they differ by float rounding in the losses, which 150 SGD-momentum steps amplify.
+    # Measured at smoke (--backend torch,pytorch3d, all 6 cases): fitted Chamfer within 1.6%, F1 within 0.9
+    # points, normal consistency within 0.0035, final loss within 3.8% (the Chamfer-only ablation, without
+    # regularisers, diverges most); the bounds are ~3x that. The start is evaluated before any step.
+    _PATH = ("rounding differences amplified along 150 optimisation steps (measured <= 1.6% Chamfer, 0.9 F1 "
+             "points, 0.0035 normal consistency, 3.8% final loss)")
+    backend_tolerances = {
+        "chamfer_l2": BackendTolerance(rel=0.05, why=_PATH),
+        "chamfer_l2_init": BackendTolerance(rel=1e-4, why="same sphere, target and seeded samples: rounding only"),
+        "chamfer_reduction": BackendTolerance(rel=0.05, why=_PATH),
+        "normal_consistency": BackendTolerance(abs=0.01, why=_PATH),
+        "f1@0.1": BackendTolerance(abs=3.0, why=_PATH),
+        "f1@0.3": BackendTolerance(abs=3.0, why=_PATH),
+        "f1@0.5": BackendTolerance(abs=3.0, why=_PATH),
+        "mean_edge_length": BackendTolerance(rel=0.02, why=_PATH),
+        "final_loss": BackendTolerance(rel=0.1, why=_PATH + "; one iteration's sampled loss"),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         from bench.metrics import compare_meshes

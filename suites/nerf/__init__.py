@@ -22,7 +22,7 @@ from bench.context import Context
 from bench.methods import heldout
 from bench.methods.budget import check_fits
 from bench.methods.views import Views, blender_split, multiview_use, multiview_views
-from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+from bench.suite import BackendTolerance, Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.nerf.model import FieldConfig, NeuralRadianceField
 from suites.nerf.train import TrainConfig, render_full, train_nerf
 
@@ -87,6 +87,22 @@ class NerfSuite(Suite):
         MetricSpec.of("iou", "silhouette_iou", "IoU of rendered opacity > 0.5 vs held-out silhouettes / alpha"),
         MetricSpec("final_loss", "", False, "colour + silhouette pseudo-Huber loss at the last iteration"),
     )
+
+    # Both backends render the same scene from the same seed; they differ by float rounding in rendering
+    # and gradients, amplified along the optimisation. Measured at smoke (--backend torch,pytorch3d):
+    # PSNR 0.023 dB, SSIM 3.4e-5, IoU 0.0054 apart. Bounds: a few times that; the last iteration's loss
+    # is one random minibatch's.
+    _PATH = "rounding differences amplified along the optimisation (PSNR 0.023 dB, SSIM 3.4e-5, IoU 0.0054 apart)"
+    _BATCH = "one random minibatch's loss at the last iteration (NeRF: 34.5% apart at smoke)"
+    backend_tolerances = {
+        "psnr": BackendTolerance(abs=0.3, why=_PATH),
+        "psnr_init": BackendTolerance(abs=0.01, why="the same initial field rendered: rounding only"),
+        "psnr_gain": BackendTolerance(abs=0.3, why=_PATH),
+        "ssim": BackendTolerance(abs=0.01, why=_PATH),
+        "lpips": BackendTolerance(abs=0.01, why=_PATH),
+        "silhouette_iou": BackendTolerance(abs=0.02, why=_PATH),
+        "final_loss": BackendTolerance(rel=0.6, why=_BATCH),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         c: NerfConfig = case.config

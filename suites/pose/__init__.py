@@ -34,7 +34,7 @@ import torch
 
 from bench.config import param
 from bench.context import Context
-from bench.suite import Case, MetricSpec, Profile, Suite
+from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.pose.evaluate import report_reference, report_starts
 from suites.pose.models import ROTATIONS, LookAtPose, RigPose, look_at_starts, reference_rig_start, rig_starts
 from suites.pose.optimize import OptConfig, optimise
@@ -137,6 +137,25 @@ class PoseSuite(Suite):
         MetricSpec("success_rate_high", "%", True, "Wilson 95% interval, upper bound"),
         MetricSpec("start_rotation_error_deg", "deg", False, "final rotation error per random start (median)"),
     )
+
+    # Both backends render the same mesh from the same start and seed; they differ by float rounding in the
+    # soft rasterizer and its gradients, amplified along the optimisation. Measured at smoke (--backend
+    # torch,pytorch3d, teapot and cow): rotation error within 0.07 deg, centre error 1.8%, final loss 2%,
+    # iterations to threshold equal. Bounds: several times that.
+    _PATH = "rounding differences amplified along the optimisation (measured 0.07 deg, 1.8%, 2%)"
+    # success_rate and its Wilson bounds are not bounded: at smoke one start of 2-4 landing on the other side
+    # of success_deg moves them by 25-50 points, so no useful bound exists there (shown, not gated).
+    backend_tolerances = {
+        "rotation_error_deg": BackendTolerance(abs=0.5, why=_PATH),
+        "camera_center_error": BackendTolerance(rel=0.1, why=_PATH),
+        "silhouette_iou": BackendTolerance(abs=0.01, why=_PATH),
+        "final_loss": BackendTolerance(rel=0.1, why=_PATH),
+        "iterations_to_threshold": BackendTolerance(abs=5, why=_PATH),
+        "loss_iter0": BackendTolerance(rel=1e-4, why="the same start rendered: rounding only"),
+        "loss_iter72": BackendTolerance(rel=0.05, why=_PATH),
+        "loss_iter87": BackendTolerance(rel=0.05, why=_PATH),
+        "start_rotation_error_deg": BackendTolerance(abs=0.5, why=_PATH),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         p = case.params

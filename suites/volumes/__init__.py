@@ -20,7 +20,7 @@ from bench.context import Context
 from bench.methods import heldout
 from bench.methods.budget import check_fits
 from bench.methods.views import multiview_use, multiview_views
-from bench.suite import Case, MetricSpec, Profile, Suite
+from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
 
 BYTES_PER_SAMPLE = 400  # training memory per ray sample (measured ~180 B on CPU; doubled for headroom)
@@ -66,6 +66,21 @@ class VolumesSuite(Suite):
         MetricSpec.of("iou", "silhouette_iou", "IoU of rendered opacity > 0.5 vs the held-out silhouettes"),
         MetricSpec("final_loss", "", False, "colour + silhouette pseudo-Huber loss at the last iteration"),
     )
+
+    # Both backends render the same scene from the same seed; they differ by float rounding in rendering
+    # and gradients, amplified along the optimisation. Measured at smoke (--backend torch,pytorch3d):
+    # see docs/backends.md. Bounds: a few times that; the last iteration's loss is one random minibatch's.
+    _PATH = "rounding differences amplified along the optimisation (see docs/backends.md)"
+    _BATCH = "one random minibatch's loss at the last iteration (NeRF: 34.5% apart at smoke)"
+    backend_tolerances = {
+        "psnr": BackendTolerance(abs=0.3, why=_PATH),
+        "psnr_init": BackendTolerance(abs=0.01, why="the same initial grid rendered: rounding only"),
+        "psnr_gain": BackendTolerance(abs=0.3, why=_PATH),
+        "ssim": BackendTolerance(abs=0.01, why=_PATH),
+        "lpips": BackendTolerance(abs=0.01, why=_PATH),
+        "silhouette_iou": BackendTolerance(abs=0.02, why=_PATH),
+        "final_loss": BackendTolerance(rel=0.6, why=_BATCH),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         c: VolumesConfig = case.config

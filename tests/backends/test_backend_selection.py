@@ -15,17 +15,15 @@ from bench import backends
 from bench.api import expand_backends, parse_backends
 from bench.errors import NotAvailable, UsageError
 from bench.suite import Case, EmptyConfig
-from tests.conftest import bench3d_cmd
+from tests.conftest import bench3d_cmd, require_pytorch3d
 
 ROOT = Path(__file__).resolve().parents[2]
-HAVE_PYTORCH3D = backends.pytorch3d_available()
 
 
-def test_auto_takes_the_builtin_backend_when_pytorch3d_is_missing():
+def test_auto_takes_the_builtin_backend_when_pytorch3d_is_missing(no_pytorch3d):
+    backends = no_pytorch3d
+    assert not backends.pytorch3d_available()
     ns = backends.load("auto")
-    if HAVE_PYTORCH3D:
-        assert ns.name == "pytorch3d"
-        return
     from bench.backends import torch3d
 
     assert ns is backends.load("torch")
@@ -33,10 +31,19 @@ def test_auto_takes_the_builtin_backend_when_pytorch3d_is_missing():
     assert backends.describe(ns) == f"torch {torch3d.__version__}"
 
 
-@pytest.mark.skipif(HAVE_PYTORCH3D, reason="pytorch3d is importable here")
-def test_pytorch3d_missing_is_not_available_with_the_way_out():
+def test_auto_prefers_the_real_pytorch3d_when_it_imports(monkeypatch):
+    require_pytorch3d()
+    monkeypatch.setattr(backends, "_cache", {})
+    ns = backends.load("auto")
+    import pytorch3d
+
+    assert (ns.name, ns.package, ns.version) == ("pytorch3d", "pytorch3d", pytorch3d.__version__)
+    assert ns is backends.load("pytorch3d") and ns.renderer.__name__ == "pytorch3d.renderer"
+
+
+def test_pytorch3d_missing_is_not_available_with_the_way_out(no_pytorch3d):
     with pytest.raises(NotAvailable) as err:
-        backends.load("pytorch3d")
+        no_pytorch3d.load("pytorch3d")
     msg = str(err.value)
     assert "pytorch3d" in msg and "not on PyPI" in msg and "--backend torch" in msg and "\n" not in msg
 
@@ -123,14 +130,27 @@ def test_expand_backends_names_and_params():
     assert out[1].backend == "pytorch3d" and out[1].config == cases[0].config and out[0].suite == "s"
 
 
+def _hide_pytorch3d(folder: Path) -> str:
+    """A ``pytorch3d`` package under ``folder`` whose import raises ImportError (prepend it to PYTHONPATH)."""
+    pkg = folder / "hidden" / "pytorch3d"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('pytorch3d hidden by the test')\n")
+    return str(pkg.parent)
+
+
 @pytest.mark.slow
-def test_run_on_two_backends_stores_one_case_per_backend(bench_env):
+@pytest.mark.parametrize("pytorch3d", ["absent", "present"])
+def test_run_on_two_backends_stores_one_case_per_backend(bench_env, pytorch3d):
     from bench.store import Store
 
+    env = os.environ.copy()
+    if pytorch3d == "absent":
+        env["PYTHONPATH"] = os.pathsep.join([_hide_pytorch3d(bench_env), env["PYTHONPATH"]])
+    else:
+        require_pytorch3d()
     proc = subprocess.run(bench3d_cmd("run", "--suite", "kernels", "--case", "kernel=sample_points_10k",
                                       "--set", "points=500", "--backend", "torch,pytorch3d", "--json",
-                                      "--no-report"), capture_output=True, text=True, env=os.environ.copy(),
-                          timeout=300)
+                                      "--no-report"), capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr  # a missing backend skips, it does not fail
     out = json.loads(proc.stdout)
     with Store.open(bench_env / "reports" / "bench3d.db", create=False) as store:
@@ -140,7 +160,7 @@ def test_run_on_two_backends_stores_one_case_per_backend(bench_env):
     p3d = cases["kernel=sample_points_10k@pytorch3d"]
     assert torch_case.status == "ok" and torch_case.params == p3d.params  # one configuration, two backends
     assert torch_case.backend == backends.describe(backends.load("torch"))
-    if HAVE_PYTORCH3D:
+    if pytorch3d == "present":
         assert p3d.status == "ok" and p3d.backend.startswith("pytorch3d ")
     else:
         assert p3d.status == "skipped" and "not on PyPI" in p3d.error

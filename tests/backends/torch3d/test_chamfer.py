@@ -83,8 +83,8 @@ def test_signed_cosine(clouds):
 
 def test_no_point_reduction_gives_per_point_pairs(clouds):
     x, y, lx, ly, _, _ = clouds
-    (cx, cy), (nx_, ny_) = chamfer_distance(x, y, lx, ly, point_reduction=None, batch_reduction=None)
-    assert cx.shape == (3, 12) and cy.shape == (3, 9) and nx_ is None and ny_ is None
+    (cx, cy), normals = chamfer_distance(x, y, lx, ly, point_reduction=None, batch_reduction=None)
+    assert cx.shape == (3, 12) and cy.shape == (3, 9) and normals is None  # as PyTorch3D: None, not a pair
     for n in range(3):
         ref = _one_way(x[n, :lx[n]].double().numpy(), y[n, :ly[n]].double().numpy())[0]
         np.testing.assert_allclose(cx[n, :lx[n]].numpy(), ref, rtol=1e-5)

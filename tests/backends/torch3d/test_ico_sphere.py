@@ -28,7 +28,9 @@ def test_ico_sphere(level):
     assert (V, F) == (10 * 4**level + 2, 20 * 4**level)
     assert V - E + F == 2
     assert _closed_manifold(m)
-    assert torch.allclose(m.verts_packed().norm(dim=1), torch.ones(V), atol=1e-6)
+    # level 0 is PyTorch3D's icosahedron table, rounded to 4 decimals (|v| = 1 + 2.5e-5); deeper levels
+    # are renormalised after each subdivision
+    assert torch.allclose(m.verts_packed().norm(dim=1), torch.ones(V), atol=3e-5 if level == 0 else 1e-6)
     vol = _signed_volume(m)
     assert 0 < vol < 4 / 3 * math.pi  # outward faces; inscribed polyhedron
     if level == 3:

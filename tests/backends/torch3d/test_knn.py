@@ -41,6 +41,26 @@ def test_matches_brute_force_heterogeneous(norm, K):
         assert (out.knn[n, :, int(l2[n]):] == 0).all()
 
 
+@pytest.mark.parametrize("norm", [1, 2])
+def test_kdtree_path_matches_brute_force(monkeypatch, norm):
+    """The KD-tree path (large clouds on the CPU), forced on small heterogeneous clouds, against the naive
+    reference: same indices and distances, K larger than some lengths2, rows past lengths1 zeroed."""
+    monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 0)
+    g = torch.Generator().manual_seed(3)
+    p1, p2 = torch.randn(3, 40, 3, generator=g), torch.randn(3, 30, 3, generator=g)
+    l1, l2 = torch.tensor([40, 11, 4]), torch.tensor([30, 5, 2])
+    out = knn_points(p1, p2, l1, l2, norm=norm, K=4, return_nn=True)
+    ref_d, ref_i = _naive(p1.double().numpy(), p2.double().numpy(), l1.tolist(), l2.tolist(), 4, norm)
+    np.testing.assert_array_equal(out.idx.numpy(), ref_i)
+    np.testing.assert_allclose(out.dists.numpy(), ref_d, rtol=1e-5, atol=1e-6)
+    x = p1.clone().requires_grad_(True)
+    knn_points(x, p2, l1, l2, norm=norm, K=4).dists.sum().backward()
+    monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 10**12)
+    y = p1.clone().requires_grad_(True)
+    knn_points(y, p2, l1, l2, norm=norm, K=4).dists.sum().backward()
+    assert torch.equal(x.grad, y.grad)
+
+
 def test_chunked_equals_unchunked(monkeypatch):
     g = torch.Generator().manual_seed(0)
     p1, p2 = torch.randn(2, 300, 3, generator=g) * 100 + 1000, torch.randn(2, 200, 3, generator=g) * 100 + 1000

@@ -122,7 +122,8 @@ def chamfer_distance(x, y, x_lengths=None, y_lengths=None, x_normals=None, y_nor
     else:
         cham_y, cham_norm_y = _single_direction(y, x, y_lengths, x_lengths, y_normals, x_normals, *args)
         if point_reduction is None:
-            return (cham_x, cham_y), (cham_norm_x, cham_norm_y)
+            # as PyTorch3D: loss_normals is None (not a pair of Nones) without normals
+            return (cham_x, cham_y), ((cham_norm_x, cham_norm_y) if cham_norm_x is not None else None)
         if point_reduction == "max":
             loss, loss_normals = torch.maximum(cham_x, cham_y), None
         else:

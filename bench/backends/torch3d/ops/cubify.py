@@ -10,17 +10,19 @@ from ..structures.meshes import Meshes
 _ALIGNS = ("topleft", "corner", "center")
 
 
-def _quad_offsets(axis: int, positive: bool) -> torch.Tensor:
-    """(2, 3, 3) corner offsets (x, y, z) of the two triangles of a cube side facing +-axis, wound outward."""
-    b, c = (axis + 1) % 3, (axis + 2) % 3
-    square = [(0, 0), (1, 0), (1, 1), (0, 1)]  # (b, c) offsets; (e_b x e_c) = e_axis
-    tris = [[0, 1, 2], [0, 2, 3]] if positive else [[0, 2, 1], [0, 3, 2]]
-    out = torch.zeros(2, 3, 3, dtype=torch.int64)
-    for t, tri in enumerate(tris):
-        for k, corner in enumerate(tri):
-            out[t, k, axis] = 1 if positive else 0
-            out[t, k, b], out[t, k, c] = square[corner]
-    return out
+# The cube's 12 triangles as PyTorch3D 0.7.9 splits them (pytorch3d/ops/cubify.py, ``cube_faces``): corner i
+# of the unit cube is (x, y, z) = (i >> 2 & 1, i >> 1 & 1, i & 1); rows 2s, 2s + 1 are the side s below, in
+# PyTorch3D's row order (-x, +y, -z, -y, +x, +z), wound outward. Same diagonals and order as PyTorch3D, so
+# the same mesh (edges included: GraphConv and the mesh losses see them) comes out of both backends.
+_CUBE_TRIANGLES = [[0, 1, 2], [1, 3, 2], [2, 3, 6], [3, 7, 6], [0, 2, 6], [0, 6, 4],
+                   [0, 5, 1], [0, 4, 5], [6, 7, 5], [6, 5, 4], [1, 7, 3], [1, 5, 7]]
+_SIDES = [(0, False), (1, True), (2, False), (1, False), (0, True), (2, True)]  # (axis, positive) of side s
+
+
+def _side_triangles(side: int) -> torch.Tensor:
+    """(2, 3, 3) corner offsets (x, y, z) of the two triangles of cube side ``side`` (PyTorch3D's split)."""
+    rows = torch.tensor(_CUBE_TRIANGLES[2 * side:2 * side + 2])
+    return torch.stack([rows >> 2 & 1, rows >> 1 & 1, rows & 1], -1)
 
 
 @torch.no_grad()
@@ -50,22 +52,26 @@ def cubify(voxels: torch.Tensor, thresh: float, *, feats: torch.Tensor | None = 
     grid = torch.tensor([H + 1, W + 1, D + 1], device=device)
     faces_per_mesh: list[list[torch.Tensor]] = [[] for _ in range(N)]
     voxel_of_face: list[list[torch.Tensor]] = [[] for _ in range(N)]
-    for axis in range(3):
-        for positive in (True, False):
-            shift = [0, 0, 0]
-            shift[axis] = 1 if positive else -1
-            sl = [slice(None)] + [slice(1 + s, 1 + s + n) for s, n in zip(shift, sizes, strict=False)]
-            exposed = occ_xyz & ~padded[tuple(sl)]
-            idx = exposed.nonzero()  # (K, 4): n, x, y, z
-            if not len(idx):
-                continue
-            corners = idx[:, None, None, 1:] + _quad_offsets(axis, positive).to(device)[None]  # (K, 2, 3, 3)
-            # Vertex ids follow PyTorch3D's ravel order of the corner grid: (y, x, z).
-            ids = (corners[..., 1] * grid[1] + corners[..., 0]) * grid[2] + corners[..., 2]
-            for n in idx[:, 0].unique().tolist():
-                sel = idx[:, 0] == n
-                faces_per_mesh[n].append(ids[sel].reshape(-1, 3))
-                voxel_of_face[n].append(idx[sel, 1:].repeat_interleave(2, 0))
+    face_keys: list[list[torch.Tensor]] = [[] for _ in range(N)]
+    for side, (axis, positive) in enumerate(_SIDES):
+        shift = [0, 0, 0]
+        shift[axis] = 1 if positive else -1
+        sl = [slice(None)] + [slice(1 + s, 1 + s + n) for s, n in zip(shift, sizes, strict=False)]
+        exposed = occ_xyz & ~padded[tuple(sl)]
+        idx = exposed.nonzero()  # (K, 4): n, x, y, z
+        if not len(idx):
+            continue
+        corners = idx[:, None, None, 1:] + _side_triangles(side).to(device)[None]  # (K, 2, 3, 3)
+        # Vertex ids follow PyTorch3D's ravel order of the corner grid: (y, x, z).
+        ids = (corners[..., 1] * grid[1] + corners[..., 0]) * grid[2] + corners[..., 2]
+        # PyTorch3D's face order: by voxel in (y, x, z) ravel order, then by cube triangle row
+        vkey = ((idx[:, 2] * W + idx[:, 1]) * D + idx[:, 3]) * 12 + 2 * side
+        keys = torch.stack([vkey, vkey + 1], 1)
+        for n in idx[:, 0].unique().tolist():
+            sel = idx[:, 0] == n
+            faces_per_mesh[n].append(ids[sel].reshape(-1, 3))
+            voxel_of_face[n].append(idx[sel, 1:].repeat_interleave(2, 0))
+            face_keys[n].append(keys[sel].reshape(-1))
     y, x, z = torch.meshgrid(torch.arange(H + 1, device=device), torch.arange(W + 1, device=device),
                              torch.arange(D + 1, device=device), indexing="ij")
     coords = torch.stack([x, y, z], -1).reshape(-1, 3).float()
@@ -81,12 +87,13 @@ def cubify(voxels: torch.Tensor, thresh: float, *, feats: torch.Tensor | None = 
             faces_list.append(torch.zeros((0, 3), dtype=torch.int64, device=device))
             feats_list.append(None)
             continue
-        faces = torch.cat(faces_per_mesh[n])
+        order = torch.cat(face_keys[n]).argsort()
+        faces = torch.cat(faces_per_mesh[n])[order]
         used, inverse = torch.unique(faces, return_inverse=True)
         verts_list.append(coords[used])
         faces_list.append(inverse.reshape(-1, 3))
         if feats is not None:
-            vox = torch.cat(voxel_of_face[n])
+            vox = torch.cat(voxel_of_face[n])[order]
             feats_list.append(feats[n].to(device)[:, vox[:, 2], vox[:, 1], vox[:, 0]].t()[:, None, None, :])
     textures = None
     if feats is not None:

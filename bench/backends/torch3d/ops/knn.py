@@ -23,12 +23,38 @@ def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device,
     return lengths
 
 
+# Above this many point pairs (P1 * P2 per cloud), on the CPU, nearest neighbours come from a KD-tree
+# (scipy.spatial.cKDTree, exact: eps=0) instead of every pair's distance: O(P log P) instead of O(P1 P2)
+# time and O(P) instead of O(chunk) memory. The distances and gradients are still computed in torch from
+# the chosen indices (below), so values and gradients are the same as the brute-force path's.
+_KDTREE_MIN_PAIRS = 1_000_000
+
+
+def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
+    """(N, P1, K) indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0."""
+    from scipy.spatial import cKDTree
+
+    N, P1, _ = p1.shape
+    out = torch.zeros((N, P1, K), dtype=torch.int64)
+    a, b = p1.double().numpy(), p2.double().numpy()
+    for n in range(N):
+        m = int(lengths2[n])
+        k = min(K, m)
+        if k == 0 or P1 == 0:
+            continue
+        _, idx = cKDTree(b[n, :m]).query(a[n], k=k, p=2 if norm == 2 else 1, workers=torch.get_num_threads())
+        out[n, :, :k] = torch.from_numpy(idx.reshape(P1, k))
+    return out
+
+
 @torch.no_grad()
 def _nearest_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int,
                  sorted_: bool) -> torch.Tensor:
     """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1."""
     N, P1, _ = p1.shape
     P2 = p2.shape[1]
+    if p1.device.type == "cpu" and P1 * P2 >= _KDTREE_MIN_PAIRS and p1.shape[2] <= 8:
+        return _kdtree_idx(p1, p2, lengths2, K, norm)
     centre = p2.mean(1, keepdim=True) if P2 else 0.0
     a, b = p1 - centre, p2 - centre  # centring keeps the |a|^2 - 2ab + |b|^2 expansion accurate
     invalid = (torch.arange(P2, device=p2.device)[None] >= lengths2[:, None])[:, None, :]
@@ -59,7 +85,8 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
 
     Returns KNN(dists (N, P1, K), idx (N, P1, K), knn (N, P1, K, D) or None). ``dists`` are
     squared L2 distances for norm=2 and L1 distances for norm=1, differentiable in p1 and p2.
-    Entries past lengths2[n] (when K > lengths2[n]) and rows past lengths1[n] are 0.
+    Entries past lengths2[n] (when K > lengths2[n]) and rows past lengths1[n] are 0 in dists and idx;
+    knn is ``knn_gather(p2, idx, lengths2)`` as in PyTorch3D (rows past lengths1[n] hold p2[n, 0]).
     """
     if not (torch.is_tensor(p1) and torch.is_tensor(p2)) or p1.ndim != 3 or p2.ndim != 3:
         raise ValueError("knn_points: p1 and p2 must be tensors of shape (N, P, D)")
@@ -95,9 +122,8 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
     dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
     idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    # as PyTorch3D: knn is knn_gather(p2, idx, lengths2), so a row past lengths1[n] (idx 0) holds p2[n, 0]
     knn = knn_gather(p2, idx, lengths2) if return_nn else None
-    if knn is not None:
-        knn = torch.where(valid[..., None], knn, torch.zeros((), dtype=knn.dtype, device=knn.device))
     return _KNN(dists=dists, idx=idx, knn=knn)
 
 

@@ -64,29 +64,26 @@ def so3_rotation_angle(
 
 
 def so3_exp_map(log_rot: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """Rotation matrices (N, 3, 3) from axis-angle log-rotations (N, 3) by Rodrigues' formula."""
+    """Rotation matrices (N, 3, 3) from axis-angle log-rotations (N, 3) (Rodrigues' rotation, via the quaternion)."""
     if not torch.is_tensor(log_rot) or log_rot.dim() != 2 or log_rot.shape[1] != 3:
         raise ValueError(f"log_rot: expected a tensor of shape (N, 3), got {tuple(getattr(log_rot, 'shape', ()))}")
-    theta2 = (log_rot * log_rot).sum(1).clamp(min=eps)
-    theta = theta2.sqrt()
-    k = hat(log_rot)
-    fac1 = (torch.sin(theta) / theta)[:, None, None]
-    fac2 = ((1.0 - torch.cos(theta)) / theta2)[:, None, None]
-    eye = torch.eye(3, dtype=log_rot.dtype, device=log_rot.device)[None]
-    return eye + fac1 * k + fac2 * (k @ k)
+    # As PyTorch3D 0.7.9 (pytorch3d/transforms/so3.py): through the unit quaternion, whose sin(t/2)/t has a
+    # Taylor branch near 0; the former clamped Rodrigues form (theta^2 >= eps) made the Jacobian at angles
+    # below 1e-2 off by up to 1.7e-5 relative from PyTorch3D's. ``eps`` is kept for the signature only.
+    from .rotation_conversions import axis_angle_to_matrix
+
+    return axis_angle_to_matrix(log_rot)
 
 
 def so3_log_map(R: torch.Tensor, eps: float = 1e-4, cos_bound: float = 1e-4) -> torch.Tensor:
-    """Axis-angle log-rotations (N, 3) of matrices R (N, 3, 3); unreliable very close to angle pi."""
+    """Axis-angle log-rotations (N, 3) of matrices R (N, 3, 3), angle in [0, pi]."""
     _check_rot(R)
-    phi = so3_rotation_angle(R, cos_bound=cos_bound, eps=eps)
-    sin_phi = torch.sin(phi)
-    ok = sin_phi.abs() > 0.5 * eps
-    safe = torch.where(ok, sin_phi, torch.ones_like(sin_phi))
-    # phi / (2 sin phi), with its Taylor expansion 1/2 + phi^2/12 near 0.
-    factor = torch.where(ok, phi / (2.0 * safe), 0.5 + phi * phi / 12.0)
-    skew = factor[:, None, None] * (R - R.transpose(1, 2))
-    return torch.stack((skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]), 1)
+    # As PyTorch3D 0.7.9: matrix_to_axis_angle (through the quaternion; eps and cos_bound are unused there
+    # too). The former phi / (2 sin phi) (R - R^T) form agreed on rotations but not in its gradient with
+    # respect to the 9 matrix entries (off by up to 82 in float64), which an optimiser over R sees.
+    from .rotation_conversions import matrix_to_axis_angle
+
+    return matrix_to_axis_angle(R)
 
 
 def so3_relative_angle(

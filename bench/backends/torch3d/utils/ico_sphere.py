@@ -21,8 +21,12 @@ def _icosahedron(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     t = (1.0 + math.sqrt(5.0)) / 2.0  # golden ratio: the vertices are cyclic permutations of (0, +-1, +-t)
     v = [[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t], [0, -1, -t], [0, 1, -t],
          [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]]
-    verts = torch.tensor(v, dtype=torch.float32, device=device)
-    verts = verts / verts.norm(dim=1, keepdim=True)
+    # PyTorch3D's level 0 (pytorch3d/utils/ico_sphere.py, ``_ico_verts0``) is this unit icosahedron with
+    # its coordinates rounded to 4 decimals (0.5257, 0.8507): |v| = 1 + 2.5e-5, not exactly 1. We round
+    # the same way so that every level matches PyTorch3D's vertices bit for bit (levels >= 1 are
+    # renormalised, but their midpoints inherit the rounding: 4.5e-5 from the exact subdivision).
+    norm = math.sqrt(1.0 + t * t)
+    verts = torch.tensor([[round(x / norm, 4) for x in row] for row in v], dtype=torch.float32, device=device)
     return verts, torch.tensor(_ICO_FACES, dtype=torch.int64, device=device)
 
 

@@ -24,10 +24,13 @@ def torus(r: float, R: float, sides: int, rings: int, device: str | torch.device
     ph, th = torch.meshgrid(phi, theta, indexing="ij")
     rad = R + r * th.cos()
     verts = torch.stack([rad * ph.cos(), rad * ph.sin(), r * th.sin()], -1).reshape(-1, 3)
-    i = torch.arange(rings)[:, None].expand(rings, sides)
-    j = torch.arange(sides)[None, :].expand(rings, sides)
+    # Faces in PyTorch3D's order (pytorch3d/utils/torus.py): ring pairs (i - 1, i) from i = 0, side pairs
+    # likewise, and per quad the two triangles [00, 10, 11], [11, 01, 00] next to each other. The same
+    # triangles in another order would give the same surface but other samples from the same seed.
+    i = ((torch.arange(rings) - 1) % rings)[:, None].expand(rings, sides)
+    j = ((torch.arange(sides) - 1) % sides)[None, :].expand(rings, sides)
     i1, j1 = (i + 1) % rings, (j + 1) % sides
     a, b = i * sides + j, i1 * sides + j
     c, d = i1 * sides + j1, i * sides + j1
-    faces = torch.cat([torch.stack([a, b, c], -1).reshape(-1, 3), torch.stack([c, d, a], -1).reshape(-1, 3)], 0)
+    faces = torch.stack([torch.stack([a, b, c], -1), torch.stack([c, d, a], -1)], 2).reshape(-1, 3)
     return Meshes([verts.to(torch.float32).to(device)], [faces.to(device)])
