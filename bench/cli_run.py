@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bench.api import RunOutcome, RunRequest, parse_overrides, run, run_json
+from bench.paths import out_dir
 from bench.results import CaseResult
 from bench.suite import Case
 
@@ -69,7 +70,7 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     return RunRequest(suites=list(args.suite or []), cases=list(args.case or []), profile=args.profile,
                       device=args.device, backend=args.backend, seed=args.seed, timeout=args.timeout,
                       threads=args.threads, repeat=args.repeat, overrides=parse_overrides(args.overrides),
-                      data_root=args.data_root, out=args.out, db=args.db,
+                      data_root=args.data_root, out=out_dir(args), db=args.db,
                       reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
                       argv=sys.argv[1:])
 

@@ -64,7 +64,7 @@ def test_dashboard_cli_errors(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     db = tmp_path / "e.db"
     Store.open(db).close()
-    assert main(["dashboard", "--db", str(db), "--out", str(tmp_path / "s")]) == 2
+    assert main(["dashboard", "--db", str(db), "--site", str(tmp_path / "s")]) == 2
     assert "no runs stored" in capsys.readouterr().err
 
 
