@@ -233,13 +233,20 @@ class Context:
         """Register a file already written under :meth:`artifact_path`."""
         return self._register(name, kind, Path(path))
 
-    def image(self, name: str, array: Any) -> ArtifactRecord:
-        """Save an image (HxW or HxWx3/4, float in [0, 1] or uint8) as PNG."""
+    def image(self, name: str, array: Any, *, columns: Sequence[str] | None = None, gap: int = 0) -> ArtifactRecord:
+        """Save an image (HxW or HxWx3/4, float in [0, 1] or uint8) as PNG.
+
+        ``columns``: labels of the image's equal-width columns (separated by ``gap`` pixels), such as
+        ("ground truth", "prediction", "difference"); the PNG then gets a label band and small images are
+        scaled up by whole pixels (:func:`bench.imaging.label_columns`).
+        """
         from PIL import Image
 
-        arr = _to_numpy(array)
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        from bench.imaging import label_columns, to_uint8
+
+        arr = to_uint8(_to_numpy(array))
+        if columns:
+            arr = label_columns(arr.squeeze(), columns, gap=gap)
         path = self.artifact_path(f"{name}.png")
         Image.fromarray(arr.squeeze()).save(path)
         return self._register(name, "image", path)

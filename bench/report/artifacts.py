@@ -62,6 +62,8 @@ def load(root: Path | None, rec: ArtifactRecord) -> ArtifactView:
             view.curve = _curve(json.loads(data))
         except (ValueError, TypeError, KeyError) as exc:
             view.note = _join(view.note, f"unreadable curve ({exc})")
+    elif rec.kind == "mesh":
+        _mesh_still(view, path, data)
     elif rec.kind in ("text", "table") and len(data) <= 64 * 1024:
         view.text = data.decode("utf-8", errors="replace")
     return view
@@ -103,3 +105,27 @@ def display_width(data: bytes) -> int | None:
         return None
     scale = max(1, min(DISPLAY_TARGET // w, DISPLAY_TARGET // h))
     return min(w * scale, DISPLAY_MAX)
+
+
+def _mesh_still(view: ArtifactView, path: Path, data: bytes) -> None:
+    """An OBJ mesh artifact as a flat-shaded still PNG (``bench.imaging.render_still``) in ``view.data_uri``."""
+    import io
+
+    from PIL import Image
+
+    from bench.imaging import read_obj, render_still
+
+    if path.suffix.lower() != ".obj":
+        view.note = _join(view.note, f"no still rendered ({path.suffix} meshes are not read here)")
+        return
+    try:
+        verts, faces = read_obj(data.decode("utf-8", errors="replace"))
+        still = render_still(verts, faces)
+    except (ValueError, IndexError) as exc:
+        view.note = _join(view.note, f"no still rendered ({exc})")
+        return
+    buf = io.BytesIO()
+    Image.fromarray(still).save(buf, format="PNG")
+    view.data_uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    view.display_width = still.shape[1]
+    view.note = _join(view.note, f"still of {len(verts)} vertices, {len(faces)} faces")

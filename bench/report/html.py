@@ -41,7 +41,7 @@ def _figure_json(fig: go.Figure) -> str:
 
 def curve_figure(title: str, curve: dict[str, Any]) -> str:
     """A line per series of a curve artifact; a log y axis (readable ticks) when it spans decades."""
-    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title},
+    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title, "x": 0.01, "xanchor": "left"},
                             "xaxis": {"title": {"text": curve["x_label"]}},
                             "yaxis": {"title": {"text": curve["y_label"]},
                                       **axes.log_or_linear(v for ys in curve["series"].values() for v in ys)}})
@@ -58,7 +58,8 @@ def timing_figure(suite: model.SuiteView) -> str | None:
     if not traces:
         return None
     ms = [v for tr in traces for v in tr.x]
-    fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": f"{suite.name}: timing samples"},
+    fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": f"{suite.name}: timing samples", "x": 0.01,
+                                                         "xanchor": "left"},
                                     "height": 90 + 26 * len(traces), "showlegend": False,
                                     "xaxis": {"title": {"text": "ms per call"}, "type": "log", **axes.log_ticks(ms)},
                                     "yaxis": {"automargin": True, "autorange": "reversed"}})

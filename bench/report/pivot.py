@@ -172,7 +172,8 @@ def build(view: SuiteView) -> Pivot:
     for j, col in enumerate(columns):
         _mark_best(col, [cells[j] for cells in grid])
     pivot.rows = [(c.case, cells) for c, cells in zip(cases, grid, strict=True)]
-    pivot.params = case_params(cases)
+    # parameters the case names already spell ("target=torus,loss=full") are not repeated as columns
+    pivot.params = [k for k in case_params(cases) if not all(f"{k}=" in c.case for c in cases)]
     pivot.param_values = {c.case: [_short((c.params or {}).get(k)) for k in pivot.params] for c in cases}
     return pivot
 
