@@ -85,7 +85,7 @@ def _curve(obj: Any) -> dict[str, Any]:
     return {"x": x, "series": series, "x_label": obj.get("x_label", ""), "y_label": obj.get("y_label", "")}
 
 
-DISPLAY_TARGET = 480  # px: small images are scaled up by an integer factor until a side nears this
+DISPLAY_TARGET = 560  # px: small images are scaled up by an integer factor until a side nears this
 DISPLAY_MAX = 1100  # px: no image is shown wider than the report's column
 
 

@@ -18,6 +18,7 @@ from bench.report.model import MetricRow, SuiteView, fmt_value
 from bench.results import CaseResult, MetricRecord
 
 INTERVAL_SUFFIXES = ("_low", "_high")
+MAX_PARAM_COLUMNS = 3
 UNAVAILABLE_WORDS = ("unavailable", "not recorded", "not available", "not computed", "cannot be computed")
 
 
@@ -58,6 +59,7 @@ class Pivot:
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     params: list[str] = field(default_factory=list)  # parameters that differ between the rows' cases
     param_values: dict[str, list[str]] = field(default_factory=dict)  # case -> their values
+    case_titles: dict[str, str] = field(default_factory=dict)  # case -> every differing parameter, for a tooltip
     unavailable: list[Unavailable] = field(default_factory=list)
 
 
@@ -173,8 +175,10 @@ def build(view: SuiteView) -> Pivot:
         _mark_best(col, [cells[j] for cells in grid])
     pivot.rows = [(c.case, cells) for c, cells in zip(cases, grid, strict=True)]
     # parameters the case names already spell ("target=torus,loss=full") are not repeated as columns
-    pivot.params = [k for k in case_params(cases) if not all(f"{k}=" in c.case for c in cases)]
+    params = [k for k in case_params(cases) if not all(f"{k}=" in c.case for c in cases)]
+    pivot.params = params if len(params) <= MAX_PARAM_COLUMNS else []  # more: in the case cell's tooltip
     pivot.param_values = {c.case: [_short((c.params or {}).get(k)) for k in pivot.params] for c in cases}
+    pivot.case_titles = {c.case: ", ".join(f"{k}={_short((c.params or {}).get(k))}" for k in params) for c in cases}
     return pivot
 
 
