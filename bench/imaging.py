@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MIN_COLUMN_PX = 128  # columns narrower than this are scaled up by a whole factor (nearest neighbour)
+MIN_COLUMN_PX = 160  # columns narrower than this are scaled up by a whole factor (nearest neighbour)
 BAND_PX = 22  # height of the label band at the top
 
 

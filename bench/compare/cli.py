@@ -224,7 +224,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
             cmp.baseline_rows = bl.rows_for_cases(
                 [c for c in store.cases(cmp.new.run_id) if c.suite in cmp.suites], bl.load_dir()
             )
-    text = render.to_markdown(cmp, all_rows=args.all) if fmt == "md" else render.render(cmp, fmt)
+        figures = None
+        if fmt == "html":
+            from bench.compare.charts import comparison_charts
+
+            figures = comparison_charts(cmp.base, store.cases(cmp.base.run_id), cmp.new,
+                                        store.cases(cmp.new.run_id), cmp.suites)
+    text = render.to_markdown(cmp, all_rows=args.all) if fmt == "md" else render.render(cmp, fmt, figures)
     _emit(text, args.output)
     return 1 if args.fail_on_regression and cmp.regressions else 0
 
