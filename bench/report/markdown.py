@@ -60,7 +60,8 @@ def render(view: ReportView) -> str:
             out += ["### Published figures", "", "Run values beside published ones; 'reference only' where the "
                     "protocol differs (the reason says how).", ""]
             out += [_table([{"case": r["case"], "metric": r["metric"], "published": fmt_value(r["published"]),
-                             "run": fmt_value(r["run"]), "status": r["status"], "source": r["citation"],
+                             "run": fmt_value(r["run"]), "status": r["status"],
+                             "source": r["citation"] + (f" — {r['where']}" if r.get("where") else ""),
                              "entry": r["entry"], "reason": r["reason"]} for r in s.published]), ""]
         if s.failures:
             out += ["### Failures", ""]
