@@ -13,8 +13,9 @@ from bench.report import artifacts, axes
 from bench.results import CaseResult, RunRecord
 
 MAX_FIGURES = 24  # per kind; more are listed as left out
-_LAYOUT = {"template": "none", "height": 340, "margin": {"l": 60, "r": 20, "t": 56, "b": 50},
-           "font": {"family": "system-ui, sans-serif", "size": 12}, "legend": {"orientation": "h"}}
+_LAYOUT = {"template": "none", "height": 380, "margin": {"l": 60, "r": 20, "t": 56, "b": 100},
+           "font": {"family": "system-ui, sans-serif", "size": 12},
+           "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 SIDES = (("BASE", "dash"), ("NEW", "solid"))
 
@@ -50,7 +51,7 @@ def curve_overlays(base_run: RunRecord, new_run: RunRecord, pairs: list[tuple[Ca
     for b, n in pairs:
         cb, cn = _curves(base_run, b), _curves(new_run, n)
         for name in [k for k in cn if k in cb]:
-            fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{n.suite}/{n.case}: {name}"),
+            fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{n.case}: {name}"),
                                     "xaxis": {"title": {"text": cn[name]["x_label"]}},
                                     "yaxis": {"title": {"text": cn[name]["y_label"]}}})
             values = []
@@ -84,11 +85,11 @@ def item_scatters(pairs: list[tuple[CaseResult, CaseResult]]) -> list[str]:
             x, y = [base_items[i] for i in ids], [new_items[i] for i in ids]
             finite = [v for v in x + y if v is not None]
             lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-            arrow = {True: " (↑ better: above the line)", False: " (↓ better: below the line)"}.get(
+            better = {True: " (above the line: better)", False: " (below the line: better)"}.get(
                 m.higher_is_better, "")
-            fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{n.suite}/{n.case}: {m.name} per item{arrow}"),
+            fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{n.case}: {m.name} per item"),
                                     "showlegend": False, "xaxis": {"title": {"text": f"BASE {m.unit}".strip()}},
-                                    "yaxis": {"title": {"text": f"NEW {m.unit}".strip()}}})
+                                    "yaxis": {"title": {"text": f"NEW {m.unit}{better}".strip()}}})
             fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#888"},
                                      hoverinfo="skip", name="y = x"))
             fig.add_trace(go.Scatter(x=x, y=y, mode="markers", text=ids, name=m.name,
@@ -110,7 +111,10 @@ def timing_boxes(pairs: list[tuple[CaseResult, CaseResult]]) -> list[str]:
     figs = []
     for suite, rows in by_suite.items():
         fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{suite}: timing samples, BASE vs NEW"),
-                                "boxmode": "group", "height": 110 + 40 * len(rows),
+                                "boxmode": "group", "height": 160 + 56 * len(rows),
+                                "margin": {**_LAYOUT["margin"], "b": 60},
+                                "legend": {"orientation": "v", "x": 1.0, "xanchor": "right", "y": -0.05,
+                                           "yanchor": "top"},
                                 "yaxis": {"automargin": True, "autorange": "reversed"}})
         ms = []
         for (side, _), idx, colour in zip(SIDES, (1, 2), ("#9aa5b1", "#1f77b4"), strict=True):

@@ -9,8 +9,10 @@ from typing import Any
 
 def _label(v: float) -> str:
     """A tick label: 3 significant digits, no exponent between 1e-3 and 1e5."""
-    if 1e-3 <= abs(v) < 1e5:
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    if 1e-3 <= abs(v) < 1e3:
+        return f"{v:.3g}"
+    if 1e3 <= abs(v) < 1e7:
+        return f"{v:,.0f}"
     return f"{v:.2g}"
 
 

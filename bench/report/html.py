@@ -13,8 +13,9 @@ import plotly.graph_objects as go
 from bench.report import artifacts, axes, model, pivot
 from bench.report.model import ReportView
 
-_LAYOUT = {"template": "none", "height": 320, "margin": {"l": 60, "r": 20, "t": 56, "b": 50},
-           "font": {"family": "system-ui, sans-serif", "size": 12}, "legend": {"orientation": "h"}}
+_LAYOUT = {"template": "none", "height": 360, "margin": {"l": 60, "r": 20, "t": 56, "b": 90},
+           "font": {"family": "system-ui, sans-serif", "size": 12},
+           "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
 
 
 @functools.cache
