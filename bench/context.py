@@ -6,19 +6,20 @@ and what it reports is exactly what the store keeps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench import timing
+from bench import progress, timing
 from bench.metrics.fingerprint import MetricResult
 from bench.results import ArtifactRecord, CaseResult, MetricRecord, TimingRecord
 from bench.suite import Case, MetricSpec, Suite
@@ -63,6 +64,7 @@ class Context:
         self._peaks: list[tuple[int, str]] = []  # (bytes, kind) of each measured phase
         self.artifact_root = Path(artifact_root)
         self.artifact_dir = self.artifact_root / _safe(suite.name) / _safe(case.name)
+        self._progress = progress.Reporter(suite.name, case.name)
         self.result = CaseResult(suite=suite.name, case=case.name, params=case.params, seed=seed, device=device,
                                  datasets={name: d.tag for name, d in self._datasets.items()})
 
@@ -285,6 +287,8 @@ class Phase:
         self._timer = timing.StepTimer(self.device)
         self._memory = timing.PeakMemory(self.device) if memory else None
         self.record: TimingRecord | None = None
+        self.steps, self.total = 0, None
+        self._values: dict[str, Any] = {}
 
     @classmethod
     def standalone(cls, name: str = "loop", device: str = "cpu") -> Phase:
@@ -301,9 +305,23 @@ class Phase:
         """Seconds of all steps so far (time outside the steps, e.g. evaluations, excluded)."""
         return float(sum(self._timer.samples))
 
-    def step(self) -> Any:
-        """``with phase.step(): ...`` times one step."""
-        return self._timer.step()
+    @contextlib.contextmanager
+    def step(self) -> Iterator[Any]:
+        """``with phase.step(): ...`` times one step (and, in a case, reports progress after it)."""
+        with self._timer.step() as inner:
+            yield inner
+        self.steps += 1
+        if self.ctx is not None:
+            self.ctx._progress.update(self.name, self.steps, self.total, self.elapsed, self._values)
+
+    def expect(self, total: int) -> None:
+        """The number of steps this phase will run, for the progress line's ETA."""
+        self.total = int(total)
+
+    def report(self, **values: Any) -> None:
+        """Values shown with the progress line (``loop.report(loss=loss)``); tensors are read only when a
+        line is written, at most twice a second."""
+        self._values.update(values)
 
     def __enter__(self) -> Phase:
         if self.ctx is not None:

@@ -112,7 +112,7 @@ def timing_boxes(pairs: list[tuple[CaseResult, CaseResult]]) -> list[str]:
     for suite, rows in by_suite.items():
         fig = go.Figure(layout={**_LAYOUT, "title": _title(f"{suite}: timing samples, BASE vs NEW"),
                                 "boxmode": "group", "height": 160 + 56 * len(rows),
-                                "margin": {**_LAYOUT["margin"], "b": 60},
+                                "margin": {**_LAYOUT["margin"], "b": 60, "r": 40},
                                 "legend": {"orientation": "v", "x": 1.0, "xanchor": "right", "y": -0.05,
                                            "yanchor": "top"},
                                 "yaxis": {"automargin": True, "autorange": "reversed"}})
