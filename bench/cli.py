@@ -17,14 +17,17 @@ from bench import __version__
 from bench.api import DEFAULT_OUT, default_db  # noqa: F401  (the one default database, re-used by sub-commands)
 from bench.cli_run import add_case_options
 from bench.errors import BenchError, Interrupted, UsageError
+from bench.paths import add_location_options, check_out_is_folder, resolve_db
 from bench.suite import PROFILES
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
+    from bench.paths import OUT_ENV
+
     p.add_argument("--db", help="results database: a file path (SQLite) or an SQLAlchemy URL "
                                 "(default: $BENCH3D_DB or OUT/bench3d.db)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help="output folder for runs and reports (default: reports)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help=f"output folder for runs and reports (default: ${OUT_ENV} or reports)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Render a stored run as markdown, self-contained HTML or JSON.")
     p.add_argument("run_id", metavar="RUN_ID", help="run id, unique prefix, 'latest' or a git commit")
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
-    p.add_argument("--out", type=Path, help="file to write (default: print to stdout)")
-    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    add_location_options(p, output_file=True)
 
     for _name, module, add, _run in _EXTENSIONS:
         getattr(importlib.import_module(module), add)(sub)
@@ -112,12 +114,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import render_report, write_report
     from bench.store import Store
 
-    store = Store.open(args.db or default_db(DEFAULT_OUT), create=False)
+    check_out_is_folder(args)
+    store = Store.open(resolve_db(args), create=False)
     try:
         run_id = store.resolve(args.run_id)
         run_dir = _run_dir_for(store, run_id)
-        if args.out:
-            path = write_report(store, run_id, args.format, args.out, artifact_root=run_dir)
+        if args.output:
+            path = write_report(store, run_id, args.format, args.output, artifact_root=run_dir)
             print(f"wrote {path}")
         else:
             print(render_report(store, run_id, args.format, artifact_root=run_dir))
@@ -141,7 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers.update({name: getattr(importlib.import_module(mod), fn) for name, mod, _add, fn in _EXTENSIONS if fn})
     handler = getattr(args, "handler", None) or handlers[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader gone before the last block is a broken pipe too
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except BenchError as exc:
         print(f"bench3d {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -149,6 +156,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = f": {exc}" if str(exc) else ""
         print(f"bench3d {args.command}: interrupted{detail}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, Interrupted) else 130
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (``bench3d report latest | head``): end quietly, as ``cat`` does.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise again (the Python
+    documentation's recipe for SIGPIPE); the exit status is 128 + SIGPIPE like a process killed by it.
+    """
+    import os
+    import signal
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured): nothing left to flush
+        pass
+    return 128 + signal.SIGPIPE
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from bench.api import RunOutcome, RunRequest, parse_overrides, run, run_json
+from bench.paths import out_dir
 from bench.results import CaseResult
 from bench.suite import Case
 
@@ -69,14 +74,57 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     return RunRequest(suites=list(args.suite or []), cases=list(args.case or []), profile=args.profile,
                       device=args.device, backend=args.backend, seed=args.seed, timeout=args.timeout,
                       threads=args.threads, repeat=args.repeat, overrides=parse_overrides(args.overrides),
-                      data_root=args.data_root, out=args.out, db=args.db,
+                      data_root=args.data_root, out=out_dir(args), db=args.db,
                       reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
                       argv=sys.argv[1:])
+
+
+class _LiveProgress:
+    """Polls the workers' progress file (``bench.progress``) and shows the latest line: in the progress bar's
+    description on a terminal, else as a line on stderr every ``every_s`` seconds while a case runs."""
+
+    def __init__(self, folder: Path, every_s: float = 30.0):
+        from bench.progress import PROGRESS_ENV
+
+        self.path = folder / "progress.json"
+        self.every_s, self.case, self.bar, self.task = every_s, "", None, None
+        self._stop = threading.Event()
+        self._previous_env = os.environ.get(PROGRESS_ENV)
+        os.environ[PROGRESS_ENV] = str(self.path)  # workers inherit it
+        self._thread = threading.Thread(target=self._poll, name="bench3d-progress", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        from bench.progress import describe, read
+
+        last_print = time.monotonic()
+        while not self._stop.wait(0.5):
+            rec = read(self.path)
+            if rec is None or f"{rec.get('suite')}/{rec.get('case')}" != self.case:
+                continue
+            line = f"{rec.get('case')}: {describe(rec)}"
+            if self.bar is not None and not self.bar.disable:
+                self.bar.update(self.task, description=line)
+            elif time.monotonic() - last_print >= self.every_s:
+                print(f"  ... {line}", file=sys.stderr, flush=True)
+                last_print = time.monotonic()
+
+    def close(self) -> None:
+        from bench.progress import PROGRESS_ENV
+
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if self._previous_env is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = self._previous_env
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     req = request_from_args(args)
     state: dict = {}
+    folder = tempfile.TemporaryDirectory(prefix="bench3d-progress-")
+    live = _LiveProgress(Path(folder.name))
 
     def on_plan(run_rec, cases, suites) -> None:
         print(f"run {run_rec.run_id}: {len(cases)} case(s) of {', '.join(s.name for s in suites)} at profile "
@@ -84,13 +132,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar, update = _progress(len(cases) * run_rec.settings.repeat, quiet=not sys.stderr.isatty())
         bar.start()
         state["bar"], state["update"] = bar, update
+        live.bar, live.task = bar, bar.task_ids[0]
 
     def progress(event: str, case: Case, result: CaseResult | None) -> None:
+        if event == "start":
+            live.case = f"{case.suite}/{case.name}"
         state["update"](event, case, result)
 
     try:
         outcome: RunOutcome = run(req, progress=progress, on_plan=on_plan)
     finally:
+        live.close()
+        folder.cleanup()
         if "bar" in state:
             state["bar"].stop()
     if args.json:

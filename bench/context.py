@@ -6,19 +6,20 @@ and what it reports is exactly what the store keeps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench import timing
+from bench import progress, timing
 from bench.metrics.fingerprint import MetricResult
 from bench.results import ArtifactRecord, CaseResult, MetricRecord, TimingRecord
 from bench.suite import Case, MetricSpec, Suite
@@ -63,6 +64,7 @@ class Context:
         self._peaks: list[tuple[int, str]] = []  # (bytes, kind) of each measured phase
         self.artifact_root = Path(artifact_root)
         self.artifact_dir = self.artifact_root / _safe(suite.name) / _safe(case.name)
+        self._progress = progress.Reporter(suite.name, case.name)
         self.result = CaseResult(suite=suite.name, case=case.name, params=case.params, seed=seed, device=device,
                                  datasets={name: d.tag for name, d in self._datasets.items()})
 
@@ -233,13 +235,20 @@ class Context:
         """Register a file already written under :meth:`artifact_path`."""
         return self._register(name, kind, Path(path))
 
-    def image(self, name: str, array: Any) -> ArtifactRecord:
-        """Save an image (HxW or HxWx3/4, float in [0, 1] or uint8) as PNG."""
+    def image(self, name: str, array: Any, *, columns: Sequence[str] | None = None, gap: int = 0) -> ArtifactRecord:
+        """Save an image (HxW or HxWx3/4, float in [0, 1] or uint8) as PNG.
+
+        ``columns``: labels of the image's equal-width columns (separated by ``gap`` pixels), such as
+        ("ground truth", "prediction", "difference"); the PNG then gets a label band and small images are
+        scaled up by whole pixels (:func:`bench.imaging.label_columns`).
+        """
         from PIL import Image
 
-        arr = _to_numpy(array)
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        from bench.imaging import label_columns, to_uint8
+
+        arr = to_uint8(_to_numpy(array))
+        if columns:
+            arr = label_columns(arr.squeeze(), columns, gap=gap)
         path = self.artifact_path(f"{name}.png")
         Image.fromarray(arr.squeeze()).save(path)
         return self._register(name, "image", path)
@@ -278,6 +287,8 @@ class Phase:
         self._timer = timing.StepTimer(self.device)
         self._memory = timing.PeakMemory(self.device) if memory else None
         self.record: TimingRecord | None = None
+        self.steps, self.total = 0, None
+        self._values: dict[str, Any] = {}
 
     @classmethod
     def standalone(cls, name: str = "loop", device: str = "cpu") -> Phase:
@@ -294,9 +305,23 @@ class Phase:
         """Seconds of all steps so far (time outside the steps, e.g. evaluations, excluded)."""
         return float(sum(self._timer.samples))
 
-    def step(self) -> Any:
-        """``with phase.step(): ...`` times one step."""
-        return self._timer.step()
+    @contextlib.contextmanager
+    def step(self) -> Iterator[Any]:
+        """``with phase.step(): ...`` times one step (and, in a case, reports progress after it)."""
+        with self._timer.step() as inner:
+            yield inner
+        self.steps += 1
+        if self.ctx is not None:
+            self.ctx._progress.update(self.name, self.steps, self.total, self.elapsed, self._values)
+
+    def expect(self, total: int) -> None:
+        """The number of steps this phase will run, for the progress line's ETA."""
+        self.total = int(total)
+
+    def report(self, **values: Any) -> None:
+        """Values shown with the progress line (``loop.report(loss=loss)``); tensors are read only when a
+        line is written, at most twice a second."""
+        self._values.update(values)
 
     def __enter__(self) -> Phase:
         if self.ctx is not None:

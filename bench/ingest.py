@@ -310,6 +310,8 @@ def ingest(store: Any, path: str | os.PathLike[str], *, suite: str = DEFAULT_SUI
 
 
 def add_ingest_parser(sub: argparse._SubParsersAction) -> None:
+    from bench.paths import add_location_options
+
     p = sub.add_parser("ingest", help="store a pytest-benchmark JSON file as a run",
                        description="Store a pytest-benchmark JSON file (pytest --benchmark-json=FILE) as a run "
                                    "with source 'ingest': one case per benchmark, its raw samples when present. "
@@ -321,16 +323,16 @@ def add_ingest_parser(sub: argparse._SubParsersAction) -> None:
                                                           f"(default: {DEFAULT_SUITE})")
     p.add_argument("--device", default="cpu", help="device the benchmarks ran on (default: cpu)")
     p.add_argument("--machine", help="machine name for the history (default: from the file's host and CPU)")
-    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    add_location_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object: run_id and the cases")
 
 
 def run_ingest_command(args: argparse.Namespace) -> int:
-    from bench.cli import DEFAULT_OUT, default_db
+    from bench.paths import resolve_db
     from bench.store import Store
 
     run, cases = prepare_many(args.files, suite=args.suite, device=args.device, machine=args.machine)
-    store = Store.open(args.db or default_db(DEFAULT_OUT), create=True)  # only once the file is valid
+    store = Store.open(resolve_db(args), create=True)  # only once the file is valid
     try:
         store_run(store, run, cases)
     finally:

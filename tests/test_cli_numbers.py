@@ -144,7 +144,7 @@ def test_history_api_refuses_a_nan_factor():
                                             (["--reports", "-1"], "--reports -1: expected a count >= 0")])
 def test_dashboard_options_are_checked_before_anything_is_written(where, capsys, extra, message):
     site = where / "site"
-    _refused(capsys, ["dashboard", "--out", str(site), "--db", str(where / "none.db"), *extra], message)
+    _refused(capsys, ["dashboard", "--site", str(site), "--db", str(where / "none.db"), *extra], message)
     assert not site.exists()
 
 

@@ -206,3 +206,11 @@ def test_pooled_files_must_hold_the_same_benchmarks_with_raw_samples(files, tmp_
         prepare_many([files["data"], fewer])
     with pytest.raises(DataError, match=r"has no raw samples \(stats\.data\)"):
         prepare_many([files["data"], files["stats"]])
+
+
+def test_cli_ingest_json_into_a_closed_pipe_ends_quietly(files, bench_env):
+    from tests.test_cli_paths import closed_reader
+
+    done = closed_reader(bench3d_cmd("ingest", str(files["data"]), "--out", str(bench_env / "o"), "--json"))
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert (bench_env / "o" / "bench3d.db").is_file()  # stored where --out says, as for `run --out`

@@ -232,6 +232,10 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
         isinstance(src.get(k), str) and src.get(k) for k in ("citation", "where")
     ):
         raise _fail(path, "source", "expected a mapping with non-empty 'citation' and 'where'")
+    for k in ("citation", "where"):
+        if "../" in src[k] or "..\\" in src[k]:
+            raise _fail(path, f"source.{k}", f"{src[k]!r} points at a file outside the repository; cite the "
+                                             "paper or the repository (file, table) the figures come from")
     suite = doc["suite"]
     if not isinstance(suite, str) or not suite:
         raise _fail(path, "suite", "expected a suite name")
@@ -258,7 +262,13 @@ def load(path: str | Path, *, known_metrics: list[str] | None | bool = True) -> 
         for key in ("published_as", "unit"):
             if key in spec and not isinstance(spec[key], str):
                 raise _fail(path, f"{where}.{key}", f"expected a string, got {_show(spec[key])}")
+        own = spec.get("protocol", {})
+        if not isinstance(own, Mapping):
+            raise _fail(path, f"{where}.protocol", "expected a mapping of protocol fields for this metric only")
+        for key, value in own.items():
+            _scalar(path, f"{where}.protocol.{key}", value)
         metrics[name] = {
+            "protocol": dict(own),
             "published_as": str(spec.get("published_as", name)),
             "unit": str(spec.get("unit", "")),
             "higher_is_better": spec["higher_is_better"],
@@ -346,15 +356,49 @@ def _lookup(case: CaseResult, metric_fp: Mapping[str, Any], key: str) -> tuple[b
     return False, None
 
 
-def protocol_differences(b: Baseline, case: CaseResult, metric_fp: Mapping[str, Any]) -> list[str]:
-    """Why a run value is not comparable with the baseline's protocol (empty when it is)."""
+def same_value(got: Any, want: Any) -> bool:
+    """Whether a run's protocol value means the published one: numbers equal as numbers (1 == 1.0), a
+    range [0, x] the same as its upper end x (a data range written either way), strings case-insensitively."""
+    g, w = _as_number(got), _as_number(want)
+    if g is not None and w is not None:
+        return math.isclose(g, w, rel_tol=1e-9, abs_tol=0.0)
+    return _norm(got) == _norm(want)
+
+
+def _as_number(v: Any) -> float | None:
+    """A number, a numeric string, or the upper end of a range [0, x]; None otherwise."""
+    if isinstance(v, list | tuple) and len(v) == 2 and _as_number(v[0]) == 0.0:
+        return _as_number(v[1])
+    if isinstance(v, str):
+        try:
+            return _finite(float(v))
+        except ValueError:
+            return None
+    return _finite(v)
+
+
+def _brief(v: Any, limit: int = 40) -> str:
+    """A protocol value for a reason: mappings as k=v, at most ``limit`` characters."""
+    text = ", ".join(f"{k}={_brief(x)}" for k, x in v.items()) if isinstance(v, Mapping) else str(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def metric_protocol(b: Baseline, metric: str) -> dict[str, Any]:
+    """The protocol fields that matter for ``metric``: the file's shared ones plus the metric's own
+    (``metrics.<name>.protocol``, such as the LPIPS backbone), the metric's winning."""
+    return {**b.protocol, **b.metrics.get(metric, {}).get("protocol", {})}
+
+
+def protocol_differences(b: Baseline, case: CaseResult, metric_fp: Mapping[str, Any],
+                         metric: str | None = None) -> list[str]:
+    """Why a run value is not comparable with the baseline's protocol for ``metric`` (empty when it is)."""
     out = []
-    for key, want in b.protocol.items():
+    for key, want in (b.protocol if metric is None else metric_protocol(b, metric)).items():
         found, got = _lookup(case, metric_fp, key)
         if not found:
-            out.append(f"run does not record {key} (published: {want})")
-        elif _norm(got) != _norm(want):
-            out.append(f"{key} {got} (published: {want})")
+            out.append(f"run does not record {key} (published: {_brief(want)})")
+        elif not same_value(got, want):
+            out.append(f"{key} {_brief(got)} (published: {_brief(want)})")
     return out
 
 
@@ -385,7 +429,7 @@ def rows_for_cases(cases: list[CaseResult], baselines: list[Baseline]) -> list[d
                 m = by_name.get(e.metric)
                 if m is None:
                     continue
-                diffs = protocol_differences(b, case, m.fingerprint or {})
+                diffs = protocol_differences(b, case, m.fingerprint or {}, e.metric)
                 if fallback:
                     diffs.insert(0, f"no published figure for this case; nearest: {e.label()}")
                 st = REFERENCE if diffs else status(e, m.value)

@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.compare import baselines as bl
 from bench.compare import diff, render, stats
 from bench.errors import UsageError
+from bench.paths import add_location_options
 
 _EPILOG_STATS = (
     "Timings: worse/better only when the ratio of medians is beyond --factor AND a two-sided Welch t-test on "
@@ -31,9 +32,10 @@ _EPILOG_STATS = (
 
 
 def _db(args: argparse.Namespace) -> str:
-    from bench.cli import DEFAULT_OUT, default_db
+    from bench.paths import check_out_is_folder, resolve_db
 
-    return args.db or default_db(DEFAULT_OUT)
+    check_out_is_folder(args)
+    return resolve_db(args)
 
 
 def _open(args: argparse.Namespace):
@@ -107,7 +109,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=render.FORMATS, default="md", help="output format (default md)")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--all", action="store_true", help="markdown: list unchanged values too")
-    p.add_argument("--out", type=Path, help="file to write (default: print to stdout)")
     p.add_argument("--no-baselines", action="store_true", help="do not show the shipped published baselines")
     p.add_argument("--backends", action="store_true",
                    help="compare the backends within run BASE (a run made with --backend torch,pytorch3d): "
@@ -122,7 +123,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="exit 1 when any significant regression or new failure is found (for CI gates); with --backends: "
              "when a metric is outside its suite's backend tolerance or a case is not ok on every backend",
     )
-    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    add_location_options(p, output_file=True)
     _add_settings(p)
     p.set_defaults(handler=cmd_compare)
 
@@ -145,7 +146,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=stats.DEFAULT_FACTOR,
         help="a timing change point must also exceed this ratio (default 1.10)",
     )
-    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    add_location_options(p)
     p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser(
@@ -155,11 +156,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "written once into DIR, no network needed), the regression list with commit ranges, "
         "the latest run's tables, and HTML reports of the latest runs under DIR/runs/.",
     )
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the site into")
+    p.add_argument("--site", type=Path, metavar="DIR", help="folder to write the site into (default: OUT/dashboard)")
     p.add_argument("--machine", help="only runs of this machine id")
     p.add_argument("--reports", type=int, default=5, help="write reports for this many latest runs (default 5)")
     p.add_argument("--factor", type=float, default=stats.DEFAULT_FACTOR, help="timing change-point ratio (1.10)")
-    p.add_argument("--db", help="results database (default: $BENCH3D_DB or reports/bench3d.db)")
+    add_location_options(p)
     p.set_defaults(handler=cmd_dashboard)
 
     p = sub.add_parser(
@@ -189,7 +190,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--db", help="results database (default: $BENCH3D_DB or OUT/bench3d.db)")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder for runs (default: reports)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder for runs (default: $BENCH3D_OUT or reports)")
     _add_settings(p)
     p.set_defaults(handler=cmd_nightly)
 
@@ -229,8 +231,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
             cmp.baseline_rows = bl.rows_for_cases(
                 [c for c in store.cases(cmp.new.run_id) if c.suite in cmp.suites], bl.load_dir()
             )
-    text = render.to_markdown(cmp, all_rows=args.all) if fmt == "md" else render.render(cmp, fmt)
-    _emit(text, args.out)
+        figures = None
+        if fmt == "html":
+            from bench.compare.charts import comparison_charts
+
+            figures = comparison_charts(cmp.base, store.cases(cmp.base.run_id), cmp.new,
+                                        store.cases(cmp.new.run_id), cmp.suites)
+    text = render.to_markdown(cmp, all_rows=args.all) if fmt == "md" else render.render(cmp, fmt, figures)
+    _emit(text, args.output)
     return 1 if args.fail_on_regression and cmp.regressions else 0
 
 
@@ -241,7 +249,7 @@ def _compare_backends(store, args: argparse.Namespace, fmt: str) -> int:
     if fmt == "html":
         raise UsageError("compare --backends: --format html is not supported; use md or json")
     text = json.dumps(comparison, indent=2, default=str) if fmt == "json" else backend_comparison_markdown(comparison)
-    _emit(text, args.out)
+    _emit(text, args.output)
     return 1 if args.fail_on_regression and comparison["failures"] else 0
 
 
@@ -275,7 +283,7 @@ def _compare_baseline(store, baseline: bl.Baseline, args: argparse.Namespace, fm
         text = (
             head + (render.baselines_markdown(rows) if rows else "No case of the run matches a published entry.") + "\n"
         )
-    _emit(text, args.out)
+    _emit(text, args.output)
     return 1 if args.fail_on_regression and bl.outside_worse(rows) else 0
 
 
@@ -308,18 +316,22 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from bench.compare.dashboard import write_dashboard
+    from bench.paths import out_dir
 
     _check_options(args)
     with _open(args) as store:
-        index = write_dashboard(store, args.out, machine=args.machine, reports=args.reports, factor=args.factor)
+        site = args.site or out_dir(args) / "dashboard"
+        index = write_dashboard(store, site, machine=args.machine, reports=args.reports, factor=args.factor)
     print(f"dashboard: {index}")
     return 0
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from bench.compare import nightly
+    from bench.paths import out_dir
 
-    _check_options(args)  # before the run, not after it
+    _check_options(args)
+    args.out = out_dir(args)  # before the run, not after it
     res = nightly.nightly(args)
     if args.json:
         print(

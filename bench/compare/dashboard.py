@@ -19,6 +19,7 @@ from bench.compare import baselines as bl
 from bench.compare import history, stats
 from bench.compare.render import baseline_cells, env
 from bench.errors import StoreError, UsageError
+from bench.report import axes
 from bench.report.model import fmt_seconds, fmt_value
 
 _LAYOUT = {
@@ -34,44 +35,52 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def trend_figure(title: str, series: list[history.Series]) -> str:
-    """One chart: a line per (case, machine), x = run date, change points as red crosses."""
+def _commit_label(p: history.Point) -> str:
+    return (p.commit or "")[:8] or p.run_id
+
+
+def trend_figure(title: str, series: list[history.Series], links: dict[str, str] | None = None) -> str:
+    """One chart: x = commits in the order of their runs, per (case, machine) the value (a timing's median)
+    as a line with its IQR as a band, change points as red crosses; a point's customdata holds
+    [run id, commit, report link] for the hover and the click handler of the page."""
+    links = links or {}
     timing = series[0].kind == "timing"
-    fig = go.Figure(
-        layout={
-            **_LAYOUT,
-            "title": {"text": title},
-            "yaxis": {
-                "title": {"text": "median s per call" if timing else (series[0].unit or "value")},
-                "type": "log" if timing else "linear",
-            },
-        }
-    )
-    for s in series:
-        text = [f"{p.run_id}<br>{(p.commit or '?')[:12]}" for p in s.points]
-        fig.add_trace(
-            go.Scatter(
-                x=[p.created_at for p in s.points],
-                y=[p.value for p in s.points],
-                mode="lines+markers",
-                name=f"{s.case} @ {s.machine}",
-                text=text,
-                hovertemplate="%{y:.4g}<br>%{text}<extra>%{fullData.name}</extra>",
-            )
-        )
+    points = sorted((p for s in series for p in s.points), key=lambda p: p.created_at)
+    order = list(dict.fromkeys(_commit_label(p) for p in points))
+    ys = [v for s in series for p in s.points for v in (p.value, p.q1, p.q3) if v is not None]
+    yaxis = {"title": {"text": "median s per call" if timing else (series[0].unit or "value")},
+             **({"type": "log", **axes.log_ticks(ys)} if timing else axes.log_or_linear(ys, decades=3))}
+    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title, "x": 0.01, "xanchor": "left"}, "yaxis": yaxis,
+                            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": order,
+                                      "automargin": True, "tickangle": -30},
+                            "height": 360 + 18 * len(series),
+                            "legend": {"orientation": "h", "y": -0.18, "yanchor": "top"}})
+    for i, s in enumerate(series):
+        colour = _PALETTE[i % len(_PALETTE)]
+        band = [p for p in s.points if p.q1 is not None and p.q3 is not None]
+        if band:
+            fig.add_trace(go.Scatter(
+                x=[_commit_label(p) for p in band] + [_commit_label(p) for p in reversed(band)],
+                y=[p.q3 for p in band] + [p.q1 for p in reversed(band)], fill="toself", mode="lines",
+                line={"width": 0, "color": colour}, opacity=0.18, hoverinfo="skip", showlegend=False,
+                name=f"IQR {s.case}"))
+        fig.add_trace(go.Scatter(
+            x=[_commit_label(p) for p in s.points], y=[p.value for p in s.points], mode="lines+markers",
+            name=f"{s.case} @ {s.machine}", line={"color": colour},
+            customdata=[[p.run_id, p.commit or "?", links.get(p.run_id, "")] for p in s.points],
+            hovertemplate="%{y:.4g}<br>commit %{customdata[1]}<br>run %{customdata[0]}<extra>%{fullData.name}</extra>"))
         if s.changes:
-            fig.add_trace(
-                go.Scatter(
-                    x=[c.after.created_at for c in s.changes],
-                    y=[c.after.value for c in s.changes],
-                    mode="markers",
-                    showlegend=False,
-                    name="change point",
-                    text=[f"{c.mark} {c.relative:+.1%} {c.commit_range()}" for c in s.changes],
-                    marker={"symbol": "x", "size": 13, "color": "#b3261e"},
-                )
-            )
+            fig.add_trace(go.Scatter(
+                x=[_commit_label(c.after) for c in s.changes], y=[c.after.value for c in s.changes], mode="markers",
+                showlegend=False, name="change point",
+                text=[f"{c.mark} {c.relative:+.1%} {c.commit_range()}" for c in s.changes],
+                customdata=[[c.after.run_id, c.after.commit or "?", links.get(c.after.run_id, "")] for c in s.changes],
+                hovertemplate="change point: %{text}<extra></extra>",
+                marker={"symbol": "x", "size": 14, "color": "#b3261e"}))
     return fig.to_json(validate=True).replace("</", "<\\/")
+
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
 def _regression_rows(found: list[tuple[history.Series, history.ChangePoint]]) -> list[dict[str, str]]:
@@ -138,6 +147,7 @@ def _write_reports(store: Any, out: Path, runs: list[Any]) -> dict[str, str]:
                 "html",
                 out / "runs" / r.run_id / "report.html",
                 artifact_root=Path(root) if root else None,
+                plotly_src="../../plotly.min.js",
             )
             links[r.run_id] = f"runs/{r.run_id}/report.html"
         except (StoreError, UsageError, OSError):  # a broken report never stops the dashboard
@@ -211,7 +221,7 @@ def write_dashboard(
         groups: dict[tuple[str, str], list[history.Series]] = defaultdict(list)
         for s in by_suite[name]:
             groups[(s.kind, s.name)].append(s)
-        figures = [trend_figure(f"{name}: {kind} {metric}", ss) for (kind, metric), ss in sorted(groups.items())]
+        figures = [trend_figure(f"{name}: {kind} {metric}", ss, links) for (kind, metric), ss in sorted(groups.items())]
         latest = next((r for r in runs if name in r.suites), runs[0])
         (out / f"suite-{_slug(name)}.html").write_text(
             tpl.get_template("dashboard_suite.html.j2").render(

@@ -30,6 +30,10 @@ class Point:
     created_at: str
     commit: str | None
     value: float
+    # first and third quartile of what the value summarises (a timing's samples, a metric's items); None
+    # when there is nothing to spread (one sample, an aggregate without items)
+    q1: float | None = None
+    q3: float | None = None
 
 
 @dataclass
@@ -173,17 +177,27 @@ def collect(
                 # A CPU RSS peak is not reproducible (diff.RSS_REASON): its steps are shown without a direction.
                 hib = None if is_cpu_rss(m.fingerprint) else m.higher_is_better
                 s = series.setdefault(key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, hib, conv))
-                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(m.value)))
+                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(m.value), *_quartiles(m.items)))
             for t in c.timings:
                 if metric and t.name != metric:
                     continue
                 key = (c.suite, c.case, "timing", t.name, mach, t.method)
                 s = series.setdefault(key, Series(c.suite, c.case, "timing", t.name, mach, t.unit, False, t.method))
-                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(t.median)))
+                s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(t.median),
+                                      *_quartiles(t.samples)))
     out = list(series.values())
     for s in out:
         _detect(s, factor)
     return out
+
+
+def _quartiles(values: list[float | None] | None) -> tuple[float | None, float | None]:
+    """(q1, q3) of the finite values (numpy's linear interpolation), or (None, None) for fewer than two."""
+    finite = [v for v in (values or []) if v is not None and math.isfinite(v)]
+    if len(finite) < 2:
+        return None, None
+    q1, q3 = np.percentile(finite, [25, 75])
+    return float(q1), float(q3)
 
 
 def regressions(series: list[Series]) -> list[tuple[Series, ChangePoint]]:

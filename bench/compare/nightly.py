@@ -106,7 +106,11 @@ def nightly(args: argparse.Namespace) -> NightlyResult:
                 res.regressions = [r for r in res.regressions if r not in res.unconfirmed]
             run_dir = Path(store.get_run(run_id).run_dir or args.out)
             path = run_dir / "compare.html"
-            path.write_text(render.to_html(cmp), encoding="utf-8")
+            from bench.compare.charts import comparison_charts
+
+            figures = comparison_charts(cmp.base, store.cases(cmp.base.run_id), cmp.new, store.cases(run_id),
+                                        cmp.suites)
+            path.write_text(render.to_html(cmp, figures), encoding="utf-8")
             (run_dir / "compare.md").write_text(render.to_markdown(cmp), encoding="utf-8")
             res.compare_report = str(path)
         if args.dashboard:

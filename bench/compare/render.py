@@ -166,12 +166,23 @@ def env() -> jinja2.Environment:
     return e
 
 
-def to_html(cmp: diff.Comparison) -> str:
+def to_html(cmp: diff.Comparison, charts: dict[str, list[str]] | None = None) -> str:
+    """The compare page: marks summary, then the charts of ``charts`` (:func:`bench.compare.charts.
+    comparison_charts`; plotly.js inlined once when there are any), then every row."""
+    charts = charts or {}
+    figures = [f for kind in ("curves", "items", "timings") for f in charts.get(kind, [])]
+    plotly_js = ""
+    if figures:
+        from plotly.offline import get_plotlyjs
+
+        plotly_js = get_plotlyjs()
     return (
         env()
         .get_template("compare.html.j2")
         .render(
             cmp=cmp,
+            charts={kind: charts.get(kind, []) for kind in ("curves", "items", "timings")},
+            plotly_js=plotly_js,
             rows=[row_cells(r) for r in _sorted_rows(cmp)],
             counts=cmp.counts(),
             not_gating=cmp.not_gating(),
@@ -181,5 +192,7 @@ def to_html(cmp: diff.Comparison) -> str:
     )
 
 
-def render(cmp: diff.Comparison, fmt: str) -> str:
-    return {"md": to_markdown, "json": to_json, "html": to_html}[fmt](cmp)
+def render(cmp: diff.Comparison, fmt: str, charts: dict[str, list[str]] | None = None) -> str:
+    if fmt == "html":
+        return to_html(cmp, charts)
+    return {"md": to_markdown, "json": to_json}[fmt](cmp)

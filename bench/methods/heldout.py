@@ -52,13 +52,23 @@ def record(ctx: Any, results: dict[str, Any], ids: list[str]) -> None:
         ctx.log(f"lpips not recorded: {results['lpips_unavailable']}")
 
 
-def strip(truth: torch.Tensor, renders: torch.Tensor, max_views: int = 4, gap: int = 2) -> np.ndarray:
-    """An image of up to ``max_views`` rows, each [ground truth | render], on a grey background: (H', W', 3)."""
+STRIP_COLUMNS = ("ground truth", "prediction", "difference")
+
+
+def strip(truth: torch.Tensor, renders: torch.Tensor, max_views: int = 4, gap: int = 2,
+          difference: bool = False) -> np.ndarray:
+    """An image of up to ``max_views`` rows, each [ground truth | render] (and | |truth - render| with
+    ``difference``, the labels of :data:`STRIP_COLUMNS`), on a grey background: (H', W', 3)."""
     k = min(max_views, truth.shape[0])
     h, w = truth.shape[1:3]
-    canvas = np.full((k * h + (k - 1) * gap, 2 * w + gap, 3), 0.5, dtype=np.float32)
+    cols = 3 if difference else 2
+    canvas = np.full((k * h + (k - 1) * gap, cols * w + (cols - 1) * gap, 3), 0.5, dtype=np.float32)
     for i in range(k):
         y = i * (h + gap)
-        canvas[y:y + h, :w] = truth[i].detach().float().cpu().clamp(0, 1).numpy()
-        canvas[y:y + h, w + gap:] = renders[i].detach().float().cpu().clamp(0, 1).numpy()
+        t = truth[i].detach().float().cpu().clamp(0, 1).numpy()
+        r = renders[i].detach().float().cpu().clamp(0, 1).numpy()
+        canvas[y:y + h, :w] = t
+        canvas[y:y + h, w + gap:2 * w + gap] = r
+        if difference:
+            canvas[y:y + h, 2 * (w + gap):] = np.abs(t - r)
     return canvas

@@ -17,11 +17,13 @@ FORMATS = ("md", "html", "json")
 SUFFIXES = {"md": ".md", "html": ".html", "json": ".json"}
 
 
-def render_report(store: Store, run_id: str, fmt: str, artifact_root: Path | None = None) -> str:
+def render_report(store: Store, run_id: str, fmt: str, artifact_root: Path | None = None,
+                  plotly_src: str | None = None) -> str:
     """The report of run ``run_id`` (an id, a unique prefix, "latest" or a git commit) as text.
 
     ``artifact_root`` is the run's output folder, which artifact paths are relative to; without it
     (or when a file is gone) the HTML report says "missing" instead of inlining the artifact.
+    ``plotly_src``: HTML only, a URL of plotly.js to load (a site's one copy) instead of inlining it.
     """
     if fmt not in FORMATS:
         raise unknown_name("report format", fmt, FORMATS)
@@ -31,12 +33,13 @@ def render_report(store: Store, run_id: str, fmt: str, artifact_root: Path | Non
         return markdown.render(view)
     if fmt == "json":
         return json_report.render(view)
-    return html.render(view, None if artifact_root is None else Path(artifact_root))
+    return html.render(view, None if artifact_root is None else Path(artifact_root), plotly_src)
 
 
-def write_report(store: Store, run_id: str, fmt: str, out_path: Path, artifact_root: Path | None = None) -> Path:
+def write_report(store: Store, run_id: str, fmt: str, out_path: Path, artifact_root: Path | None = None,
+                 plotly_src: str | None = None) -> Path:
     """Render and write a report atomically (creating parent folders); returns the path written."""
-    text = render_report(store, run_id, fmt, artifact_root)
+    text = render_report(store, run_id, fmt, artifact_root, plotly_src)
     out_path = Path(out_path)
     if out_path.is_dir():
         example = out_path / f"report{SUFFIXES[fmt]}"

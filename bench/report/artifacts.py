@@ -23,6 +23,7 @@ class ArtifactView:
     data_uri: str | None = None  # images
     curve: dict[str, Any] | None = None  # {"x": [...], "series": {name: [...]}, "x_label", "y_label"}
     text: str | None = None  # small text/table artifacts
+    display_width: int | None = None  # images: CSS pixels to show it at (an integer up-scale of small images)
 
 
 def _locate(root: Path | None, rec: ArtifactRecord) -> tuple[Path | None, str]:
@@ -55,11 +56,14 @@ def load(root: Path | None, rec: ArtifactRecord) -> ArtifactView:
             view.note = _join(view.note, f"not an inlinable image type ({path.suffix})")
         else:
             view.data_uri = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+            view.display_width = display_width(data)
     elif rec.kind == "curve":
         try:
             view.curve = _curve(json.loads(data))
         except (ValueError, TypeError, KeyError) as exc:
             view.note = _join(view.note, f"unreadable curve ({exc})")
+    elif rec.kind == "mesh":
+        _mesh_still(view, path, data)
     elif rec.kind in ("text", "table") and len(data) <= 64 * 1024:
         view.text = data.decode("utf-8", errors="replace")
     return view
@@ -79,3 +83,49 @@ def _curve(obj: Any) -> dict[str, Any]:
             raise ValueError(f"series {name!r} has {len(ys) if isinstance(ys, list) else '?'} values for "
                              f"{len(x)} x values")
     return {"x": x, "series": series, "x_label": obj.get("x_label", ""), "y_label": obj.get("y_label", "")}
+
+
+DISPLAY_TARGET = 560  # px: small images are scaled up by an integer factor until a side nears this
+DISPLAY_MAX = 1100  # px: no image is shown wider than the report's column
+
+
+def display_width(data: bytes) -> int | None:
+    """The width to show an image at: native size times the largest integer factor keeping both sides
+    within ``DISPLAY_TARGET`` (at least 1), capped at ``DISPLAY_MAX``; None if the image cannot be read."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    if w <= 0 or h <= 0:
+        return None
+    scale = max(1, min(DISPLAY_TARGET // w, DISPLAY_TARGET // h))
+    return min(w * scale, DISPLAY_MAX)
+
+
+def _mesh_still(view: ArtifactView, path: Path, data: bytes) -> None:
+    """An OBJ mesh artifact as a flat-shaded still PNG (``bench.imaging.render_still``) in ``view.data_uri``."""
+    import io
+
+    from PIL import Image
+
+    from bench.imaging import read_obj, render_still
+
+    if path.suffix.lower() != ".obj":
+        view.note = _join(view.note, f"no still rendered ({path.suffix} meshes are not read here)")
+        return
+    try:
+        verts, faces = read_obj(data.decode("utf-8", errors="replace"))
+        still = render_still(verts, faces)
+    except (ValueError, IndexError) as exc:
+        view.note = _join(view.note, f"no still rendered ({exc})")
+        return
+    buf = io.BytesIO()
+    Image.fromarray(still).save(buf, format="PNG")
+    view.data_uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    view.display_width = still.shape[1]
+    view.note = _join(view.note, f"still of {len(verts)} vertices, {len(faces)} faces")

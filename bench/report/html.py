@@ -10,11 +10,12 @@ from typing import Any
 import jinja2
 import plotly.graph_objects as go
 
-from bench.report import artifacts, model
+from bench.report import artifacts, axes, model, pivot
 from bench.report.model import ReportView
 
-_LAYOUT = {"template": "none", "height": 320, "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
-           "font": {"family": "system-ui, sans-serif", "size": 12}, "legend": {"orientation": "h"}}
+_LAYOUT = {"template": "none", "height": 360, "margin": {"l": 60, "r": 20, "t": 56, "b": 90},
+           "font": {"family": "system-ui, sans-serif", "size": 12},
+           "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
 
 
 @functools.cache
@@ -40,33 +41,35 @@ def _figure_json(fig: go.Figure) -> str:
 
 
 def curve_figure(title: str, curve: dict[str, Any]) -> str:
-    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title},
+    """A line per series of a curve artifact; a log y axis (readable ticks) when it spans decades."""
+    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title, "x": 0.01, "xanchor": "left"},
                             "xaxis": {"title": {"text": curve["x_label"]}},
-                            "yaxis": {"title": {"text": curve["y_label"]}, "type": _axis_type(curve["series"])}})
+                            "yaxis": {"title": {"text": curve["y_label"]},
+                                      **axes.log_or_linear(v for ys in curve["series"].values() for v in ys)}})
     for name, ys in curve["series"].items():
         fig.add_trace(go.Scatter(x=curve["x"], y=ys, mode="lines", name=str(name)))
     return _figure_json(fig)
 
 
-def _axis_type(series: dict[str, list[Any]]) -> str:
-    """Log scale for positive curves spanning more than two decades (typical losses)."""
-    vals = [v for ys in series.values() for v in ys if isinstance(v, int | float)]
-    return "log" if vals and min(vals) > 0 and max(vals) / min(vals) > 100 else "linear"
-
-
 def timing_figure(suite: model.SuiteView) -> str | None:
-    """Box plot of every timing's raw samples in a suite (milliseconds, log axis)."""
-    traces = [go.Box(y=[s * 1e3 for s in t.samples if s is not None], name=f"{case} · {t.name}", boxpoints="all",
-                     jitter=0.4, pointpos=0, marker={"size": 3})
+    """Horizontal box plot of every timing's raw samples in a suite (milliseconds, log axis), one row each."""
+    traces = [go.Box(x=[s * 1e3 for s in t.samples if s is not None], name=f"{case} · {t.name}", boxpoints="all",
+                     jitter=0.4, pointpos=0, marker={"size": 3}, orientation="h")
               for case, t in suite.timings if t.samples]
     if not traces:
         return None
-    fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": f"{suite.name}: timing samples"},
-                                    "showlegend": False, "yaxis": {"title": {"text": "ms per call"}, "type": "log"}})
+    ms = [v for tr in traces for v in tr.x]
+    fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": f"{suite.name}: timing samples", "x": 0.01,
+                                                         "xanchor": "left"},
+                                    "height": 90 + 26 * len(traces), "showlegend": False,
+                                    "xaxis": {"title": {"text": "ms per call"}, "type": "log", **axes.log_ticks(ms)},
+                                    "yaxis": {"automargin": True, "autorange": "reversed"}})
     return _figure_json(fig)
 
 
-def render(view: ReportView, artifact_root: Path | None) -> str:
+def render(view: ReportView, artifact_root: Path | None, plotly_src: str | None = None) -> str:
+    """The report page; ``plotly_src``: a URL of plotly.js to load (a site sharing one copy) instead of
+    inlining it."""
     figures: list[str] = []
 
     def add(fig_json: str | None) -> str | None:
@@ -81,9 +84,11 @@ def render(view: ReportView, artifact_root: Path | None) -> str:
         for c in s.cases:
             arts = [artifacts.load(artifact_root, a) for a in c.artifacts]
             charts = [add(curve_figure(f"{c.case}: {a.record.name}", a.curve)) for a in arts if a.curve]
-            cases.append({"case": c, "artifacts": arts, "charts": charts})
-        suites.append({"view": s, "cases": cases, "timing_chart": add(timing_figure(s))})
+            images = [a for a in arts if a.data_uri]
+            cases.append({"case": c, "artifacts": arts, "charts": charts, "images": images})
+        suites.append({"view": s, "cases": cases, "timing_chart": add(timing_figure(s)), "pivot": pivot.build(s)})
     return _env().get_template("report.html.j2").render(
-        run=view.run, summary=model.run_summary(view), suites=suites, figures=figures, plotly_js=_plotly_js(),
+        run=view.run, summary=model.run_summary(view), suites=suites, figures=figures,
+        plotly_js="" if plotly_src else _plotly_js(), plotly_src=plotly_src,
         json_env=json.dumps(view.run.environment, indent=2, default=str),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.report import pivot
 from bench.report.model import ReportView, fmt_bytes, fmt_env, fmt_seconds, fmt_value, log_tail, run_summary
 
 
@@ -27,8 +28,18 @@ def render(view: ReportView) -> str:
     out += [_table([{"": k, "value": v} for k, v in run_summary(view)]), ""]
     for s in view.suites:
         out += [f"## Suite `{s.name}`", ""]
+        pv = pivot.build(s)
+        if pv.rows:
+            out += ["### Results", "", "↑ higher is better, ↓ lower is better; **bold**: the best case of a column; "
+                    "value ± sample standard deviation over the items (n), or [interval] (successes/trials).", ""]
+            out += [_pivot_table(pv), ""]
+        if pv.unavailable:
+            out += ["### Unavailable metrics", ""]
+            out += [_table([{"metric": u.metric, "unit": u.unit or "no unit", "cases": ", ".join(u.cases),
+                             "reason": u.reason} for u in pv.unavailable]), ""]
         if s.metrics:
-            out += ["### Metrics", "", "↑ higher is better, ↓ lower is better; std over the per-item values "
+            out += ["### Metrics (one row per case and metric)", "",
+                    "↑ higher is better, ↓ lower is better; std over the per-item values "
                     "(a value without items from several processes, `--repeat`: the first process's value, std "
                     "over the processes).", ""]
             out += [_table([{"case": m.case, "metric": m.name, "dir": m.direction, "value": fmt_value(m.value),
@@ -49,7 +60,8 @@ def render(view: ReportView) -> str:
             out += ["### Published figures", "", "Run values beside published ones; 'reference only' where the "
                     "protocol differs (the reason says how).", ""]
             out += [_table([{"case": r["case"], "metric": r["metric"], "published": fmt_value(r["published"]),
-                             "run": fmt_value(r["run"]), "status": r["status"], "source": r["citation"],
+                             "run": fmt_value(r["run"]), "status": r["status"],
+                             "source": r["citation"] + (f" — {r['where']}" if r.get("where") else ""),
                              "entry": r["entry"], "reason": r["reason"]} for r in s.published]), ""]
         if s.failures:
             out += ["### Failures", ""]
@@ -66,3 +78,16 @@ def render(view: ReportView) -> str:
     env = view.run.environment
     out += [_table([{"key": k, "value": fmt_env(v)} for k, v in env.items()]) if env else "(not recorded)", ""]
     return "\n".join(out)
+
+
+def _pivot_table(pv: pivot.Pivot) -> str:
+    """The case x metric pivot; the header names direction and unit, best cells in bold."""
+    rows = []
+    for case, cells in pv.rows:
+        row: dict[str, object] = {"case": case}
+        row.update(zip(pv.params, pv.param_values[case], strict=True))
+        for col, cell in zip(pv.columns, cells, strict=True):
+            text = cell.text + (f" ({cell.n_text})" if cell.n_text else "")
+            row[f"{col.header} [{col.unit or 'no unit'}]"] = f"**{text}**" if cell.best else text
+        rows.append(row)
+    return _table(rows)

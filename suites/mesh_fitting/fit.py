@@ -59,6 +59,7 @@ def fit_mesh(t3d: SimpleNamespace, target_points: torch.Tensor, cfg: FitConfig, 
     losses: list[float] = []
     curve_iters: list[int] = []
     curve: dict[str, list[float]] = {k: [] for k in ("total", "chamfer", "edge", "normal", "laplacian")}
+    loop.expect(cfg.iterations)
     for it in range(cfg.iterations):
         with loop.step():
             opt.zero_grad()
@@ -76,6 +77,7 @@ def fit_mesh(t3d: SimpleNamespace, target_points: torch.Tensor, cfg: FitConfig, 
             opt.step()
         value = float(loss.detach())
         losses.append(value)
+        loop.report(loss=value)
         if not math.isfinite(value):
             break
         if it % cfg.curve_every == 0 or it == cfg.iterations - 1:

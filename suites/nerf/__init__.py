@@ -148,7 +148,8 @@ class NerfSuite(Suite):
         ctx.curve("psnr_vs_seconds", res.curve_seconds, res.curve_psnr, x_label="training seconds", y_label=label)
         ctx.curve("loss_curve", list(range(1, cfg.iterations + 1)), res.losses, x_label="iteration",
                   y_label="pseudo-Huber loss")
-        ctx.image("heldout_vs_truth", heldout.strip(test.images, rgb))
+        ctx.image("heldout_vs_truth", heldout.strip(test.images, rgb, difference=True), columns=heldout.STRIP_COLUMNS,
+                  gap=2)
         ctx.log(f"held-out PSNR {init['psnr'].value:.2f} -> {final['psnr'].value:.2f} dB in "
                 f"{loop.elapsed:.1f} s of training")
 

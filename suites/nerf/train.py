@@ -104,6 +104,7 @@ def train_nerf(t3d: Any, nerf: Any, train: Views, cfg: TrainConfig, device: str,
             nerf.train()
 
     checkpoint(0)
+    loop.expect(cfg.iterations)
     for it in range(cfg.iterations):
         with loop.step():
             if it == drop:
@@ -120,6 +121,7 @@ def train_nerf(t3d: Any, nerf: Any, train: Views, cfg: TrainConfig, device: str,
             loss.backward()
             opt.step()
         res.losses.append(float(loss.detach()))
+        loop.report(loss=res.losses[-1])
         if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
             checkpoint(it + 1)
     checkpoint(cfg.iterations)

@@ -85,7 +85,8 @@ def _strip(ctx: Context, frames: list[np.ndarray]) -> None:
     tiles = [np.clip(f, 0.0, 1.0) for f in frames]
     gap = np.ones((tiles[0].shape[0], 2, 3))
     row = np.concatenate([x for t in tiles for x in (t, gap)][:-1], axis=1)
-    ctx.image("optimisation_strip", row)
+    labels = ["target", *(f"step {i + 1}" for i in range(len(tiles) - 2)), "final"]
+    ctx.image("optimisation_strip", row, columns=labels, gap=2)
     path = ctx.artifact_path("optimisation.gif")
     imageio.mimsave(path, [(t * 255 + 0.5).astype(np.uint8) for t in tiles[1:]], duration=0.3)
     ctx.artifact_file("optimisation_gif", path, "gif")

@@ -79,6 +79,7 @@ def optimise(model: torch.nn.Module, renderers: Renderers, mesh: Any, masks: tor
     best_R, best_T = R0.clone(), torch.zeros(b, v, 3, device=R0.device)
     frames, frame_iters = [], []
     elapsed = 0.0
+    loop.expect(cfg.iterations)
     for it in range(cfg.iterations):
         t0 = time.perf_counter()
         with loop.step():
@@ -90,6 +91,7 @@ def optimise(model: torch.nn.Module, renderers: Renderers, mesh: Any, masks: tor
         elapsed += time.perf_counter() - t0
         values = loss.detach().cpu().numpy().astype(np.float64)
         history.append(values)
+        loop.report(loss=float(values.min()))
         if not np.isfinite(values).all():
             break
         if it % cfg.frame_every == 0:

@@ -112,8 +112,10 @@ class VolumesSuite(Suite):
         ctx.curve("loss_curve", list(range(1, cfg.iterations + 1)),
                   {"total": fit.losses, "colour": fit.color_losses, "silhouette": fit.silhouette_losses},
                   x_label="iteration", y_label="pseudo-Huber loss")
-        ctx.image("heldout_vs_truth", heldout.strip(test.images, rgb))
-        ctx.image("heldout_initial", heldout.strip(test.images, rgb0))
+        ctx.image("heldout_vs_truth", heldout.strip(test.images, rgb, difference=True), columns=heldout.STRIP_COLUMNS,
+                  gap=2)
+        ctx.image("heldout_initial", heldout.strip(test.images, rgb0, difference=True), columns=heldout.STRIP_COLUMNS,
+                  gap=2)
         with torch.no_grad():
             occupied = float((torch.sigmoid(model.log_densities) > 0.5).float().mean())
         ctx.log(f"held-out PSNR {init['psnr'].value:.2f} -> {final['psnr'].value:.2f} dB; "

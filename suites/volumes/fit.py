@@ -105,6 +105,7 @@ def fit_volume(t3d: Any, model: VolumeModel, train: Views, cfg: VolumeConfig, de
     res = FitResult(model=model)
     loop = loop or Phase.standalone("iteration", device)
     bs = min(cfg.batch_size, len(train))
+    loop.expect(cfg.iterations)
     for it in range(cfg.iterations):
         with loop.step():
             if it == drop:
@@ -119,6 +120,7 @@ def fit_volume(t3d: Any, model: VolumeModel, train: Views, cfg: VolumeConfig, de
             loss.backward()
             opt.step()
         res.losses.append(float(loss.detach()))
+        loop.report(loss=res.losses[-1])
         res.color_losses.append(float(color_err.detach()))
         res.silhouette_losses.append(float(sil_err.detach()))
     return res

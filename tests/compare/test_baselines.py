@@ -150,3 +150,25 @@ def test_cli_compare_with_a_baseline_file(tmp_path, rec, capsys):
     )
     assert main(["compare", str(other), "latest", "--db", str(db)]) == 2
     assert "is for suite 'nerf'" in capsys.readouterr().err
+
+
+def test_reason_names_only_the_fields_of_the_metric_and_compares_by_meaning(tmp_path, rec):
+    text = GOOD.replace("protocol: {points: 10000}", "protocol: {points: 10000, data_range: 1}").replace(
+        '"f1@0.1": {higher_is_better: true, tolerance: {absolute: 1.0}}',
+        '"f1@0.1": {higher_is_better: true, tolerance: {absolute: 1.0}, protocol: {threshold: 0.1}}')
+    b = bl.load(_write(tmp_path, text))
+    fp = {"params": {"points": 10000, "data_range": [0.0, 1.0]}}  # the range [0, 1] means data_range 1
+    torus = rec.case("target=torus", suite="mesh_fitting", params={"target": "torus"},
+                     metrics=[rec.metric("chamfer_l2", value=0.105, hib=False, fp=fp),
+                              rec.metric("f1@0.1", value=50.0, fp=fp)])
+    rows = {r["metric"]: r for r in bl.rows_for_cases([torus], [b])}
+    assert rows["chamfer_l2"]["status"] == bl.WITHIN and rows["chamfer_l2"]["reason"] == ""  # no threshold asked
+    assert rows["f1@0.1"]["reason"] == "run does not record threshold (published: 0.1)"
+    assert bl.same_value("1", 1.0) and bl.same_value((0, 255), 255) and not bl.same_value([0.5, 1.0], 1)
+    assert not bl.same_value("800x800", "400x400") and bl.same_value("VGG", "vgg")
+
+
+def test_sources_outside_the_repository_are_refused(tmp_path):
+    p = _write(tmp_path, GOOD.replace('where: "table 1"', 'where: "table 1; ../shared/PUBLISHED.md"'))
+    with pytest.raises(bl.BaselineError, match="source.where.*outside the repository"):
+        bl.load(p)

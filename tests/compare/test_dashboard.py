@@ -64,7 +64,7 @@ def test_dashboard_cli_errors(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     db = tmp_path / "e.db"
     Store.open(db).close()
-    assert main(["dashboard", "--db", str(db), "--out", str(tmp_path / "s")]) == 2
+    assert main(["dashboard", "--db", str(db), "--site", str(tmp_path / "s")]) == 2
     assert "no runs stored" in capsys.readouterr().err
 
 
@@ -84,3 +84,38 @@ def test_dashboard_renders_in_chromium(site, tmp_path):
     assert dom.count('class="scatterlayer mlayer"') >= 2
     index_png = screenshot(site, tmp_path / "index.png", width=1280, height=900)
     assert np.asarray(Image.open(index_png).convert("L")).std() > 10
+
+
+def _figures(page: str) -> list[dict]:
+    import json
+
+    return [json.loads(m) for m in re.findall(r'<script type="application/json" id="fig\d+-data">(.*?)</script>', page,
+                                              re.S)]
+
+
+def test_trends_are_by_commit_with_iqr_band_and_links(site):
+    out = site.parent
+    figs = _figures((out / "suite-fit.html").read_text())
+    step = next(f for f in figs if "timing step" in f["layout"]["title"]["text"])
+    commits = [f"{i:02d}" + "f" * 6 for i in range(10)]
+    assert step["layout"]["xaxis"]["type"] == "category" and step["layout"]["xaxis"]["categoryarray"] == commits
+    lines = [t for t in step["data"] if t.get("mode") == "lines+markers"]
+    bands = [t for t in step["data"] if t.get("fill") == "toself"]
+    assert len(lines) == len(bands) == 2  # cases a and b, each with its IQR band
+    a = lines[0]
+    assert a["x"] == commits and [cd[0] for cd in a["customdata"]] == [f"run{i:02d}" for i in range(10)]
+    assert a["customdata"][9][2] == "runs/run09/report.html" and a["customdata"][0][2] == ""  # only runs with reports
+    band = bands[0]["y"]
+    assert all(hi >= med >= lo for hi, med, lo in zip(band[:10], a["y"], reversed(band[10:]), strict=True))
+    assert any(t.get("name") == "change point" for t in step["data"])  # the 40% slowdown marked
+    ticks = step["layout"]["yaxis"]["ticktext"]
+    assert ticks and all(re.fullmatch(r"[0-9.e-]+", t) for t in ticks)  # explicit labels, no lone digits
+
+
+def test_site_reports_share_one_plotly(site):
+    out = site.parent
+    report = (out / "runs" / "run09" / "report.html").read_text()
+    assert '<script src="../../plotly.min.js"></script>' in report
+    bundle = (out / "plotly.min.js").stat().st_size
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert total - bundle < 3 * 2**20 and bundle > 2**20  # everything but the one bundle is small

@@ -82,7 +82,7 @@ def test_curves_and_timing_charts_carry_the_data(stored):
         assert {t["name"]: t["y"] for t in fig["data"]} == curve["series"]
         assert all(t["x"] == curve["x"] for t in fig["data"])
     timings = [t for c in stored.cases for t in c.timings]
-    assert [b["y"] for b in box_figs[0]["data"]] == [[s * 1e3 for s in t.samples] for t in timings]
+    assert [b["x"] for b in box_figs[0]["data"]] == [[s * 1e3 for s in t.samples] for t in timings]
     # every chart div has its data block
     html = render_report(stored.store, "latest", "html", artifact_root=stored.out)
     assert sorted(re.findall(r'<div class="chart" id="(fig\d+)"', html)) == sorted(k[:-5] for k in p.figures)
