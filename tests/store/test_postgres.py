@@ -78,7 +78,7 @@ def test_a_database_of_a_newer_schema_is_refused_and_left_unchanged(pg_url):
 
 
 def test_a_v4_database_is_migrated_in_place(pg_url, tmp_path, as_json):
-    """The v4 -> v5 step's raw SQL runs on PostgreSQL: the columns appear and older rows read as before."""
+    """The v4 -> v5 -> v6 steps' raw SQL runs on PostgreSQL: the columns appear and older rows read as before."""
     run = sample_run()
     with Store.open(pg_url) as s:
         s.create_run(run)
@@ -88,12 +88,13 @@ def test_a_v4_database_is_migrated_in_place(pg_url, tmp_path, as_json):
         for table, column in (("runs", "settings"), ("cases", "config_hash"), ("cases", "config_free"),
                               ("timings", "items_per_call"), ("timings", "item_unit"), ("timings", "phase")):
             conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.exec_driver_sql("ALTER TABLE cases DROP COLUMN node")  # v6
         conn.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     eng.dispose()
     with Store.open(pg_url) as s:
         assert s.schema_version() == SCHEMA_VERSION
         back = s.cases(run.run_id)[0]
-        assert back.config_hash is None and back.metrics and back.timings[0].phase is None
+        assert back.config_hash is None and back.node is None and back.metrics and back.timings[0].phase is None
 
 
 def test_a_row_lock_held_by_another_writer_is_retried_then_store_busy(pg_url, monkeypatch):
