@@ -79,7 +79,7 @@ def test_v0_database_is_migrated(tmp_path, as_json):
         assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in expected]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("5",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()
 
 
