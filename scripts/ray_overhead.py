@@ -24,7 +24,7 @@ CASES = ("mode=ok", "mode=exception", "mode=nan", "mode=skip")
 
 
 def _bench(folder: Path, *extra: str) -> float:
-    env = {**os.environ, "BENCH3D_EXTRA_SUITES": "faulty=faulty_suite:FaultySuite",
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "BENCH3D_EXTRA_SUITES": "faulty=faulty_suite:FaultySuite",
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests" / "fixtures")])}
     cmd = [sys.executable, "-m", "bench.cli", "run", "--no-report", "--suite", "faulty",
            *[a for c in CASES for a in ("--case", c)], "--out", str(folder), *extra]
@@ -39,8 +39,9 @@ def _bench(folder: Path, *extra: str) -> float:
 def _ray_wall(folder: Path, cpus: int) -> float:
     code = (f"import ray, sys; ray.init(num_cpus={cpus}, include_dashboard=False, log_to_driver=False); "
             "print(ray.get_runtime_context().gcs_address, flush=True); sys.stdin.read()")
+    # no auth token: ~/.ray/auth_token may be replaced by another local cluster of this user meanwhile
     head = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     try:
         address = head.stdout.readline().strip()
         return _bench(folder, "--db", f"ray{cpus}.db", "--executor", "ray", "--ray-address", address)

@@ -26,11 +26,20 @@ CASES = ("mode=ok", "mode=exception", "mode=segfault", "mode=nan")
 @pytest.fixture(scope="module")
 def ray_address():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    # Ray 2.60 keeps a token in ~/.ray/auth_token that any other local cluster of this user may replace meanwhile
+    # (parallel jobs on one machine); a cluster of one test module on 127.0.0.1's node needs none. Inherited by the
+    # bench3d drivers the tests start.
+    previous = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level="warning")
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+        if previous is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous
 
 
 @pytest.fixture
