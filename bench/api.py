@@ -42,6 +42,8 @@ class RunRequest:
         cases: case names (``NAME`` or ``SUITE/NAME``) to keep (empty: all).
         overrides: config field -> value for every selected case (``--set``), checked per suite.
         resume: a stored run id to complete instead (its settings are reused; a different one is an error).
+        executor: "local" (one worker process at a time on this machine) or "ray" (each case process a task on
+            the Ray cluster at ``ray_address``; None: a local Ray instance); see bench.ray_executor.
     """
 
     suites: list[str] = field(default_factory=list)
@@ -60,6 +62,8 @@ class RunRequest:
     reports: bool = True
     resume: str | None = None
     argv: list[str] = field(default_factory=list)
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 @dataclass
@@ -234,8 +238,13 @@ def _check_numbers(req: RunRequest) -> None:
                          f"(at most {MAX_TIMEOUT_S:g}, a week)")
 
 
-def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite]]:
-    """The run record (created in the store for a new run) and the cases still to run."""
+EXECUTORS = ("local", "ray")
+
+
+def plan(store: Any, req: RunRequest, executor: Mapping[str, Any] | None = None
+         ) -> tuple[RunRecord, list[Case], list[Suite]]:
+    """The run record (created in the store for a new run) and the cases still to run. ``executor``: what ran it
+    when not the local runner (recorded in the new run's environment)."""
     from bench.runner import make_run_record, resolve_device
 
     _check_numbers(req)
@@ -277,6 +286,8 @@ def plan(store: Any, req: RunRequest) -> tuple[RunRecord, list[Case], list[Suite
                            planned_cases=[f"{c.suite}/{c.name}" for c in cases],
                            data_root=str(req.data_root) if req.data_root else None, runner=this_runner())
     run = make_run_record(settings, suites, list(req.argv))
+    if executor:
+        run.environment["executor"] = dict(executor)
     run.environment["backend_resolved"] = resolve_backends(parse_backends(req.backend))
     run_dir = check_writable(Path(req.out) / "runs" / run.run_id)
     settings.run_dir = str(run_dir.resolve())
@@ -333,27 +344,45 @@ def run(req: RunRequest, *, progress: ProgressFn | None = None, store: Any = Non
     from bench.runner import execute, run_status
     from bench.store import Store
 
+    if req.executor not in EXECUTORS:
+        raise UsageError(f"--executor {req.executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if req.ray_address and req.executor != "ray":
+        raise UsageError("--ray-address is for --executor ray; add --executor ray or leave --ray-address out")
     out_dir = check_writable(Path(req.out))
+    cluster = None
+    if req.executor == "ray":  # joined before the store is opened: an unreachable cluster writes nothing
+        from bench import ray_executor
+
+        cluster = {"name": "ray", **ray_executor.connect(req.ray_address)}
+        execute = ray_executor.execute  # noqa: F811 - the same contract as bench.runner.execute
     own = store is None
-    if own:
-        store = Store.open(req.db or default_db(out_dir), create=True)
     try:
-        run_rec, cases, suites = plan(store, req)
-        if on_plan is not None:
-            on_plan(run_rec, cases, suites)
-        try:
-            with signals_interrupt():
-                execute(store, run_rec, cases, run_rec.settings, progress=progress)
-        except KeyboardInterrupt as exc:
-            raise _mark_interrupted(store, run_rec, cases, exc) from None
-        results = store.cases(run_rec.run_id)
-        status = run_status(results)
-        store.finish_run(run_rec.run_id, status, datetime.now(timezone.utc).isoformat())
-        reports = write_reports(store, run_rec.run_id, Path(run_rec.run_dir)) if req.reports else {}
-        return RunOutcome(store.get_run(run_rec.run_id), status, results, reports)
-    finally:
         if own:
+            store = Store.open(req.db or default_db(out_dir), create=True)
+        return _run_planned(req, store, cluster, execute, run_status, progress, on_plan)
+    finally:
+        if own and store is not None:
             store.close()
+        if cluster is not None:
+            ray_executor.disconnect()
+
+
+def _run_planned(req: RunRequest, store: Any, cluster: Mapping[str, Any] | None, execute: Callable,
+                 run_status: Callable, progress: ProgressFn | None, on_plan: Callable | None) -> RunOutcome:
+    """Plan, execute, finish and report a run on an open store (:func:`run`'s body)."""
+    run_rec, cases, suites = plan(store, req, cluster)
+    if on_plan is not None:
+        on_plan(run_rec, cases, suites)
+    try:
+        with signals_interrupt():
+            execute(store, run_rec, cases, run_rec.settings, progress=progress)
+    except KeyboardInterrupt as exc:
+        raise _mark_interrupted(store, run_rec, cases, exc) from None
+    results = store.cases(run_rec.run_id)
+    status = run_status(results)
+    store.finish_run(run_rec.run_id, status, datetime.now(timezone.utc).isoformat())
+    reports = write_reports(store, run_rec.run_id, Path(run_rec.run_dir)) if req.reports else {}
+    return RunOutcome(store.get_run(run_rec.run_id), status, results, reports)
 
 
 def write_reports(store: Any, run_id: str, run_dir: Path) -> dict[str, str]:

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "--threads and --set")
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--no-report", action="store_true", help="do not write the reports")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one case process at a time here (default); ray: every case process a Ray task on a "
+                        "cluster, stored as it finishes (needs bench3d[ray]; docs/ray.md)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="--executor ray: the cluster's HOST:PORT (or auto); default: a local Ray instance")
     _add_db(p)
 
     p = sub.add_parser("report", help="write a report of a stored run",

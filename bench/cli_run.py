@@ -76,7 +76,8 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
                       threads=args.threads, repeat=args.repeat, overrides=parse_overrides(args.overrides),
                       data_root=args.data_root, out=out_dir(args), db=args.db,
                       reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
-                      argv=sys.argv[1:])
+                      argv=sys.argv[1:], executor=getattr(args, "executor", None) or "local",
+                      ray_address=getattr(args, "ray_address", None))
 
 
 class _LiveProgress:

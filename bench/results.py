@@ -120,6 +120,9 @@ class CaseResult:
     metrics: list[MetricRecord] = field(default_factory=list)
     timings: list[TimingRecord] = field(default_factory=list)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
+    # Where the case ran when not on the run's machine (schema v6; --executor ray): host, Ray node id, GPUs.
+    # None: on the run's own machine (its environment says which).
+    node: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

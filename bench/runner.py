@@ -243,6 +243,42 @@ def store_spooled(store, run_id: str, run_dir: Path, wait: float | None = None) 
     return stored
 
 
+class Keeper:
+    """Stores finished cases, one transaction each, spooling each first (:func:`spool_case`): a write that meets a
+    lock for the store's whole lock wait leaves the case spooled, later cases try once and stay spooled, and
+    :meth:`finish` stores the spool after the run's last case. Shared by the local and the Ray executor."""
+
+    def __init__(self, store, run_id: str, run_dir: Path):
+        self.store, self.run_id, self.run_dir = store, run_id, run_dir
+        self.blocked = False
+
+    def keep(self, result: CaseResult) -> None:
+        from bench.store.store import StoreBusy
+
+        spooled = spool_case(self.run_dir, self.run_id, result)
+        try:
+            self.store.add_case(self.run_id, result, wait=0.0 if self.blocked else None)
+        except StoreBusy as exc:
+            if not self.blocked:
+                print(f"warning: {exc}; the case is kept in {spooled.parent} and stored after the run's last case "
+                      f"(the run goes on)", file=sys.stderr)
+            self.blocked = True
+            return
+        spooled.unlink(missing_ok=True)
+
+    def finish(self) -> None:
+        """Store what was spooled because of a lock, with the whole lock wait again (StoreBusy naming --resume)."""
+        from bench.store.store import StoreBusy
+
+        if not self.blocked:
+            return
+        try:
+            store_spooled(self.store, self.run_id, self.run_dir)
+        except StoreBusy as exc:
+            raise StoreBusy(f"{exc}; the run's finished cases are kept in {self.run_dir / SPOOL}: "
+                            f"`bench3d run --resume {self.run_id}` stores them") from None
+
+
 def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
             progress: ProgressFn | None = None) -> list[CaseResult]:
     """Run ``cases`` and store each result as soon as it is complete.
@@ -257,27 +293,13 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
     ``progress`` gets ("start", case, None) before every process and ("done", case, result) when a case is
     stored.
     """
-    from bench.store.store import StoreBusy
-
     sweep_case_dirs()
     rounds = max(1, opts.repeat)
     run_dir = Path(opts.run_dir or Path("reports") / "runs" / run.run_id)
     processes: list[list[CaseResult]] = [[] for _ in cases]
     results: dict[int, CaseResult] = {}
-    blocked = False  # a write met a lock for the whole lock wait: later cases try once, then stay spooled
-
-    def keep(result: CaseResult) -> None:
-        nonlocal blocked
-        spooled = spool_case(run_dir, run.run_id, result)
-        try:
-            store.add_case(run.run_id, result, wait=0.0 if blocked else None)
-        except StoreBusy as exc:
-            if not blocked:
-                print(f"warning: {exc}; the case is kept in {spooled.parent} and stored after the run's last case "
-                      f"(the run goes on)", file=sys.stderr)
-            blocked = True
-            return
-        spooled.unlink(missing_ok=True)
+    keeper = Keeper(store, run.run_id, run_dir)
+    keep = keeper.keep
     for k in range(rounds):
         for i, case in enumerate(cases):
             if i in results:  # failed in an earlier round: already stored
@@ -291,12 +313,7 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
                 keep(results[i])
                 if progress:
                     progress("done", case, results[i])
-    if blocked:  # the spooled cases, with the whole lock wait again
-        try:
-            store_spooled(store, run.run_id, run_dir)
-        except StoreBusy as exc:
-            raise StoreBusy(f"{exc}; the run's finished cases are kept in {run_dir / SPOOL}: "
-                            f"`bench3d run --resume {run.run_id}` stores them") from None
+    keeper.finish()
     return [results[i] for i in range(len(cases))]
 
 

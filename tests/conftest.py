@@ -90,3 +90,103 @@ def no_pytorch3d(monkeypatch):
     monkeypatch.setitem(sys.modules, "pytorch3d", None)
     monkeypatch.setattr(backends, "_cache", {})
     return backends
+
+
+# --- a throwaway PostgreSQL server ------------------------------------------------------------------------------
+PG_BIN_ENV = "BENCH3D_PG_BIN"  # folder of initdb/pg_ctl/postgres; default: the newest /usr/lib/postgresql/*/bin
+PG_USER, PG_PASSWORD = "bench", "bench-test-pw"
+
+
+def _pg_bin() -> Path | None:
+    given = os.environ.get(PG_BIN_ENV)
+    if given:
+        return Path(given)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class PgServer:
+    """A PostgreSQL cluster in a temp folder, run by an unprivileged user (postgres refuses root), listening only on
+    127.0.0.1 at a free port, with password (scram) authentication for TCP. ``url(db)`` for a database in it."""
+
+    def __init__(self, root: Path, bin_dir: Path):
+        import socket
+        import subprocess
+
+        self.root, self.bin = root, bin_dir
+        self.data = root / "data"
+        root.mkdir(parents=True, exist_ok=True)
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:  # root (CI, this machine): run as `nobody`, who must reach the folder
+            self._as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+            for p in [root, *root.parents]:
+                if p == Path("/"):
+                    break
+                p.chmod(p.stat().st_mode | 0o011)  # traverse only (no listing) for others on the way down
+            os.chown(root, 65534, 65534)
+        pwfile = root / "pw"
+        pwfile.write_text(PG_PASSWORD + "\n")
+        if os.geteuid() == 0:
+            os.chown(pwfile, 65534, 65534)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        run = dict(check=True, capture_output=True, text=True, cwd=root)
+        subprocess.run([*self._as_user, str(bin_dir / "initdb"), "-D", str(self.data), "-U", PG_USER,
+                        f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"], **run)
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' -c fsync=off " \
+               f"-c max_connections=60"
+        subprocess.run([*self._as_user, str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(root / "log"),
+                        "-o", opts, "-w", "-t", "60", "start"], **run)
+        self._n = 0
+
+    def url(self, database: str = "postgres", password: str = PG_PASSWORD) -> str:
+        return f"postgresql://{PG_USER}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self, prefix: str = "t") -> str:
+        """A fresh, empty database; its URL."""
+        import sqlalchemy as sa
+
+        self._n += 1
+        name = f"{prefix}_{os.getpid()}_{self._n}"
+        eng = sa.create_engine(self.url().replace("postgresql://", "postgresql+psycopg://"),
+                               isolation_level="AUTOCOMMIT")
+        try:
+            with eng.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            eng.dispose()
+        return self.url(name)
+
+    def stop(self) -> None:
+        import subprocess
+
+        subprocess.run([*self._as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True, cwd=self.root)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """One PostgreSQL server for the test session (skipped, saying why, where its binaries or psycopg are absent;
+    a failure in CI, which has both)."""
+    bin_dir = _pg_bin()
+    reason = None
+    if bin_dir is None or not (bin_dir / "initdb").exists():
+        reason = f"PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin or ${PG_BIN_ENV})"
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            reason = "psycopg is not installed (pip install -e '.[postgres]')"
+    if reason:
+        pytest.skip(reason)
+    server = PgServer(tmp_path_factory.mktemp("pg"), bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a fresh, empty PostgreSQL database."""
+    return pg_server.new_database()

@@ -125,13 +125,46 @@ def _sqlite_events(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("bench_write") else "BEGIN")
 
 
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is an error after this long, not a hang
+
+
+def _postgres_url(url: sa.URL) -> sa.URL:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy's default driver for it is psycopg2)."""
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
+def _postgres_events(engine: sa.Engine) -> None:
+    """Per connection: a write waits for a row or table lock at most the busy timeout (then lock_not_available,
+    which :meth:`Store._write` retries with backoff, as SQLite's busy errors)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {int(busy_timeout_s() * 1000)}")
+        dbapi_conn.commit()
+
+
 def create_engine(url: sa.URL, path: Path | None) -> sa.Engine:
-    """An engine for ``url``; SQLite gets the pragmas above."""
+    """An engine for ``url``; SQLite gets the pragmas above, PostgreSQL psycopg 3 and a lock timeout."""
     if url.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s()})
         _sqlite_events(engine)
         return engine
+    where = describe(url, path)
+    if url.get_backend_name() == "postgresql":
+        url = _postgres_url(url)
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
+        except ImportError:
+            raise StoreError(f"cannot use database {where}: the PostgreSQL driver psycopg is not installed; "
+                             f"pip install 'bench3d[postgres]'") from None
+        _postgres_events(engine)
+        return engine
     try:
         return sa.create_engine(url, pool_pre_ping=True)
     except (ImportError, sa.exc.ArgumentError) as exc:
-        raise StoreError(f"cannot use database {describe(url, path)}: {exc}") from None
+        raise StoreError(f"cannot use database {where}: {exc}") from None
+
+
+def is_postgres(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"

@@ -16,6 +16,7 @@ Version history:
   5  ``runs.settings`` (the typed RunSettings; older runs' settings are read from their environment keys),
      ``cases.config_hash`` + ``cases.config_free`` (case identity; NULL: configuration unknown, compared as
      before), ``timings.items_per_call`` + ``item_unit`` (throughput) and ``timings.phase``.
+  6  ``cases.node``: where a case ran when not on the run's machine (``--executor ray``); NULL otherwise.
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def _v4_to_v5(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
-STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(conn: sa.Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE cases ADD COLUMN node JSON"))
+
+
+STEPS: dict[int, Step] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 
 
 def detect_version(conn: sa.Connection, where: str) -> int | None:

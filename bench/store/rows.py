@@ -56,6 +56,7 @@ def insert_case(conn: sa.Connection, run_id: str, case: CaseResult) -> int:
         error=case.error, log_tail=case.log_tail or "", started_at=case.started_at, finished_at=case.finished_at,
         seed=case.seed, device=case.device, backend=case.backend, datasets=dict(case.datasets),
         config_hash=case.config_hash, config_free=list(case.config_free) if case.config_hash else None,
+        node=None if case.node is None else dict(case.node),
         **codec.columns("duration_s", case.duration_s)))
     case_pk = res.inserted_primary_key[0]
     for pos, m in enumerate(case.metrics):
@@ -141,7 +142,7 @@ def load_cases(conn: sa.Connection, run_id: str) -> list[CaseResult]:
             log_tail=r["log_tail"], started_at=r["started_at"], finished_at=r["finished_at"],
             duration_s=codec.from_row(r, "duration_s"), seed=r["seed"], device=r["device"], backend=r["backend"],
             datasets=dict(r["datasets"] or {}), config_hash=r.get("config_hash"),
-            config_free=list(r.get("config_free") or []),
+            config_free=list(r.get("config_free") or []), node=None if r.get("node") is None else dict(r["node"]),
             metrics=[_metric(mr, items_by.get(mr["metric_pk"], [])) for mr in metrics_by.get(pk, [])],
             timings=[_timing(tr, samples_by.get(tr["timing_pk"], [])) for tr in timings_by.get(pk, [])],
             artifacts=[ArtifactRecord(name=ar["name"], kind=ar["kind"], path=ar["path"], sha256=ar["sha256"],

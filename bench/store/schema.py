@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Version of the layout below. Bump it together with a new step in ``migrations.STEPS``.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = sa.MetaData()
 
@@ -92,6 +92,7 @@ cases = sa.Table(
     # the case's configuration is unknown
     sa.Column("config_hash", sa.String(32)),
     sa.Column("config_free", sa.JSON),
+    sa.Column("node", sa.JSON),  # where the case ran (host, Ray node, GPUs) when not on the run's machine (v6)
     sa.UniqueConstraint("run_id", "suite", "case", name="uq_cases_run_suite_case"),
     sa.Index("ix_cases_suite_case", "suite", "case"),
 )

@@ -32,8 +32,19 @@ def _runner_gone(settings: object) -> bool:
     return isinstance(settings, dict) and runner_gone(settings.get("runner"))
 
 
+# PostgreSQL's SQLSTATEs of a write that met another writer: serialization_failure, deadlock_detected,
+# lock_not_available (our lock_timeout, bench.store.engine). Retrying the whole transaction is the documented cure.
+PG_LOCK_STATES = frozenset({"40001", "40P01", "55P03"})
+SCHEMA_LOCK_KEY = 0x62336400  # pg_advisory_xact_lock key that serializes schema creation and migration ("b3d")
+
+
 def _is_lock_error(exc: BaseException) -> bool:
-    text = str(getattr(exc, "orig", None) or exc).lower()
+    """A write that met another writer's lock (SQLite busy/locked, PostgreSQL serialization, deadlock or lock
+    timeout): worth retrying."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in PG_LOCK_STATES:
+        return True
+    text = str(orig or exc).lower()
     return isinstance(exc, sa.exc.OperationalError) and ("database is locked" in text or "database is busy" in text)
 
 
@@ -91,6 +102,8 @@ class Store:
         if version == schema.SCHEMA_VERSION:
             return
         with self._tx(write=True) as conn:
+            if _engine.is_postgres(self.engine):  # DDL takes no lock on tables not yet there: serialize it ourselves
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
             version = migrations.detect_version(conn, self.where)  # again, under the lock
             if version != schema.SCHEMA_VERSION:
                 migrations.upgrade(conn, version)

@@ -1,4 +1,4 @@
-"""Fixtures for the results-store tests: a realistic run written to a fresh SQLite file."""
+"""Fixtures for the results-store tests: a realistic run written to a fresh SQLite file or PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -28,9 +28,16 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results" / "bench.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, db_path: Path) -> str:
+    """Where the store lives: a SQLite file, or a fresh database of the session's PostgreSQL server (tests/conftest.py;
+    skipped, saying why, where the server's binaries are absent)."""
+    return str(db_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
 @pytest.fixture
-def store(db_path: Path):
-    s = Store.open(db_path)
+def store(db_target: str):
+    s = Store.open(db_target)
     yield s
     s.close()
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench.errors import StoreError
+from bench.results import CaseResult
 from bench.store import SCHEMA_VERSION, Store, migrations
 from bench.store.sample import sample_cases, sample_run
 
@@ -45,6 +46,11 @@ V5_COLUMNS = (("runs", "settings"), ("cases", "config_hash"), ("cases", "config_
 def _drop_v5_columns(con):
     for table, column in V5_COLUMNS:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    _drop_v6_columns(con)
+
+
+def _drop_v6_columns(con):
+    con.execute("ALTER TABLE cases DROP COLUMN node")
 
 
 def _columns(path, table):
@@ -60,7 +66,7 @@ def test_v0_database_is_migrated(tmp_path, as_json):
     _make_v0(path, tmp_path)
     assert "source" not in _columns(path, "runs")
     with Store.open(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 5
+        assert s.schema_version() == SCHEMA_VERSION == 6
         run = s.get_run(sample_run().run_id)
         assert run.source == "run"  # the default the step fills in
         expected = sample_cases(tmp_path / "o2")
@@ -73,7 +79,7 @@ def test_v0_database_is_migrated(tmp_path, as_json):
         assert [as_json(c) for c in s.cases(run.run_id)] == [as_json(c) for c in expected]
     assert "source" in _columns(path, "runs")
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("5",)]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()
 
 
@@ -134,7 +140,7 @@ def test_v1_database_gains_the_calibration_column(tmp_path):
     _store_one_timing(path, TimingResult.from_samples([1.0, 2.0]).to_record("t"))
     _set_version(path, 1, "ALTER TABLE timings DROP COLUMN calibration_s")
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         (case,) = store.cases("r")
         assert case.timings[0].samples == [1.0, 2.0] and case.timings[0].calibration_s is None
 
@@ -151,7 +157,7 @@ def test_v2_database_gains_per_sample_calibration_and_process_sizes(tmp_path):
     assert stored.processes == 2
     _set_version(path, 2)
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         (t,) = store.cases("r")[0].timings
         assert (t.samples, t.calibration_s, t.calibration, t.processes, t.process_sizes) == (
             [1.0, 2.0, 3.0], 1e-3, None, 1, None)
@@ -180,7 +186,7 @@ def test_v3_database_gains_per_process_metric_values(tmp_path):
     con.commit()
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         (mem, psnr) = store.cases("r")[0].metrics
         assert (mem.value, mem.process_values, psnr.items) == (2.0, None, [19.0, 21.0])
     assert "process_values" in _columns(path, "metrics")
@@ -218,3 +224,23 @@ def test_v4_database_gains_settings_config_identity_and_throughput(tmp_path):
     assert [r.mark for r in cmp.rows] == ["unchanged"]  # configuration unknown: compared by name, as before
     assert any("unknown configuration" in n for n in cmp.notes)
     assert all(c in _columns(path, t) for t, c in V5_COLUMNS)
+
+
+def test_v5_database_gains_the_case_node(tmp_path):
+    """v6: ``cases.node`` (where a case ran, --executor ray); older cases read as run on the run's machine."""
+    path = tmp_path / "v5.db"
+    with Store.open(path) as store:
+        store.create_run(sample_run())
+        store.add_case(sample_run().run_id, CaseResult(suite="s", case="c", node={"host": "n1"}))
+    con = sqlite3.connect(path)
+    _drop_v6_columns(con)
+    con.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 6
+        (case,) = store.cases(sample_run().run_id)
+        assert case.node is None
+        store.add_case(sample_run().run_id, CaseResult(suite="s", case="d", node={"host": "n2", "gpus": [0]}))
+        assert store.cases(sample_run().run_id)[1].node == {"host": "n2", "gpus": [0]}
+    assert "node" in _columns(path, "cases")

@@ -14,12 +14,10 @@ from bench.store import SCHEMA_VERSION, Store
 from bench.store.sample import sample_run
 
 
-def _count(path, table: str) -> int:
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    finally:
-        con.close()
+def _count(store: Store, table: str, where: str = "") -> int:
+    """Rows of ``table``, counted by raw SQL on the store's own database (SQLite or PostgreSQL)."""
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT count(*) FROM {table} {where}").scalar()
 
 
 def test_run_and_cases_round_trip(filled, as_json):
@@ -33,17 +31,18 @@ def test_run_and_cases_round_trip(filled, as_json):
     assert back[0].timings[0].samples == cases[0].timings[0].samples
 
 
-def test_rows_land_in_their_tables(filled, db_path):
+def test_rows_land_in_their_tables(filled):
     store, run, cases = filled
-    assert _count(db_path, "cases") == len(cases)
-    assert _count(db_path, "metrics") == sum(len(c.metrics) for c in cases)
-    assert _count(db_path, "metric_items") == sum(len(m.items or []) for c in cases for m in c.metrics)
-    assert _count(db_path, "timing_samples") == sum(len(t.samples) for c in cases for t in c.timings)
-    assert _count(db_path, "artifacts") == sum(len(c.artifacts) for c in cases)
-    assert _count(db_path, "environment") == len(run.environment)
+    assert _count(store, "cases") == len(cases)
+    assert _count(store, "metrics") == sum(len(c.metrics) for c in cases)
+    assert _count(store, "metric_items") == sum(len(m.items or []) for c in cases for m in c.metrics)
+    assert _count(store, "timing_samples") == sum(len(t.samples) for c in cases for t in c.timings)
+    assert _count(store, "artifacts") == sum(len(c.artifacts) for c in cases)
+    assert _count(store, "environment") == len(run.environment)
 
 
-def test_sqlite_is_wal_with_foreign_keys(store, db_path):
+def test_sqlite_is_wal_with_foreign_keys(db_path):
+    store = Store.open(db_path)
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
@@ -51,9 +50,10 @@ def test_sqlite_is_wal_with_foreign_keys(store, db_path):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
     assert store.schema_version() == SCHEMA_VERSION
+    store.close()
 
 
-def test_add_case_replaces_earlier_row_without_orphans(filled, db_path, as_json):
+def test_add_case_replaces_earlier_row_without_orphans(filled, as_json):
     store, run, cases = filled
     failed = cases[3]
     assert failed.status == "nan"
@@ -65,12 +65,8 @@ def test_add_case_replaces_earlier_row_without_orphans(filled, db_path, as_json)
     assert len(back) == len(cases)
     assert as_json(back[(failed.suite, failed.case)]) == as_json(retried)
     # the old NaN metric row is gone, not orphaned
-    con = sqlite3.connect(db_path)
-    assert con.execute("SELECT count(*) FROM metrics WHERE case_pk NOT IN "
-                       "(SELECT case_pk FROM cases)").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM metric_items WHERE metric_pk NOT IN "
-                       "(SELECT metric_pk FROM metrics)").fetchone()[0] == 0
-    con.close()
+    assert _count(store, "metrics", "WHERE case_pk NOT IN (SELECT case_pk FROM cases)") == 0
+    assert _count(store, "metric_items", "WHERE metric_pk NOT IN (SELECT metric_pk FROM metrics)") == 0
     assert (failed.suite, failed.case) in store.done_cases(run.run_id)
 
 
@@ -162,14 +158,14 @@ def test_memory_url_and_reopen(db_path):
         assert s.get_run(sample_run().run_id).git_commit == sample_run().git_commit
 
 
-def test_readers_are_not_blocked_by_an_open_write(filled, db_path):
-    """WAL: a report can read while the runner is inside a case's transaction."""
+def test_readers_are_not_blocked_by_an_open_write(filled, db_target):
+    """WAL (SQLite), MVCC (PostgreSQL): a report can read while the runner is inside a case's transaction."""
     store, run, cases = filled
     with store.engine.connect() as conn:
         conn.execution_options(bench_write=True)
         with conn.begin():  # BEGIN IMMEDIATE: holds the write lock
             conn.exec_driver_sql("DELETE FROM cases")  # uncommitted
-            with Store.open(db_path) as reader:
+            with Store.open(db_target) as reader:
                 assert len(reader.cases(run.run_id)) == len(cases)  # sees the last committed state
             conn.rollback()
     assert len(store.cases(run.run_id)) == len(cases)
