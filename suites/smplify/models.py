@@ -55,4 +55,4 @@ def load_smpl(model_path: str, gender: str, num_betas: int = 10) -> SmplxBody:
 
 
 def describe(model: Any) -> str:
-    return f"{model.name} ({int(model.faces.max()) + 1} vertices, {model.num_joints} joints)"
+    return f"{model.name} ({model.lbs_weights.shape[0]} vertices, {model.num_joints} joints)"
