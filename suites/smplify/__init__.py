@@ -38,6 +38,8 @@ FACINGS = ("front", "side", "away")
 class SmplifyConfig:
     """One SMPLify case; defaults are SMPLify's settings (``standard``)."""
 
+    data: Literal["generated", "lsp"] = param("generated", "targets: generated (body-fits) or LSP with SMPLify's "
+                                              "est_joints.npz (2D metrics only)")
     facing: Literal[FACINGS] = param("front", "targets: front, side (shoulders close) or away from the camera")
     interpenetration: bool = param(False, "add the sphere interpenetration term (SMPLify's option)")
     images: int = param(16, "generated target images")
@@ -80,10 +82,13 @@ class SmplifySuite(Suite):
                             description="SMPLify's settings on 16 generated images"),
         "full": Profile({"images": 64, "random_starts": 32}, per_case={"facing": {"side": {"yaw_range_deg": 15.0}}}),
     }
-    datasets = (DatasetUse("body-fits", params={"count": "images", "image_size": "image_size",
-                                                "focal": "focal_length", "body_height_px": "body_height_px",
-                                                "noise_px": "noise_px", "occlusion": "occlusion",
-                                                "facing": "facing", "yaw_range_deg": "yaw_range_deg"}),)
+    datasets = (
+        DatasetUse("lsp", when={"data": "lsp"}),
+        DatasetUse("body-fits", when={"data": "generated"},
+                   params={"count": "images", "image_size": "image_size", "focal": "focal_length",
+                           "body_height_px": "body_height_px", "noise_px": "noise_px", "occlusion": "occlusion",
+                           "facing": "facing", "yaw_range_deg": "yaw_range_deg"}),
+    )
     tiny = {"images": 2, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 2, "prior_samples": 200,
             "render_images": 1}
     metrics = (
@@ -108,6 +113,8 @@ class SmplifySuite(Suite):
 
     def run(self, case: Case, ctx: Context) -> None:
         c: SmplifyConfig = case.config
+        if c.data == "lsp":
+            return run_lsp(ctx, c)
         with ctx.phase("setup", kind="setup"):
             data = ctx.dataset("body-fits").load()
             check_targets(data)
@@ -148,6 +155,34 @@ class SmplifySuite(Suite):
             img = overlay(pred["vertices"][i], model.faces, c.focal_length, centre, size,
                           data["keypoints2d"][i], pred["keypoints2d"][i])
             ctx.image(f"fit_image{i:03d}", img)
+
+
+def run_lsp(ctx: Context, c: SmplifyConfig) -> None:
+    """SMPLify on LSP images with SMPLify's detections: 2D error, flip counts and fit time per image."""
+    from bench.metrics import reprojection_error_px
+    from suites.smplify.evaluate import BASE_WEIGHTS, report_timing
+    from suites.smplify.lsp import load_lsp_targets
+
+    with ctx.phase("setup", kind="setup"):
+        data = load_lsp_targets(ctx.dataset("lsp").root, c.images)
+        check_targets(data)
+        data["meta"] = {"principal_point": data["centres"][0].tolist()}
+        model, _, fitter = build(c, data, ctx)
+    fits, kp2d = [], []
+    with ctx.phase("fit", items_per_step=1, item_unit="image") as loop:
+        for i in range(len(data["keypoints2d"])):
+            fitter.centre = data["centres"][i]
+            with loop.step():
+                fits.append(fitter.fit(data["keypoints2d"][i], data["confidence"][i]))
+            kp2d.append(evaluate_fits(fitter, fits[-1:])["keypoints2d"][0])
+    vis = (data["confidence"] > 0).double() * torch.tensor(BASE_WEIGHTS, dtype=torch.float64)
+    ctx.metric("reprojection_error", reprojection_error_px(torch.stack(kp2d), data["keypoints2d"], visibility=vis))
+    report_timing(ctx, fits, [p.stem for p in data["files"]])
+    for i in range(min(c.render_images, len(fits))):
+        fitter.centre = data["centres"][i]
+        pred = evaluate_fits(fitter, fits[i: i + 1])
+        ctx.image(f"fit_image{i:03d}", overlay(pred["vertices"][0], model.faces, c.focal_length, fitter.centre,
+                                                data["sizes"][i], data["keypoints2d"][i], kp2d[i]))
 
 
 def _pa(kp: torch.Tensor, gt: torch.Tensor) -> float:

@@ -59,6 +59,11 @@ def report_fits(ctx: Context, pred: dict[str, torch.Tensor], init_kp: torch.Tens
     ctx.metric("pck3d", pck(similarity_align(kp, gt), gt, pck_mm))
     orient = orientation_error_deg(pred["global_orient"], data["global_orient"])
     ctx.metric("orientation_error_deg", float(np.mean(orient)), items=orient, item_ids=ids)
+    report_timing(ctx, fits, ids)
+
+
+def report_timing(ctx: Context, fits: list[Fit], ids: list[str]) -> None:
+    """Flip counts, fit seconds and iterations per image."""
     ctx.metric("flip_tried", float(sum(f.flip_tried for f in fits)), items=[float(f.flip_tried) for f in fits],
                item_ids=ids)
     ctx.metric("flip_chosen", float(sum(f.flip_chosen for f in fits)), items=[float(f.flip_chosen) for f in fits],
