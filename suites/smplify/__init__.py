@@ -9,6 +9,10 @@ body, or the real SMPL through ``smplx`` with ``--set model_path=DIR_OR_FILE`` (
 is a scikit-learn Gaussian mixture (8 full-covariance components, SMPLify's count) fitted to generated poses
 of the built-in body, or SMPLify's ``gmm_08.pkl`` with ``--set pose_prior=FILE``.
 
+``--set data=lsp --set facing=front``: LSP images (the ``lsp`` dataset) with SMPLify's own detections
+``est_joints.npz`` in the same folder, fitted at SMPLify's 2x scale; no 3D truth, so 2D error, flips and time
+only (:mod:`suites.smplify.lsp`). No Human3.6M case: its protocol-2 frame selection was not checked here.
+
 SMPLify's settings and where each number comes from: :mod:`suites.smplify.fit`, :mod:`suites.smplify.priors`.
 ``standard``/``full`` use them as published (100 iterations per stage, 16 / 64 images, 8 / 32 random starts);
 ``smoke`` runs 3 images at 30 L-BFGS iterations per stage and 2 random starts.
