@@ -41,6 +41,14 @@ for _spec in (
                                     "manifest.json"),
                 _G + "body:check_body", _G + "body:load_body", _G + "body:generate_body",
                 {"count": 16, "image_size": 256, "focal": 500.0, "noise_px": 0.0}),
+    DatasetSpec("body-fits", "SMPLify fitting targets from the built-in procedural body: LSP-order 2D keypoints "
+                "with confidences, occlusions and detector-like noise; GT 3D keypoints, joints, vertices, shape "
+                "and pose", "BSD-3-Clause (bench3d)", GENERATED, "NPY + JSON", "1",
+                ("meta.json", "keypoints2d.npy", "confidence.npy", "visible.npy", "keypoints3d.npy", "joints3d.npy",
+                 "vertices.npy", "betas.npy", "global_orient.npy", "body_pose.npy", "transl.npy", "manifest.json"),
+                _G + "body_fits:check_body_fits", _G + "body_fits:load_body_fits", _G + "body_fits:generate_body_fits",
+                {"count": 16, "image_size": 256, "focal": 5000.0, "body_height_px": 200.0, "noise_px": 2.0,
+                 "occlusion": 0.1, "facing": "front", "yaw_range_deg": 45.0}),
     DatasetSpec("gan-shapes", "GAN training images: coloured primitives (discs, boxes, triangles) composed on a "
                 "background", "BSD-3-Clause (bench3d)", GENERATED, "PNG + JSON", "1",
                 ("images/<i>.png", "scenes.json", "manifest.json"),

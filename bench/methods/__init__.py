@@ -10,6 +10,8 @@ A suite never imports another suite's package; what two or more suites need live
 - :mod:`bench.methods.heldout`: held-out scoring of renders with the harness's metrics (PSNR, SSIM,
   silhouette IoU, LPIPS) and the render-vs-truth strip. Used by ``volumes`` and ``nerf``.
 - :mod:`bench.methods.budget`: the memory check made before a fit starts. Used by ``volumes`` and ``nerf``.
+- :mod:`bench.methods.body_model` and :mod:`bench.methods.procedural_body`: a body model with SMPL's maths and
+  call signature, and the built-in procedural body. Used by the ``body-fits`` generator and ``smplify``.
 
 What only one suite uses stays in that suite's package (the voxel grid in ``suites/volumes``, the
 radiance field MLP and its training loop in ``suites/nerf``).
