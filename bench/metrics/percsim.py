@@ -74,7 +74,7 @@ def hub_checkpoint(net: str) -> Path:
 
 def how_to(net: str) -> str:
     return (f"place torchvision's ImageNet checkpoint {CHECKPOINTS[net]} in {hub_checkpoint(net).parent} "
-            f"($TORCH_HOME/hub/checkpoints) or pass its path (suite option vgg_weights=PATH)")
+            f"($TORCH_HOME/hub/checkpoints) or pass its path (synsin suite: --set {net}_weights=PATH)")
 
 
 def weights_file(net: str, weights_path: str | Path | None) -> Path:

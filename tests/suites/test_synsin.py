@@ -100,15 +100,20 @@ def test_byo_folder_reproduces_direct_metrics(pairs, tmp_path):
     pred = ((tgt + 0.1 * torch.randn(tgt.shape, generator=g)).clamp(0, 1) * 255).round() / 255
     ids = [f"{i:04d}" for i in range(len(tgt))]
     ev.write_prediction_folder(tmp_path / "preds", pred, tgt, pairs["src_images"], ids)
-    direct = ev.score(pred, tgt, None, ev.Weights(), ids)
+    from bench.metrics.percsim import VGGFeatures
+
+    torch.save(VGGFeatures("vgg16", (30,)).state_dict(), tmp_path / "vgg16.pth")  # random: tests the path only
+    weights = ev.Weights(vgg16=str(tmp_path / "vgg16.pth"))
+    direct = ev.score(pred, tgt, None, weights, ids)
     suite = Registry().get("synsin")
-    case = suite.cases("smoke", {"dataset": "predictions", "predictions": str(tmp_path / "preds")})[0]
+    case = suite.cases("smoke", {"dataset": "predictions", "predictions": str(tmp_path / "preds"),
+                                 "vgg16_weights": weights.vgg16})[0]
     spec = {"suite": "synsin", "case": case.name, "params": case.params, "profile": "smoke", "device": "cpu",
             "seed": 0, "backend": "torch", "artifact_root": str(tmp_path / "a"), "data_root": str(tmp_path / "d")}
     res = run_spec(spec)
     assert res.status == "ok", res.error
     got = {m.name: m for m in res.metrics}
-    for name in ("psnr", "ssim"):
+    for name in ("psnr", "ssim", "perc_sim"):
         assert got[name].items == pytest.approx(direct[name].items, abs=1e-9)
         assert got[name].fingerprint == direct[name].fingerprint
     copy = ev.score(pairs["src_images"], tgt, None, ev.Weights(), ids)["psnr"]
@@ -146,3 +151,17 @@ def test_content_loss_needs_weights(tmp_path, monkeypatch):
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "small.pth")
     with pytest.raises(ValueError, match="small.pth is not a torchvision vgg19 checkpoint"):
         VGGContentLoss(tmp_path / "small.pth")
+
+
+@pytest.mark.slow
+def test_smoke_model_between_copy_and_true_depth_reprojection(tmp_path):
+    """Acceptance: on held-out pairs of unseen scenes, copy source < SynSin (L1, smoke) < reproject with true depth."""
+    suite = Registry().get("synsin")
+    case = {c.name: c for c in suite.cases("smoke")}["dataset=builtin,loss=l1"]
+    spec = {"suite": "synsin", "case": case.name, "params": case.params, "profile": "smoke", "device": "cpu",
+            "seed": 0, "backend": "torch", "artifact_root": str(tmp_path / "a"), "data_root": str(tmp_path / "d"),
+            "threads": 1}
+    res = run_spec(spec)
+    assert res.status == "ok", res.error
+    got = {m.name: m.value for m in res.metrics}
+    assert got["psnr_copy"] + 1.0 < got["psnr"] < got["psnr_reproject"], got
