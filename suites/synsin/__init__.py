@@ -65,6 +65,10 @@ class SynSinConfig:
     grid_pairs: int = param(4, "test pairs in the image grid artifact", identity=False)
     predictions: str = param("", "dataset=predictions: the folder (<folder>/<id>/output_image_.png, "
                                  "tgt_image_.png[, input_image_.png])", identity=False)
+    pred_name: str = param(ev.PRED_NAME, "dataset=predictions: prediction file in each pair folder (SynSin's "
+                                         "KITTI eval: im_B.png)", identity=False)
+    target_name: str = param(ev.TARGET_NAME, "dataset=predictions: target file (SynSin's KITTI eval: im_res.png)",
+                             identity=False)
     vgg16_weights: str = param("", "torchvision vgg16 checkpoint for PercSim ('' = torch hub cache)", identity=False)
     lpips_weights: str = param("", "torchvision alexnet checkpoint for LPIPS ('' = torch hub cache)", identity=False)
     vgg19_weights: str = param("", "torchvision vgg19 checkpoint for the content loss ('' = torch hub cache)")
@@ -186,7 +190,7 @@ class SynSinSuite(Suite):
             raise NotAvailable("dataset=predictions needs a folder: --set predictions=PATH (SynSin's evaluation "
                                f"layout: <folder>/<id>/{ev.PRED_NAME}, {ev.TARGET_NAME}[, {ev.INPUT_NAME}])")
         with ctx.phase("evaluate", kind="evaluate"):
-            f = ev.read_prediction_folder(c.predictions)
+            f = ev.read_prediction_folder(c.predictions, c.pred_name, c.target_name)
             ctx.log(f"synsin: {len(f['ids'])} predicted pairs from {c.predictions}")
             ev.record(ctx, ev.score(f["pred"], f["target"], None, weights, f["ids"]), "model", f["ids"])
             if f["src"] is not None:
