@@ -158,8 +158,7 @@ class SynSinSuite(Suite):
         with ctx.phase("evaluate", kind="evaluate"):
             src = test["src_images"].permute(0, 3, 1, 2)
             rep, _ = reproject(t3d, src, test["src_depth"], test["R_rel"], test["T_rel"], test["focal"],
-                               test["principal_point"], test["fov"], ModelConfig(radius_px=c.radius_px,
-                                                                                 points_per_pixel=8))
+                               test["principal_point"], ModelConfig(radius_px=c.radius_px, points_per_pixel=8))
             outs = {"model": pred, "copy": test["src_images"], "reproject": rep.permute(0, 2, 3, 1)}
             scores = {m: ev.score(outs[m], test["tgt_images"], test["disoccluded"], weights, test["ids"])
                       for m in ev.METHODS}

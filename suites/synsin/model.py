@@ -129,15 +129,19 @@ def lift(depth: torch.Tensor, focal: torch.Tensor, principal_point: torch.Tensor
     return rays * depth.reshape(n, -1, 1)
 
 
-def splat(t3d: Any, points: torch.Tensor, feats: torch.Tensor, fov: float, image_size: tuple[int, int],
-          cfg: ModelConfig, background: float | None = None) -> torch.Tensor:
+def splat(t3d: Any, points: torch.Tensor, feats: torch.Tensor, focal: torch.Tensor, principal_point: torch.Tensor,
+          image_size: tuple[int, int], cfg: ModelConfig, background: float | None = None) -> torch.Tensor:
     """Render target-camera points (N, P, 3) carrying features (N, P, C) into (N, C, H, W) with the backend's
-    PointsRasterizer + AlphaCompositor (radius ``cfg.radius_px`` pixels, ``cfg.points_per_pixel`` per pixel)."""
+    PointsRasterizer + AlphaCompositor (radius ``cfg.radius_px`` pixels, ``cfg.points_per_pixel`` per pixel).
+
+    The camera is a screen-space ``PerspectiveCameras`` (focal, principal_point (2,) in pixels), so a point lifted
+    by :func:`lift` from pixel (u, v) lands on that pixel."""
     r = t3d.renderer
-    n = points.shape[0]
-    eye = torch.eye(3, device=points.device).expand(n, 3, 3)
-    cams = r.FoVPerspectiveCameras(R=eye, T=torch.zeros(n, 3, device=points.device), fov=fov, znear=0.01,
-                                   device=points.device)
+    n, dev = points.shape[0], points.device
+    cams = r.PerspectiveCameras(focal_length=focal.to(points).reshape(1, 2).expand(n, 2),
+                                principal_point=principal_point.to(points).reshape(1, 2).expand(n, 2), in_ndc=False,
+                                image_size=[tuple(image_size)] * n, R=torch.eye(3, device=dev).expand(n, 3, 3),
+                                T=torch.zeros(n, 3, device=dev), device=dev)
     radius = float(cfg.radius_px) / float(min(image_size)) * 2.0
     settings = r.PointsRasterizationSettings(image_size=image_size, radius=radius,
                                              points_per_pixel=cfg.points_per_pixel)
@@ -151,7 +155,7 @@ def splat(t3d: Any, points: torch.Tensor, feats: torch.Tensor, fov: float, image
 
 
 class SynSin(nn.Module):
-    """The generator: ``forward(src (N, 3, H, W), R_rel (N, 3, 3), T_rel (N, 3), focal, pp, fov)`` -> predicted
+    """The generator: ``forward(src (N, 3, H, W), R_rel (N, 3, 3), T_rel (N, 3), focal, pp)`` (pixels) -> predicted
     target image (N, 3, H, W) and the regressed depth (N, 1, H, W)."""
 
     def __init__(self, t3d: Any, cfg: ModelConfig) -> None:
@@ -164,7 +168,7 @@ class SynSin(nn.Module):
         self.refine = RefineNet(cfg.channels + (3 if cfg.rgb_skip else 0), cfg.channels, cfg.blocks, cfg.residual)
 
     def forward(self, src: torch.Tensor, R_rel: torch.Tensor, T_rel: torch.Tensor, focal: torch.Tensor,
-                principal_point: torch.Tensor, fov: float) -> tuple[torch.Tensor, torch.Tensor]:
+                principal_point: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, _, h, w = src.shape
         feats = self.features(src)
         if self.cfg.rgb_skip:  # SynSin's --use_rgb_features carries colour only; here colour + learned features
@@ -172,12 +176,12 @@ class SynSin(nn.Module):
         feats = feats.flatten(2).transpose(1, 2)
         depth = self.depth(src)
         pts = lift(depth, focal, principal_point) @ R_rel + T_rel[:, None]
-        projected = splat(self.t3d, pts, feats, fov, (h, w), self.cfg)
+        projected = splat(self.t3d, pts, feats, focal, principal_point, (h, w), self.cfg)
         return self.refine(projected), depth
 
 
 def reproject(t3d: Any, src: torch.Tensor, depth: torch.Tensor, R_rel: torch.Tensor, T_rel: torch.Tensor,
-              focal: torch.Tensor, principal_point: torch.Tensor, fov: float, cfg: ModelConfig
+              focal: torch.Tensor, principal_point: torch.Tensor, cfg: ModelConfig
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """The "reproject with true depth" reference: source colours (N, 3, H, W) splatted at the true depth
     (N, H, W) into the target view; returns the image and its coverage (N, H, W) bool. Uncovered pixels keep the
@@ -185,7 +189,7 @@ def reproject(t3d: Any, src: torch.Tensor, depth: torch.Tensor, R_rel: torch.Ten
     n, _, h, w = src.shape
     pts = lift(depth[:, None], focal, principal_point) @ R_rel + T_rel[:, None]
     rgba = torch.cat([src, torch.ones_like(src[:, :1])], 1).flatten(2).transpose(1, 2)
-    out = splat(t3d, pts, rgba, fov, (h, w), cfg)
+    out = splat(t3d, pts, rgba, focal, principal_point, (h, w), cfg)
     cover = out[:, 3:]
     img = out[:, :3] / cover.clamp(min=1e-6)
     hit = cover > 0.05

@@ -115,7 +115,7 @@ def train_synsin(model: SynSin, pairs: dict[str, Any], cfg: TrainConfig, device:
     src = pairs["src_images"].permute(0, 3, 1, 2).to(device)
     tgt = pairs["tgt_images"].permute(0, 3, 1, 2).to(device)
     R, T = pairs["R_rel"].to(device), pairs["T_rel"].to(device)
-    focal, pp, fov = pairs["focal"].to(device), pairs["principal_point"].to(device), float(pairs["fov"])
+    focal, pp = pairs["focal"].to(device), pairs["principal_point"].to(device)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g, betas=cfg.betas)
     disc = MultiscaleD(cfg).to(device) if "gan" in cfg.loss else None
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=cfg.betas) if disc is not None else None
@@ -125,7 +125,7 @@ def train_synsin(model: SynSin, pairs: dict[str, Any], cfg: TrainConfig, device:
     for _ in range(cfg.iterations):
         with loop.step():
             idx = next(it)
-            pred, _ = model(src[idx], R[idx], T[idx], focal, pp, fov)
+            pred, _ = model(src[idx], R[idx], T[idx], focal, pp)
             loss = cfg.lambda_l1 * nn.functional.l1_loss(pred, tgt[idx])
             if content is not None and "content" in cfg.loss:
                 loss = loss + cfg.lambda_content * content(pred, tgt[idx])
@@ -151,10 +151,10 @@ def predict(model: SynSin, pairs: dict[str, Any], device: str, batch_size: int =
     """Predicted target images (N, H, W, 3) on CPU for every pair, in eval mode."""
     model.eval()
     src = pairs["src_images"].permute(0, 3, 1, 2)
-    focal, pp, fov = pairs["focal"].to(device), pairs["principal_point"].to(device), float(pairs["fov"])
+    focal, pp = pairs["focal"].to(device), pairs["principal_point"].to(device)
     out = []
     for a in range(0, len(src), batch_size):
         s = slice(a, a + batch_size)
-        pred, _ = model(src[s].to(device), pairs["R_rel"][s].to(device), pairs["T_rel"][s].to(device), focal, pp, fov)
+        pred, _ = model(src[s].to(device), pairs["R_rel"][s].to(device), pairs["T_rel"][s].to(device), focal, pp)
         out.append(pred.permute(0, 2, 3, 1).cpu())
     return torch.cat(out)

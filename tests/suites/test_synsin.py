@@ -32,7 +32,7 @@ def test_reproject_identity_pose_returns_source(t3d, pairs):
     src = pairs["src_images"][:2].permute(0, 3, 1, 2)
     eye, zero = torch.eye(3).expand(2, 3, 3), torch.zeros(2, 3)
     out, hit = reproject(t3d, src, pairs["src_depth"][:2], eye, zero, pairs["focal"], pairs["principal_point"],
-                         pairs["fov"], ModelConfig(radius_px=1.0, points_per_pixel=4))
+                         ModelConfig(radius_px=1.0, points_per_pixel=4))
     assert hit.all()
     assert (out - src).abs().max() < 0.02  # each pixel's own point is nearest; neighbours only graze it
 
@@ -42,7 +42,7 @@ def test_reproject_true_depth_matches_target_where_visible(t3d, pairs):
     copying the source (the dataset's poses, depths and the renderer's camera agree)."""
     src = pairs["src_images"].permute(0, 3, 1, 2)
     out, _ = reproject(t3d, src, pairs["src_depth"], pairs["R_rel"], pairs["T_rel"], pairs["focal"],
-                       pairs["principal_point"], pairs["fov"], ModelConfig(radius_px=1.0, points_per_pixel=4))
+                       pairs["principal_point"], ModelConfig(radius_px=1.0, points_per_pixel=4))
     tgt = pairs["tgt_images"].permute(0, 3, 1, 2)
     vis = ~pairs["disoccluded"]
     err = (out - tgt).square().mean(1)[vis].mean()
@@ -66,7 +66,7 @@ def test_depth_net_range_and_gradients_reach_depth(t3d):
     for residual, parts in ((False, ("depth", "features")), (True, ("depth",))):
         cfg = ModelConfig(channels=4, blocks=1, radius_px=1.5, points_per_pixel=4, rgb_skip=True, residual=residual)
         model = SynSin(t3d, cfg)
-        pred, depth = model(x, R, T, torch.tensor([14.0, 14.0]), torch.tensor([8.0, 8.0]), 60.0)
+        pred, depth = model(x, R, T, torch.tensor([14.0, 14.0]), torch.tensor([8.0, 8.0]))
         assert pred.shape == (2, 3, 16, 16) and 0 <= pred.min() and pred.max() <= 1
         pred.mean().backward()
         for part in parts:
@@ -75,16 +75,17 @@ def test_depth_net_range_and_gradients_reach_depth(t3d):
 
 
 def test_lift_projects_back_through_splat_camera(t3d):
-    """A point lifted from pixel (u, v) lands on that pixel in the splat camera (FoV 60, square image)."""
-    h = w = 9
-    f = 0.5 * w / np.tan(np.radians(30.0))
+    """A point lifted from pixel (u, v) lands on that pixel in the splat camera, off-centre principal point and
+    unequal focal lengths included (the non-square real datasets' case)."""
+    h, w = 9, 12
+    focal, pp = torch.tensor([10.0, 13.0]), torch.tensor([4.0, 5.5])
     depth = torch.full((1, 1, h, w), 1e3)
-    depth[0, 0, 2, 6] = 2.0
-    pts = lift(depth, torch.tensor([f, f]), torch.tensor([w / 2, h / 2]))
+    depth[0, 0, 2, 9] = 2.0
+    pts = lift(depth, focal, pp)
     feats = torch.zeros(1, h * w, 1)
-    feats[0, 2 * w + 6] = 1.0
-    img = splat(t3d, pts, feats, 60.0, (h, w), ModelConfig(radius_px=0.5, points_per_pixel=1))
-    assert img[0, 0].argmax().item() == 2 * w + 6
+    feats[0, 2 * w + 9] = 1.0
+    img = splat(t3d, pts, feats, focal, pp, (h, w), ModelConfig(radius_px=0.5, points_per_pixel=1))
+    assert img[0, 0].argmax().item() == 2 * w + 9
 
 
 def test_split_is_by_scene(pairs):
