@@ -37,8 +37,10 @@ from suites.synsin.train import TrainConfig, predict, train_synsin
 class SynSinConfig:
     """One SynSin case; defaults are SynSin's settings (``standard``) on generated pairs."""
 
-    dataset: Literal["builtin", "predictions"] = param("builtin", "builtin (generated view-pairs) or predictions "
-                                                                 "(a folder in SynSin's evaluation layout)")
+    dataset: Literal["builtin", "realestate10k", "kitti", "predictions"] = param(
+        "builtin", "builtin (generated view-pairs), realestate10k / kitti (with a pair list), or predictions (a "
+                   "folder in SynSin's evaluation layout)")
+    pairs_file: str = param("", "realestate10k / kitti: the pair list ('' = <dataset root>/synsin_pairs.txt)")
     loss: Literal["l1", "l1+gan", "l1+gan+content"] = param("l1+gan+content", "training loss (SynSin: l1 + 10 "
                                                             "content + hinge GAN + 10 feature matching)")
     scenes: int = param(64, "builtin: distinct generated scenes")
@@ -120,10 +122,16 @@ class SynSinSuite(Suite):
                           "rgb_skip": True, "residual": True, "iterations": 150, "lr_g": 1e-3, "ndf": 16},
                          grid={"loss": ["l1", "l1+gan"]},
                          description="CPU: 16 rooms at 40x40 (4 held out), small nets, 150 iterations"),
-        "standard": Profile(description="one GPU: SynSin's network sizes and renderer at 256x256"),
+        # SynSin's options.py: RealEstate10K depth in [1, 100], KITTI [1, 50] regressed in inverse depth
+        "standard": Profile(grid={"dataset": ["builtin", "realestate10k", "kitti"]},
+                            per_case={"dataset": {"realestate10k": {"max_z": 100.0},
+                                                  "kitti": {"max_z": 50.0, "inverse_depth": True}}},
+                            description="one GPU: SynSin's network sizes and renderer at 256x256"),
         "full": Profile({"scenes": 256, "test_scenes": 32, "iterations": 200000}),
     }
-    datasets = (DatasetUse("view-pairs", when={"dataset": "builtin"}, params=_view_pairs_params),)
+    datasets = (DatasetUse("view-pairs", when={"dataset": "builtin"}, params=_view_pairs_params),
+                DatasetUse("realestate10k", when={"dataset": "realestate10k"}),
+                DatasetUse("kitti-synsin", when={"dataset": "kitti"}))
     tiny = {"scenes": 2, "test_scenes": 1, "pairs_per_scene": 2, "image_size": 16, "channels": 4, "blocks": 1,
             "radius_px": 1.5, "points_per_pixel": 2, "iterations": 2, "batch_size": 2, "ndf": 4, "grid_pairs": 1,
             "rgb_skip": True, "residual": True}
@@ -142,8 +150,11 @@ class SynSinSuite(Suite):
         tcfg = TrainConfig(loss=c.loss, iterations=c.iterations, batch_size=c.batch_size, lr_g=c.lr_g, lr_d=c.lr_d,
                            ndf=c.ndf)
         with ctx.phase("setup", kind="setup"):
-            pairs = ctx.dataset("view-pairs").load()
+            pairs = self.pairs(c, ctx)
             train, test = split(pairs, "train"), split(pairs, "test")
+            if not train["ids"] or not test["ids"]:
+                raise ValueError(f"synsin: {len(train['ids'])} training and {len(test['ids'])} test pairs; "
+                                 "expected both splits to have pairs")
             ctx.log(f"synsin: {len(set(train['scenes']))} training scenes ({len(train['ids'])} pairs), "
                     f"{len(set(test['scenes']))} unseen test scenes ({len(test['ids'])} pairs) at "
                     f"{c.image_size}x{c.image_size}; loss {c.loss}, {c.iterations} iterations on {ctx.device}")
@@ -156,24 +167,41 @@ class SynSinSuite(Suite):
             with inf.step():
                 pred = predict(model, test, ctx.device)
         with ctx.phase("evaluate", kind="evaluate"):
-            src = test["src_images"].permute(0, 3, 1, 2)
-            rep, _ = reproject(t3d, src, test["src_depth"], test["R_rel"], test["T_rel"], test["focal"],
-                               test["principal_point"], ModelConfig(radius_px=c.radius_px, points_per_pixel=8))
-            outs = {"model": pred, "copy": test["src_images"], "reproject": rep.permute(0, 2, 3, 1)}
-            scores = {m: ev.score(outs[m], test["tgt_images"], test["disoccluded"], weights, test["ids"])
-                      for m in ev.METHODS}
-        for m in ev.METHODS:
+            outs = {"model": pred, "copy": test["src_images"]}
+            if "src_depth" in test:
+                rep, _ = reproject(t3d, test["src_images"].permute(0, 3, 1, 2), test["src_depth"], test["R_rel"],
+                                   test["T_rel"], test["focal"], test["principal_point"],
+                                   ModelConfig(radius_px=c.radius_px, points_per_pixel=8))
+                outs["reproject"] = rep.permute(0, 2, 3, 1)
+            else:
+                ctx.log(f"reproject with true depth: not available ({c.dataset} has no depth)")
+            scores = {m: ev.score(o, test["tgt_images"], test.get("disoccluded"), weights, test["ids"])
+                      for m, o in outs.items()}
+        for m in outs:
             ev.record(ctx, scores[m], m, test["ids"])
         ctx.metric("final_loss", res.losses[-1])
         ctx.metric("inference_images_per_s", n_test / max(inf.elapsed, 1e-9))
         ctx.curve("loss_curve", list(range(1, len(res.losses) + 1)), res.losses, x_label="iteration",
                   y_label=f"generator loss ({c.loss})")
-        k = min(c.grid_pairs, n_test)
-        ctx.image("source_target_prediction_copy_reproject", ev.grid(
-            [[test["src_images"][i], test["tgt_images"][i], pred[i], outs["reproject"][i],
-              test["disoccluded"][i, ..., None].float().expand(-1, -1, 3)] for i in range(k)]))
-        ctx.log("held-out PSNR: copy {:.2f} < model {:.2f} < reproject {:.2f} dB".format(
-            *(scores[m]["psnr"].value for m in ("copy", "model", "reproject"))))
+        rows = []
+        for i in range(min(c.grid_pairs, n_test)):
+            row = [test["src_images"][i], test["tgt_images"][i], pred[i]]
+            if "reproject" in outs:
+                row += [outs["reproject"][i], test["disoccluded"][i, ..., None].float().expand(-1, -1, 3)]
+            rows.append(row)
+        ctx.image("source_target_prediction_reproject_disocclusion", ev.grid(rows))
+        ctx.log("held-out PSNR (dB): " + ", ".join(f"{m} {s['psnr'].value:.2f}" for m, s in scores.items()))
+
+    @staticmethod
+    def pairs(c: SynSinConfig, ctx: Context) -> dict[str, Any]:
+        """All pairs of the case's dataset in the view-pairs layout (``splits`` marks train / test)."""
+        if c.dataset == "builtin":
+            return ctx.dataset("view-pairs").load()
+        from suites.synsin.standard import load_pairs, pair_list_path
+
+        name = "realestate10k" if c.dataset == "realestate10k" else "kitti-synsin"
+        root = ctx.dataset(name).root
+        return load_pairs(c.dataset, root, pair_list_path(root, c.pairs_file, name), c.image_size)
 
     @staticmethod
     def content_loss(c: SynSinConfig, device: str) -> torch.nn.Module:

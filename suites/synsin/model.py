@@ -120,12 +120,14 @@ class RefineNet(nn.Module):
 
 def lift(depth: torch.Tensor, focal: torch.Tensor, principal_point: torch.Tensor) -> torch.Tensor:
     """Camera-space points (N, H*W, 3) of every pixel centre at ``depth`` (N, 1, H, W); focal, principal_point
-    (2,) in pixels; PyTorch3D axes (+X left, +Y up, +Z into the screen)."""
+    (2,) or (N, 2) in pixels; PyTorch3D axes (+X left, +Y up, +Z into the screen)."""
     n, _, h, w = depth.shape
     v, u = torch.meshgrid(torch.arange(h, device=depth.device, dtype=depth.dtype) + 0.5,
                           torch.arange(w, device=depth.device, dtype=depth.dtype) + 0.5, indexing="ij")
-    f, c = focal.to(depth), principal_point.to(depth)
-    rays = torch.stack([-(u - c[0]) / f[0], -(v - c[1]) / f[1], torch.ones_like(u)], -1).reshape(1, -1, 3)
+    f = focal.to(depth).reshape(-1, 1, 1, 2)
+    c = principal_point.to(depth).reshape(-1, 1, 1, 2)
+    x, y = -(u - c[..., 0]) / f[..., 0], -(v - c[..., 1]) / f[..., 1]
+    rays = torch.stack([x, y, torch.ones_like(x)], -1).reshape(x.shape[0], -1, 3)
     return rays * depth.reshape(n, -1, 1)
 
 
@@ -134,12 +136,12 @@ def splat(t3d: Any, points: torch.Tensor, feats: torch.Tensor, focal: torch.Tens
     """Render target-camera points (N, P, 3) carrying features (N, P, C) into (N, C, H, W) with the backend's
     PointsRasterizer + AlphaCompositor (radius ``cfg.radius_px`` pixels, ``cfg.points_per_pixel`` per pixel).
 
-    The camera is a screen-space ``PerspectiveCameras`` (focal, principal_point (2,) in pixels), so a point lifted
-    by :func:`lift` from pixel (u, v) lands on that pixel."""
+    The camera is a screen-space ``PerspectiveCameras`` (focal, principal_point (2,) or (N, 2) pixels), so a point
+    lifted by :func:`lift` from pixel (u, v) lands on that pixel."""
     r = t3d.renderer
     n, dev = points.shape[0], points.device
-    cams = r.PerspectiveCameras(focal_length=focal.to(points).reshape(1, 2).expand(n, 2),
-                                principal_point=principal_point.to(points).reshape(1, 2).expand(n, 2), in_ndc=False,
+    cams = r.PerspectiveCameras(focal_length=focal.to(points).reshape(-1, 2).expand(n, 2),
+                                principal_point=principal_point.to(points).reshape(-1, 2).expand(n, 2), in_ndc=False,
                                 image_size=[tuple(image_size)] * n, R=torch.eye(3, device=dev).expand(n, 3, 3),
                                 T=torch.zeros(n, 3, device=dev), device=dev)
     radius = float(cfg.radius_px) / float(min(image_size)) * 2.0

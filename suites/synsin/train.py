@@ -106,6 +106,11 @@ def batches(n: int, size: int, generator: torch.Generator) -> Iterator[torch.Ten
             yield perm[a:a + size]
 
 
+def per_pair(x: torch.Tensor, idx: Any) -> torch.Tensor:
+    """Intrinsics of the selected pairs: (2,) shared by all pairs, or (N, 2) indexed."""
+    return x[idx] if x.ndim == 2 else x
+
+
 def train_synsin(model: SynSin, pairs: dict[str, Any], cfg: TrainConfig, device: str, loop: Phase,
                  content: nn.Module | None = None, generator: torch.Generator | None = None) -> TrainResult:
     """Optimise ``model`` on training ``pairs`` (the view-pairs layout, images (N, H, W, 3)); one step of ``loop``
@@ -125,7 +130,7 @@ def train_synsin(model: SynSin, pairs: dict[str, Any], cfg: TrainConfig, device:
     for _ in range(cfg.iterations):
         with loop.step():
             idx = next(it)
-            pred, _ = model(src[idx], R[idx], T[idx], focal, pp)
+            pred, _ = model(src[idx], R[idx], T[idx], per_pair(focal, idx), per_pair(pp, idx))
             loss = cfg.lambda_l1 * nn.functional.l1_loss(pred, tgt[idx])
             if content is not None and "content" in cfg.loss:
                 loss = loss + cfg.lambda_content * content(pred, tgt[idx])
@@ -155,6 +160,7 @@ def predict(model: SynSin, pairs: dict[str, Any], device: str, batch_size: int =
     out = []
     for a in range(0, len(src), batch_size):
         s = slice(a, a + batch_size)
-        pred, _ = model(src[s].to(device), pairs["R_rel"][s].to(device), pairs["T_rel"][s].to(device), focal, pp)
+        pred, _ = model(src[s].to(device), pairs["R_rel"][s].to(device), pairs["T_rel"][s].to(device),
+                        per_pair(focal, s), per_pair(pp, s))
         out.append(pred.permute(0, 2, 3, 1).cpu())
     return torch.cat(out)
