@@ -87,7 +87,8 @@ def split(pairs: dict[str, Any], name: str) -> dict[str, Any]:
     n = len(pairs["splits"])
     out = {}
     for k, v in pairs.items():
-        if isinstance(v, torch.Tensor) and v.ndim and v.shape[0] == n:
+        shared = k in ("focal", "principal_point") and isinstance(v, torch.Tensor) and v.ndim == 1
+        if isinstance(v, torch.Tensor) and v.ndim and v.shape[0] == n and not shared:
             out[k] = v[keep]
         elif isinstance(v, list) and len(v) == n:
             out[k] = [v[i] for i in keep]

@@ -88,7 +88,7 @@ def _pair_cameras(p3d: Any, rng: np.random.Generator, dist: float, max_angle: fl
 def generate_view_pairs(out: Path, seed: int, count: int, image_size: int, max_angle: float, dist: float,
                         fov: float, scenes: int = 1, test_scenes: int = 0, max_shift: float = 0.3) -> None:
     """``scenes`` x ``count`` pairs; scene k is in the test split when k >= scenes - test_scenes."""
-    if int(scenes) < 1 or not 0 <= int(test_scenes) < max(int(scenes), 2) or int(count) < 1:
+    if int(scenes) < 1 or not 0 <= int(test_scenes) < int(scenes) or int(count) < 1:
         raise ValueError(f"view-pairs: expected count >= 1, scenes >= 1 and 0 <= test_scenes < scenes, got "
                          f"count={count}, scenes={scenes}, test_scenes={test_scenes}")
     p3d = backend("torch")
