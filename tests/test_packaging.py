@@ -75,6 +75,7 @@ def test_the_five_builtin_suites_are_entry_points():
         "nerf": "suites.nerf:NerfSuite",
         "pose": "suites.pose:PoseSuite",
         "smplify": "suites.smplify:SmplifySuite",
+        "synsin": "suites.synsin:SynSinSuite",
     }
 
 

@@ -28,13 +28,14 @@ for _spec in (
                 _G + "shape_views:check_shape_views", _G + "shape_views:load_shape_views",
                 _G + "shape_views:generate_shape_views",
                 {"count": 8, "image_size": 64, "voxel_size": 32, "dist": 2.5, "fov": 50.0}),
-    DatasetSpec("view-pairs", "source/target view pairs of a mesh scene with relative pose and depth (SynSin-like)",
-                "BSD-3-Clause (bench3d)", GENERATED, "PNG + NPY + JSON", "1",
+    DatasetSpec("view-pairs", "source/target view pairs of room scenes with relative pose and depth, split by scene "
+                "(SynSin-like)", "BSD-3-Clause (bench3d)", GENERATED, "PNG + NPY + JSON", "2",
                 ("pairs.json", "<i>/src.png", "<i>/tgt.png", "<i>/src_depth.npy", "<i>/tgt_depth.npy",
                  "manifest.json"),
                 _G + "view_pairs:check_view_pairs", _G + "view_pairs:load_view_pairs",
                 _G + "view_pairs:generate_view_pairs",
-                {"count": 8, "image_size": 64, "max_angle": 20.0, "dist": 3.0, "fov": 60.0}),
+                {"count": 4, "image_size": 64, "max_angle": 20.0, "dist": 3.0, "fov": 60.0, "scenes": 16,
+                 "test_scenes": 4, "max_shift": 0.3}),
     DatasetSpec("body-keypoints", "2D keypoints with known 3D joints and pinhole cameras from an articulated "
                 "stick-figure body (SMPLify-like fitting targets)", "BSD-3-Clause (bench3d)", GENERATED,
                 "JSON + NPY", "1", ("skeleton.json", "joints3d.npy", "keypoints2d.npy", "cameras.json",

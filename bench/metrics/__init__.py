@@ -23,7 +23,7 @@ _LAZY = {
     "chamfer_distance": "geometry", "normal_consistency": "geometry", "f1_score": "geometry",
     "compare_meshes": "meshes", "MeshMetrics": "meshes", "PROTOCOLS": "meshes",
     "psnr": "image", "ssim": "image", "PSNR": "image", "SSIM": "image",
-    "lpips": "perceptual", "LPIPS": "perceptual",
+    "lpips": "perceptual", "LPIPS": "perceptual", "perc_sim": "percsim", "PercSim": "percsim",
     "fid": "generative", "kid": "generative", "FID": "generative", "KID": "generative",
     "InceptionFeatures": "generative",
     "rotation_error_deg": "pose", "translation_error": "pose", "camera_center_error": "pose",

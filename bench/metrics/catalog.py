@@ -38,6 +38,8 @@ CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("psnr", "dB", True, "PSNR", "PSNR per image (-10 log10 MSE, data_range explicit), then the mean"),
     MetricInfo("ssim", "", True, "SSIM", "SSIM, Gaussian window 11 / sigma 1.5, k1 0.01, k2 0.03, data_range explicit"),
     MetricInfo("lpips", "", False, r"LPIPS-\w+", "LPIPS perceptual distance (user-provided backbone weights)"),
+    MetricInfo("perc_sim", "", False, "PercSim",
+               "SynSin's Perc Sim: VGG-16 feature cosine distance summed over 5 layers (user-provided weights)"),
     MetricInfo("iou", "", True, "IoU", "intersection over union of binarised masks, per mask"),
     MetricInfo("chamfer_l2", "", False, "Chamfer-L2",
                "Chamfer-L2: squared nearest-neighbour distances, mean per direction, summed (Mesh R-CNN scale)"),

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from bench.data import registry
 from bench.data.cameras import project
@@ -34,7 +35,8 @@ def test_voxel_volume_matches_mesh_volume(shapes):
 
 
 def test_view_pairs_depth_reprojects(tmp_path):
-    folder = registry.generate("view-pairs", tmp_path / "p", seed=1, count=2, image_size=40)
+    folder = registry.generate("view-pairs", tmp_path / "p", seed=1, count=2, image_size=40, scenes=1,
+                               test_scenes=0)
     d = registry.get("view-pairs").load(folder)
     f, c = d["focal"].double().numpy(), d["principal_point"].double().numpy()
     for i in range(2):
@@ -55,3 +57,28 @@ def test_view_pairs_depth_reprojects(tmp_path):
         zt = d["tgt_depth"][i].double().numpy()[vt[ok].astype(int), ut[ok].astype(int)]
         err = np.abs(zt - tgt_cam[ok, 2]) / tgt_cam[ok, 2]
         assert np.median(err) < 0.03 and np.mean(err < 0.1) > 0.8  # occlusions and pixel rounding aside
+
+
+def test_view_pairs_scenes_split_and_disocclusion(tmp_path):
+    """Distinct scenes, the last ones held out; with the centre fixed (pure rotation) a target pixel is
+    disoccluded exactly when its ray leaves the source frame (depth-independent, analytic)."""
+    folder = registry.generate("view-pairs", tmp_path / "p", seed=2, count=2, image_size=24, scenes=3, test_scenes=1,
+                               max_shift=0.0)
+    d = registry.get("view-pairs").load(folder)
+    assert d["scenes"] == ["scene000"] * 2 + ["scene001"] * 2 + ["scene002"] * 2
+    assert d["splits"] == ["train"] * 4 + ["test"] * 2
+    assert registry.get("view-pairs").check(folder).ok
+    means = d["src_images"].reshape(3, -1).double().mean(1)
+    assert (means[:, None] - means[None]).abs().add(torch.eye(3, dtype=torch.float64)).min() > 1e-3
+    f, c = d["focal"].double().numpy(), d["principal_point"].double().numpy()
+    v, u = np.mgrid[0:24, 0:24] + 0.5
+    rays = np.stack([-(u - c[0]) / f[0], -(v - c[1]) / f[1], np.ones_like(u)], -1).reshape(-1, 3)
+    for i in range(6):
+        Rr, Tr = d["R_rel"][i].double().numpy(), d["T_rel"][i].double().numpy()
+        assert np.abs(Tr).max() < 1e-5
+        s = rays @ Rr.T
+        us, vs = c[0] - f[0] * s[:, 0] / s[:, 2], c[1] - f[1] * s[:, 1] / s[:, 2]
+        outside = ~((s[:, 2] > 0) & (us >= 0) & (us < 24) & (vs >= 0) & (vs < 24))
+        flagged = d["disoccluded"][i].numpy().reshape(-1)
+        assert flagged[outside].all(), i  # every pixel outside the source frame is disoccluded
+        assert flagged[~outside].mean() < 0.1, i  # inside: only depth edges (nearest-pixel lookup) are flagged
