@@ -74,6 +74,7 @@ def test_the_five_builtin_suites_are_entry_points():
         "volumes": "suites.volumes:VolumesSuite",
         "nerf": "suites.nerf:NerfSuite",
         "pose": "suites.pose:PoseSuite",
+        "giraffe": "suites.giraffe:GiraffeSuite",
     }
 
 

@@ -1,8 +1,9 @@
 """GIRAFFE (Niemeyer & Geiger, CVPR 2021; book ch. 7): compositional generative neural feature fields.
 
 Each object is a feature field conditioned on a shape code and an appearance code, evaluated in its own box
-frame (points mapped by the inverse of its affine pose: scale, translation, rotation about the up axis); the
-background is one more field evaluated on down-scaled world points. Densities add and features are averaged
+frame (points mapped by the inverse of its affine pose: scale, translation, rotation about the viewing axis) with
+its density zeroed outside the box; the background is one more field evaluated on down-scaled world points; raw
+densities get N(0, 1) noise while training. Densities add and features are averaged
 with density weights (``composite_function`` of im2scene/giraffe/models/generator.py), the composed field is
 volume-rendered to a low-resolution feature map, and a 2D neural renderer (nearest upsampling + 3x3 convs,
 an RGB head per resolution added to the upsampled RGB of the previous one, as im2scene/giraffe/models/
@@ -76,12 +77,13 @@ class Scene:
 
 
 class FeatureField(nn.Module):
-    """(B, R, 3) points + shape code (B, z) + appearance code (B, z) -> density (B, R) >= 0, features (B, R, F).
+    """(B, R, 3) points + shape code (B, z) + appearance code (B, z) -> raw density (B, R), features (B, R, F).
 
     Harmonic embedding of the points, a ReLU MLP with the shape code added to its first layer, a density head,
     and a feature head that also sees the appearance code (decoder.py's layout, fewer blocks)."""
 
-    def __init__(self, t3d: Any, z_dim: int, hidden: int, n_features: int, n_harmonics: int, n_blocks: int = 3):
+    def __init__(self, t3d: Any, z_dim: int, hidden: int, n_features: int, n_harmonics: int, n_blocks: int = 3,
+                 density_bias: float = 0.0):
         super().__init__()
         self.embed = t3d.renderer.HarmonicEmbedding(n_harmonics, append_input=True)
         dim = 3 * (2 * n_harmonics + 1)
@@ -89,6 +91,8 @@ class FeatureField(nn.Module):
         self.shape = nn.Linear(z_dim, hidden)
         self.blocks = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(n_blocks - 1))
         self.sigma = nn.Linear(hidden, 1)
+        with torch.no_grad():
+            self.sigma.bias.fill_(density_bias)
         self.app = nn.Linear(z_dim, hidden)
         self.feat = nn.Linear(hidden, n_features)
 
@@ -96,7 +100,7 @@ class FeatureField(nn.Module):
         h = F.relu(self.inp(self.embed(p)) + self.shape(z_shape)[:, None])
         for block in self.blocks:
             h = F.relu(block(h))
-        sigma = F.relu(self.sigma(h)[..., 0])
+        sigma = self.sigma(h)[..., 0]  # raw: the generator adds training noise, masks, then applies ReLU
         feat = self.feat(F.relu(h + self.app(z_app)[:, None]))
         return sigma, feat
 
@@ -128,7 +132,10 @@ class Generator(nn.Module):
         self.t3d, self.cfg = t3d, cfg
         self.objects = nn.ModuleList(FeatureField(t3d, cfg.z_dim, cfg.hidden, cfg.n_features, cfg.n_harmonics)
                                      for _ in range(cfg.n_objects))
-        self.background = FeatureField(t3d, cfg.z_dim_bg, cfg.hidden_bg, cfg.n_features, max(cfg.n_harmonics // 2, 1))
+        # the background starts opaque (density bias 1): otherwise an eval-mode sample (no density noise) of a
+        # barely trained generator often has no background at all; GIRAFFE's long training gets there by itself
+        self.background = FeatureField(t3d, cfg.z_dim_bg, cfg.hidden_bg, cfg.n_features, max(cfg.n_harmonics // 2, 1),
+                                       density_bias=1.0)
         self.renderer = NeuralRenderer(cfg.n_features, int(math.log2(cfg.image_size // cfg.resolution_vol)),
                                        cfg.renderer_min_features)
         self.marcher = t3d.renderer.EmissionAbsorptionRaymarcher()
@@ -165,6 +172,18 @@ class Generator(nn.Module):
         pts = r.ray_bundle_to_ray_points(bundle)
         return pts.reshape(batch, -1, c.n_ray_samples, 3), bundle.lengths.reshape(batch, -1, c.n_ray_samples)
 
+    def _noisy(self, sigma: torch.Tensor) -> torch.Tensor:
+        """GIRAFFE adds N(0, 1) noise to raw densities while training (generator.py, "as done in NeRF")."""
+        return sigma + torch.randn_like(sigma) if self.training else sigma
+
+    def object_field(self, flat: torch.Tensor, scene: Scene, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw density (B, N) and features (B, N, F) of object ``k`` at world points (B, N, 3): evaluated in its box
+        frame, density zeroed outside the box padded by 0.1 (generator.py ``mask_box``)."""
+        box = (flat - scene.translation[:, k, None]) @ scene.rotation[:, k] / scene.scale[:, k, None]
+        sigma, feat = self.objects[k](box, scene.z_shape[:, k], scene.z_app[:, k])
+        inside = (box.abs() <= 1.1).all(-1)
+        return torch.where(inside, self._noisy(sigma), torch.zeros_like(sigma)), feat
+
     def feature_map(self, scene: Scene) -> torch.Tensor:
         """The composed fields volume-rendered to (B, F, r, r)."""
         b, device = scene.z_bg_app.shape[0], scene.z_bg_app.device
@@ -172,15 +191,14 @@ class Generator(nn.Module):
         n_rays, n_pts = pts.shape[1:3]
         flat = pts.reshape(b, -1, 3)
         sigmas, feats = [], []
-        for k, field in enumerate(self.objects):
-            box = (flat - scene.translation[:, k, None]) @ scene.rotation[:, k] / scene.scale[:, k, None]
-            s, f = field(box, scene.z_shape[:, k], scene.z_app[:, k])
+        for k in range(len(self.objects)):
+            s, f = self.object_field(flat, scene, k)
             sigmas.append(s)
             feats.append(f)
         s, f = self.background(flat / self.cfg.bg_downscale, scene.z_bg_shape, scene.z_bg_app)
-        sigmas.append(s)
+        sigmas.append(self._noisy(s))
         feats.append(f)
-        sigma = torch.stack(sigmas)                       # (K+1, B, R*P)
+        sigma = F.relu(torch.stack(sigmas))               # (K+1, B, R*P)
         total = sigma.sum(0)
         weights = sigma / total.clamp_min(1e-4)           # density-weighted features (generator.py composite)
         feat = (weights[..., None] * torch.stack(feats)).sum(0)

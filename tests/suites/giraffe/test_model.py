@@ -36,7 +36,7 @@ class Ball(torch.nn.Module):
 
 
 def test_composition_is_density_weighted_and_the_last_interval_opaque():
-    g = Generator(T3D, GeneratorConfig(n_objects=2, **SMALL))
+    g = Generator(T3D, GeneratorConfig(n_objects=2, **{**SMALL, "scale_range": (10.0, 10.0)})).eval()  # boxes hold all
     g.objects[0], g.objects[1] = Constant(1.0, [1.0, 0.0, 0.0]), Constant(3.0, [0.0, 1.0, 0.0])
     g.background = Constant(0.0, [0.0, 0.0, 1.0])
     fmap = g.feature_map(g.sample_scene(2, torch.Generator().manual_seed(0)))
@@ -54,7 +54,7 @@ def test_composition_is_density_weighted_and_the_last_interval_opaque():
 def test_ball_object_appears_where_its_pose_puts_it():
     """A unit ball in a box of scale 0.4 at the origin covers the centre of the image and not the corners; moved
     to x = 0.5 it moves sideways by more than one cell and stays on the middle rows."""
-    g = Generator(T3D, GeneratorConfig(n_objects=1, **SMALL))
+    g = Generator(T3D, GeneratorConfig(n_objects=1, **SMALL)).eval()
     g.objects[0] = Ball()
     scene = g.sample_scene(1)
     scene = scene.with_translation(0, torch.zeros(1, 3))
@@ -67,7 +67,7 @@ def test_ball_object_appears_where_its_pose_puts_it():
 
 
 def test_controllability_of_a_localised_object_is_one_and_an_empty_footprint_zero():
-    g = Generator(T3D, GeneratorConfig(n_objects=1, **SMALL))
+    g = Generator(T3D, GeneratorConfig(n_objects=1, **SMALL)).eval()
     g.objects[0], g.background = Ball(), Constant(0.0, [0.0, 0.0, 1.0])
     share, area, pair = controllability(g, 3, shift=0.3, seed=0, device="cpu")
     assert share == pytest.approx(1.0, abs=1e-6) and 0.0 < area < 0.9
@@ -76,6 +76,20 @@ def test_controllability_of_a_localised_object_is_one_and_an_empty_footprint_zer
     assert share == 0.0 and area == 0.0
     g.objects[0] = Constant(0.0, [1.0, 0.0, 0.0])  # an invisible object: moving it changes nothing
     assert controllability(g, 3, shift=0.3, seed=0, device="cpu")[0] is None
+
+
+def test_object_density_is_zero_outside_its_box_and_noisy_only_in_training():
+    """A field dense everywhere, in a box of scale 0.4 at the origin: opaque at the image centre, nothing in the
+    corners (generator.py masks densities outside the box padded by 0.1)."""
+    g = Generator(T3D, GeneratorConfig(n_objects=1, **SMALL)).eval()
+    g.objects[0] = Constant(100.0, [1.0, 0.0, 0.0])
+    scene = g.sample_scene(2).with_translation(0, torch.zeros(2, 3))
+    alpha = object_opacity(g, scene, 0)
+    assert float(alpha[:, 3:5, 3:5].min()) > 0.99 and float(alpha[:, 0, 0].max()) == 0.0
+    pts = torch.randn(2, 50, 3)
+    torch.testing.assert_close(g.object_field(pts, scene, 0)[0], g.object_field(pts, scene, 0)[0])
+    g.train()
+    assert not torch.allclose(g.object_field(pts * 0.1, scene, 0)[0], g.object_field(pts * 0.1, scene, 0)[0])
 
 
 def test_r1_penalty_of_a_linear_critic_is_its_squared_weight_norm():
