@@ -76,6 +76,7 @@ def test_the_five_builtin_suites_are_entry_points():
         "pose": "suites.pose:PoseSuite",
         "smplify": "suites.smplify:SmplifySuite",
         "synsin": "suites.synsin:SynSinSuite",
+        "giraffe": "suites.giraffe:GiraffeSuite",
     }
 
 

