@@ -67,9 +67,14 @@ def test_renders_show_the_mesh_where_the_cameras_project_it(tiny):
     data = to_view_set(items, 32)
     # at 32 px thin legs rasterise to broken lines: a one-pixel dilation of the silhouette absorbs that
     masks = torch.nn.functional.max_pool2d(torch.cat([o["masks"] for o in items])[:, None], 3, 1, 1)
+    hits, flips = [], []
     for i in range(len(data)):
         g = project(data.verts[i][None], data.T[i:i + 1], data.fov[i:i + 1])
         hit = torch.nn.functional.grid_sample(masks[i][None], g[:, None], align_corners=False)
-        assert float((hit > 0.01).float().mean()) > 0.98, data.ids[i]
-        flipped = torch.nn.functional.grid_sample(masks[i][None], -g[:, None], align_corners=False)
-        assert float((flipped > 0.01).float().mean()) < float((hit > 0.01).float().mean())
+        hits.append(float((hit > 0.01).float().mean()))
+        for sign in ([-1.0, 1.0], [1.0, -1.0]):  # a mirrored projection must fit worse
+            flipped = torch.nn.functional.grid_sample(masks[i][None], (g * torch.tensor(sign))[:, None],
+                                                      align_corners=False)
+            flips.append(float((flipped > 0.01).float().mean()))
+    assert min(hits) > 0.9, hits
+    assert sum(hits) / len(hits) > 0.97 and sum(flips) / len(flips) < sum(hits) / len(hits) - 0.05, (hits, flips)

@@ -9,7 +9,7 @@ import torch
 import trimesh
 
 from bench.metrics import Detection, ap_mesh
-from bench.metrics.ap_mesh import average_precision
+from bench.metrics.detection import average_precision
 
 
 def _box(offset: float) -> tuple[torch.Tensor, torch.Tensor]:
