@@ -74,6 +74,8 @@ def test_the_five_builtin_suites_are_entry_points():
         "volumes": "suites.volumes:VolumesSuite",
         "nerf": "suites.nerf:NerfSuite",
         "pose": "suites.pose:PoseSuite",
+        "meshrcnn": "suites.meshrcnn:MeshRCNNSuite",
+        "single_view": "suites.single_view:SingleViewSuite",
     }
 
 
