@@ -65,7 +65,7 @@ class SingleViewSuite(Suite):
     profiles = {
         "smoke": Profile({"iterations": 150, "batch": 24, "lr": 2e-3, "points": 1000, "sphere_level": 2,
                           "width": 24, "latent": 128, "samples": 1000, "eval_samples": 3000},
-                         description="CPU, tens of seconds per case"),
+                         description="CPU: small CNN, 150 iterations"),
         "standard": Profile({"image_size": 137, "instances": 64, "test_instances": 16, "views": 8},
                             description="one GPU: the write-up's sizes on 137 px renders (estimate in README)"),
         "full": Profile({"iterations": 50000, "image_size": 137, "instances": 256, "test_instances": 64,
