@@ -77,6 +77,8 @@ def test_the_five_builtin_suites_are_entry_points():
         "smplify": "suites.smplify:SmplifySuite",
         "synsin": "suites.synsin:SynSinSuite",
         "giraffe": "suites.giraffe:GiraffeSuite",
+        "meshrcnn": "suites.meshrcnn:MeshRCNNSuite",
+        "single_view": "suites.single_view:SingleViewSuite",
     }
 
 

@@ -28,6 +28,16 @@ for _spec in (
                 _G + "shape_views:check_shape_views", _G + "shape_views:load_shape_views",
                 _G + "shape_views:generate_shape_views",
                 {"count": 8, "image_size": 64, "voxel_size": 32, "dist": 2.5, "fov": 50.0}),
+    DatasetSpec("shapenet-like", "ShapeNet-like objects: 8 procedural categories of parametric parts with per-instance "
+                "variation, split by instance, renders from several views with cameras, watertight meshes, 32^3 "
+                "voxels", "BSD-3-Clause (bench3d)", GENERATED, "PLY + PNG + binvox + JSON", "1",
+                ("objects.json", "<category>/<k>/model.ply", "<category>/<k>/voxels.binvox",
+                 "<category>/<k>/view_<v>.png", "<category>/<k>/mask_<v>.png", "manifest.json"),
+                _G + "shapenet_like:check_shapenet_like", _G + "shapenet_like:load_shapenet_like",
+                _G + "shapenet_like:generate_shapenet_like",
+                {"categories": ["chair", "table", "lamp", "mug", "bottle", "airplane", "car", "sofa"],
+                 "instances": 16, "test_instances": 4, "views": 3, "image_size": 64, "voxel_size": 32,
+                 "mesh_resolution": 48, "dist": 2.5, "fov": 50.0, "elevation": [10.0, 40.0]}),
     DatasetSpec("view-pairs", "source/target view pairs of room scenes with relative pose and depth, split by scene "
                 "(SynSin-like)", "BSD-3-Clause (bench3d)", GENERATED, "PNG + NPY + JSON", "2",
                 ("pairs.json", "<i>/src.png", "<i>/tgt.png", "<i>/src_depth.npy", "<i>/tgt_depth.npy",

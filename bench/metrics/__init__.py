@@ -31,6 +31,7 @@ _LAZY = {
     "add": "pose", "add_s": "pose",
     "mpjpe": "body", "pa_mpjpe": "body", "reprojection_error_px": "body", "pck": "body",
     "iou": "masks",
+    "ap_mesh": "detection", "Detection": "detection",
 }
 
 __all__ = ["IncomparableError", "MetricResult", "check_comparable", "fingerprint_diff", "fingerprint_id",

@@ -47,6 +47,8 @@ CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("abs_normal_consistency", "", True, "AbsNormalConsistency",
                "absolute normal consistency of nearest neighbours (Mesh R-CNN protocol)"),
     MetricInfo("f1", "%", True, r"F1@[0-9.e-]+", "F1 of unsquared nearest-neighbour distances at a threshold"),
+    MetricInfo("ap_mesh", "%", True, "AP-mesh", "Mesh R-CNN AP^mesh: a detection is a hit at F1@0.3 > 50%, "
+               "COCO 101-point AP, mean over categories"),
     MetricInfo("rotation_error", "deg", False, "RotationError", "geodesic angle between rotations, per pose"),
     MetricInfo("camera_center_error", "", False, "CameraCenterError", "distance of camera centres, per pose"),
     MetricInfo("translation_error", "", False, "TranslationError", "distance of translations, per pose"),

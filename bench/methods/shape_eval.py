@@ -1,0 +1,144 @@
+"""The evaluator shared by `meshrcnn` and `single_view`: predicted meshes against the view-frame ground
+truth under Mesh R-CNN's scale-normalised protocol (:func:`bench.metrics.compare_meshes`), per-instance
+values kept, per-category rows, and the category mean beside the instance mean (the layout of the
+Mesh R-CNN ShapeNet table); voxel IoU where voxels are predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bench.methods.single_view import ShapeSet
+from bench.suite import MetricSpec
+
+MESH_KEYS = {"chamfer_l2": "Chamfer-L2", "normal_consistency": "AbsNormalConsistency", "f1@0.1": "F1@0.1",
+             "f1@0.3": "F1@0.3", "f1@0.5": "F1@0.5"}
+_IMPL = {"chamfer_l2": "chamfer_l2", "normal_consistency": "abs_normal_consistency", "f1@0.1": "f1",
+         "f1@0.3": "f1", "f1@0.5": "f1"}
+
+
+def mesh_metric_specs(prefix: str = "", what: str = "prediction") -> tuple[MetricSpec, ...]:
+    """Instance means (per-item values kept) and category means of the five Mesh R-CNN table columns."""
+    out = []
+    for name, impl in _IMPL.items():
+        out.append(MetricSpec.of(impl, f"{prefix}{name}", f"{what}: {name} under the Mesh R-CNN protocol, "
+                                                          "mean over test items"))
+        spec = MetricSpec.of(impl)
+        out.append(MetricSpec(f"{prefix}{name}_category_mean", spec.unit, spec.higher_is_better,
+                              f"{what}: {name}, mean of the per-category means"))
+    return tuple(out)
+
+
+def score_meshes(pred: Sequence[tuple[torch.Tensor, torch.Tensor]], gt: ShapeSet, *, num_samples: int,
+                 seed: int) -> dict[str, Any]:
+    """compare_meshes (protocol "meshrcnn") of N predicted (verts, faces) against the N ground-truth meshes."""
+    from bench.metrics import compare_meshes
+
+    if len(pred) != len(gt):
+        raise ValueError(f"{len(pred)} predicted meshes for {len(gt)} ground-truth items")
+    return compare_meshes(([p[0].detach().cpu().float() for p in pred], [p[1].cpu() for p in pred]),
+                          (gt.verts, gt.faces), protocol="meshrcnn", num_samples=num_samples, seed=seed)
+
+
+def category_means(items: Sequence[float], categories: Sequence[str]) -> dict[str, float]:
+    """Mean of the items of each category (sorted by name)."""
+    acc: dict[str, list[float]] = {}
+    for v, c in zip(items, categories, strict=True):
+        acc.setdefault(c, []).append(float(v))
+    return {c: sum(v) / len(v) for c, v in sorted(acc.items())}
+
+
+def record_meshes(ctx: Any, results: dict[str, Any], gt: ShapeSet, prefix: str = "") -> dict[str, dict[str, float]]:
+    """Record the instance means (with per-item ids) and category means; return {column: {category: mean}}."""
+    rows = {}
+    for name, key in MESH_KEYS.items():
+        res = results[key]
+        ctx.metric(f"{prefix}{name}", res, item_ids=gt.ids)
+        per_cat = category_means(res.items, gt.categories)
+        rows[name] = per_cat
+        ctx.metric(f"{prefix}{name}_category_mean", sum(per_cat.values()) / len(per_cat),
+                   fingerprint={**res.fingerprint, "aggregation": "mean of per-category means"})
+    return rows
+
+
+def table(rows: dict[str, dict[str, dict[str, float]]], counts: dict[str, int]) -> str:
+    """Markdown: per method, one row per category plus the category mean and the instance mean (Mesh R-CNN
+    ShapeNet table layout: Chamfer, Normal, F1@0.1, F1@0.3, F1@0.5)."""
+    cols = list(MESH_KEYS)
+    lines = ["| method | category | n | " + " | ".join(cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+    total = sum(counts.values())
+    for method, r in rows.items():
+        cats = sorted(r[cols[0]])
+        for c in cats:
+            vals = " | ".join(f"{r[k][c]:.4g}" for k in cols)
+            lines.append(f"| {method} | {c} | {counts.get(c, 0)} | {vals} |")
+        cm = [sum(r[k].values()) / len(r[k]) for k in cols]
+        im = [sum(r[k][c] * counts.get(c, 0) for c in cats) / max(total, 1) for k in cols]
+        lines.append(f"| {method} | category mean | {len(cats)} | " + " | ".join(f"{v:.4g}" for v in cm) + " |")
+        lines.append(f"| {method} | instance mean | {total} | " + " | ".join(f"{v:.4g}" for v in im) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def counts_of(categories: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in categories:
+        out[c] = out.get(c, 0) + 1
+    return out
+
+
+def voxel_iou(probs: torch.Tensor, gt: ShapeSet, threshold: float) -> Any:
+    """bench.metrics.iou of (N, G, G, G) probabilities against the view-frame voxels at ``threshold``."""
+    from bench.metrics import iou
+
+    return iou(probs.detach().cpu().float().clamp(0.0, 1.0), gt.voxels > 0.5, threshold=threshold)
+
+
+def comparison_strip(gt: ShapeSet, renders: torch.Tensor, truth: torch.Tensor, k: int = 4) -> torch.Tensor:
+    """(k*H, 3*W, 3) rows of [input image | ground-truth render | prediction render] for the first k items."""
+    rows = []
+    for i in range(min(k, len(gt))):
+        rows.append(torch.cat([gt.images[i].permute(1, 2, 0), truth[i], renders[i]], 1))
+    return torch.cat(rows, 0).clamp(0, 1)
+
+
+def render_items(backend: Any, meshes: Sequence[tuple[torch.Tensor, torch.Tensor]], gt: ShapeSet, size: int
+                 ) -> torch.Tensor:
+    """(N, S, S, 3) Phong renders of view-frame meshes seen by each item's camera (R = I, T), on white."""
+    from bench.data.generated.render import render, vertex_colours
+
+    out = []
+    for i, (v, f) in enumerate(meshes):
+        v = v.detach().cpu().float()
+        m = backend.structures.Meshes([v], [f.cpu()], textures=backend.renderer.TexturesVertex(
+            verts_features=[vertex_colours(v)]))
+        out.append(render(backend, m, torch.eye(3)[None], gt.T[i:i + 1], float(gt.fov[i]), size)["images"][0])
+    return torch.stack(out)
+
+
+def record_points(ctx: Any, points: torch.Tensor, gt: ShapeSet, num_samples: int, seed: int
+                  ) -> dict[str, dict[str, float]]:
+    """Score predicted clouds (N, P, 3) with bench.metrics.chamfer_distance / f1_score against ``num_samples``
+    points of each ground-truth mesh, both scaled so the ground truth's longest bounding-box edge is 10 (the
+    Mesh R-CNN scale); normal consistency is not defined for points. Records instance and category means."""
+    from bench import backends
+    from bench.metrics import chamfer_distance, f1_score
+    from bench.metrics.meshes import GT_LONG_EDGE, GT_SEED_OFFSET, _sample
+
+    ns = backends.load("auto")
+    pred, truth = [], []
+    for i, (v, f) in enumerate(zip(gt.verts, gt.faces, strict=True)):
+        s = GT_LONG_EDGE / float((v.amax(0) - v.amin(0)).max())
+        truth.append(_sample(v * s, f, num_samples, seed + i + GT_SEED_OFFSET, ns)[0])
+        pred.append(points[i].double() * s)
+    results = {"chamfer_l2": chamfer_distance(pred, truth)}
+    results.update({f"f1@{t}": f1_score(pred, truth, t) for t in (0.1, 0.3, 0.5)})
+    rows = {}
+    for name, res in results.items():
+        ctx.metric(name, res, item_ids=gt.ids)
+        rows[name] = category_means(res.items, gt.categories)
+        ctx.metric(f"{name}_category_mean", sum(rows[name].values()) / len(rows[name]),
+                   fingerprint={**res.fingerprint, "aggregation": "mean of per-category means", "scale": "gt-10"})
+    return rows

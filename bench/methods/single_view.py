@@ -1,0 +1,155 @@
+"""One image -> one object's shape: the data pipeline shared by `meshrcnn` and `single_view`.
+
+Mesh R-CNN's ShapeNet setting (Gkioxari et al. 2019, sec. 4.1) predicts the shape in the camera's frame:
+the ground truth is rotated into the view (``X_view = X_obj @ R``, PyTorch3D's row-vector convention;
+the camera then sits at ``T`` looking along +z). Voxels live on a grid over [-1, 1]^3 of that frame in
+``cubify``'s (N, D, H, W) layout (x along W, y along H, z along D, ``align="corner"``). The image encoder
+and the mean-shape baseline are here too, so both suites use the same ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ShapeSet:
+    """(instance, view) items of one split, in the view frame.
+
+    Attributes:
+        images: (N, 3, H, W) RGB in [0, 1].
+        voxels: (N, G, G, G) {0, 1} float occupancy in cubify's (D, H, W) layout.
+        verts, faces: N ground-truth meshes (V_i, 3) / (F_i, 3) in the view frame.
+        T: (N, 3) camera translation; fov: (N,) degrees (the view-frame camera has R = I).
+        ids, categories: "category/instance/v<k>" and the category of each item.
+        canonical: (N, X, Y, Z) bool object-frame voxels and R (N, 3, 3) for the mean-shape baseline.
+    """
+
+    images: torch.Tensor
+    voxels: torch.Tensor
+    verts: list[torch.Tensor]
+    faces: list[torch.Tensor]
+    T: torch.Tensor
+    fov: torch.Tensor
+    ids: list[str]
+    categories: list[str]
+    canonical: torch.Tensor
+    R: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def canonical_to_view(occ: torch.Tensor, R: torch.Tensor, size: int) -> torch.Tensor:
+    """Object-frame occupancy (N, X, Y, Z) over [-1, 1]^3 resampled (trilinear) on the view-frame grid:
+    (N, size, size, size) in cubify's (D, H, W) layout; a view point p samples the object at p @ R^T."""
+    ax = -1.0 + (torch.arange(size, dtype=torch.float32) + 0.5) * 2.0 / size
+    z, y, x = torch.meshgrid(ax, ax, ax, indexing="ij")  # (D, H, W) order of the output
+    pts = torch.stack([x, y, z], -1).reshape(1, -1, 3)
+    obj = pts @ R.float().transpose(1, 2)  # (N, P, 3): back to the object frame
+    vol = occ.float().permute(0, 3, 2, 1)[:, None]  # (N, 1, Z, Y, X): grid_sample's (D, H, W) = (z, y, x)
+    out = F.grid_sample(vol, obj[:, :, None, None, :], mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.reshape(len(occ), size, size, size)
+
+
+def to_view_set(instances: list[dict[str, Any]], voxel_size: int = 32) -> ShapeSet:
+    """Flatten loaded instances (``shapenet-like`` or R2N2 items) into view-frame items, one per view."""
+    images, verts, faces, T, fov, ids, cats, canon, Rs = [], [], [], [], [], [], [], [], []
+    for inst in instances:
+        for k in range(len(inst["R"])):
+            R = inst["R"][k].float()
+            images.append(inst["images"][k].permute(2, 0, 1).float())
+            verts.append(inst["verts"].float() @ R)
+            faces.append(inst["faces"])
+            T.append(inst["T"][k].float())
+            fov.append(float(inst["fov"][k]) if torch.is_tensor(inst["fov"]) else float(inst["fov"]))
+            ids.append(f"{inst['id']}/v{k}")
+            cats.append(inst["category"])
+            canon.append(inst["voxels"])
+            Rs.append(R)
+    R = torch.stack(Rs)
+    canonical = torch.stack(canon)
+    vox = (canonical_to_view(canonical, R, voxel_size) > 0.5).float()
+    return ShapeSet(torch.stack(images), vox, verts, faces, torch.stack(T), torch.tensor(fov), ids, cats,
+                    canonical, R)
+
+
+def project(verts: torch.Tensor, T: torch.Tensor, fov: torch.Tensor) -> torch.Tensor:
+    """View-frame points (N, V, 3) -> grid_sample coordinates (N, V, 2) of the image (x right, y down), through
+    PyTorch3D's FoVPerspectiveCameras(R=I, T) (NDC +x left, +y up, so both flip)."""
+    cam = verts + T[:, None, :]
+    s = 1.0 / torch.tan(torch.deg2rad(fov) / 2.0)[:, None]
+    z = cam[..., 2].clamp(min=1e-3)
+    return torch.stack([-s * cam[..., 0] / z, -s * cam[..., 1] / z], -1)
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN trained from scratch (smoke): 4 stride-2 conv blocks; returns the feature maps of the last
+    two blocks (for vert_align) and a global vector. Mesh R-CNN uses a ResNet-50 at standard scale."""
+
+    def __init__(self, width: int = 32, latent: int = 256) -> None:
+        super().__init__()
+        chans = [3, width // 2, width, width * 2, width * 4]
+        self.blocks = nn.ModuleList(nn.Sequential(
+            nn.Conv2d(chans[i], chans[i + 1], 3, stride=2, padding=1), nn.BatchNorm2d(chans[i + 1]), nn.ReLU(),
+            nn.Conv2d(chans[i + 1], chans[i + 1], 3, padding=1), nn.BatchNorm2d(chans[i + 1]), nn.ReLU())
+            for i in range(4))
+        self.fc = nn.Linear(chans[-1], latent)
+        self.channels = (chans[-2], chans[-1])
+
+    def forward(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """images (N, 3, H, W) -> ([(N, 2w, H/8, W/8), (N, 4w, H/16, W/16)], (N, latent))."""
+        x, maps = images * 2.0 - 1.0, []
+        for b in self.blocks:
+            x = b(x)
+            maps.append(x)
+        return maps[-2:], F.relu(self.fc(x.mean((2, 3))))
+
+
+def mean_shapes(train: ShapeSet) -> dict[str, torch.Tensor]:
+    """Mean object-frame occupancy (X, Y, Z) of each category's training instances, and of all ("*")."""
+    by_cat: dict[str, list[torch.Tensor]] = {}
+    seen: set[int] = set()
+    for i, c in enumerate(train.categories):
+        instance = train.ids[i].rsplit("/", 1)[0]
+        if instance in seen:  # one vote per instance, not per view
+            continue
+        seen.add(instance)
+        by_cat.setdefault(c, []).append(train.canonical[i].float())
+    out = {c: torch.stack(v).mean(0) for c, v in by_cat.items()}
+    out["*"] = torch.stack([v for vs in by_cat.values() for v in vs]).mean(0)
+    return out
+
+
+def mean_shape_prediction(means: dict[str, torch.Tensor], test: ShapeSet, per_category: bool = True
+                          ) -> torch.Tensor:
+    """The baseline's view-frame occupancy probabilities (N, G, G, G): the mean training shape of the item's
+    category (or of all) rotated into the item's view. It sees the category and camera, never the image."""
+    occ = torch.stack([means[c if per_category and c in means else "*"] for c in test.categories])
+    return canonical_to_view(occ, test.R, test.voxels.shape[-1])
+
+
+def voxel_meshes(backend: Any, probs: torch.Tensor, thresh: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """cubify (align="corner", so cubes cover their cells of [-1, 1]^3) of (N, G, G, G) probabilities; an empty
+    grid gives the single most probable voxel's cube, so a prediction is never an empty mesh."""
+    probs = probs.detach()
+    empty = (probs >= thresh).flatten(1).sum(1) == 0
+    if bool(empty.any()):
+        probs = probs.clone()
+        flat = probs.flatten(1)
+        flat[empty, flat[empty].argmax(1)] = 1.0
+        probs = flat.view_as(probs)
+    m = backend.ops.cubify(probs, thresh, align="corner")
+    return list(zip(m.verts_list(), m.faces_list(), strict=True))
+
+
+def sphere_radius_for(voxels: torch.Tensor) -> float:
+    """Radius of the sphere whose volume equals the mean occupied volume of ``voxels`` (N, G, G, G) in [-1, 1]^3."""
+    vol = float(voxels.mean()) * 8.0
+    return (3.0 * vol / (4.0 * math.pi)) ** (1.0 / 3.0)

@@ -1,0 +1,138 @@
+"""Mesh R-CNN (book ch. 10), ShapeNet setting: one object per image, no detection. Voxel branch, cubify,
+refinement stages; the paper's ablation (voxels only vs voxels + refinement) and its sphere-init baseline;
+the mean training shape of the category scored beside every case."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from bench.config import param
+from bench.context import Context
+from bench.data.generated.shape_parts import CATEGORIES
+from bench.methods import shape_eval as E
+from bench.methods import single_view as SV
+from bench.methods.predictions import read_predicted_meshes
+from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+
+
+@dataclass(frozen=True)
+class MeshRCNNConfig:
+    """One Mesh R-CNN case (defaults: smoke-sized model, the paper's structure)."""
+
+    mode: Literal["voxels", "voxmesh", "sphere"] = param(
+        "voxmesh", "voxels: cubify only; voxmesh: cubify + refinement stages; sphere: refine an ico-sphere")
+    categories: int = param(8, "number of procedural categories (chair, table, lamp, mug, bottle, airplane, car, sofa)")
+    instances: int = param(16, "instances per category (the last test_instances are held out)")
+    test_instances: int = param(4, "held-out instances per category")
+    views: int = param(3, "rendered views per instance (one item each)")
+    image_size: int = param(64, "input image size in pixels (R2N2: 137)")
+    voxel_size: int = param(32, "voxel grid G of the voxel branch (G^3, view frame)")
+    iterations: int = param(20000, "training iterations (Adam)")
+    batch: int = param(32, "images per training batch")
+    lr: float = param(1e-3, "Adam learning rate")
+    samples: int = param(5000, "points sampled per mesh for the training losses (Mesh R-CNN: 5000)")
+    stages: int = param(3, "refinement stages (Mesh R-CNN: 3)")
+    hidden: int = param(128, "vertex feature width of the refinement stages (Mesh R-CNN: 128)")
+    graph_convs: int = param(3, "GraphConv layers per stage (Mesh R-CNN: 3)")
+    width: int = param(64, "channel width of the CNN encoder's second block")
+    cubify_thresh: float = param(0.2, "voxel probability threshold of cubify (Mesh R-CNN: 0.2)")
+    sphere_level: int = param(4, "ico-sphere level of the sphere-init mode (Mesh R-CNN's Pixel2Mesh+: 4)")
+    warmup: float = param(0.3, "share of iterations training the voxel branch alone before refinement joins")
+    teacher: bool = param(False, "train the refinement on cubified ground-truth voxels (cheaper; test time always "
+                                 "refines the cubified prediction)")
+    eval_samples: int = param(10000, "points per mesh for the Mesh R-CNN-protocol evaluation (paper: 10k)")
+    mesh_resolution: int = param(48, "marching-cubes grid of the generated ground-truth meshes")
+    predictions: str | None = param(None, "a folder of predicted meshes <id>.obj/.ply (view frame) to score "
+                                          "instead of training the built-in model")
+
+
+def _data_params(c: MeshRCNNConfig, _root: object) -> dict:
+    return {"categories": list(CATEGORIES[: c.categories]), "instances": c.instances,
+            "test_instances": c.test_instances, "views": c.views, "image_size": c.image_size,
+            "mesh_resolution": c.mesh_resolution}
+
+
+class MeshRCNNSuite(Suite):
+    name = "meshrcnn"
+    description = ("Mesh R-CNN ShapeNet setting (book ch. 10): voxel branch + cubify + vert_align/GraphConv "
+                   "refinement, voxels-only and sphere-init ablations, mean-shape baseline; Mesh R-CNN-protocol "
+                   "Chamfer / normal / F1 per category on held-out instances.")
+    Config = MeshRCNNConfig
+    grid = {"mode": ["voxels", "voxmesh", "sphere"]}
+    profiles = {
+        "smoke": Profile({"iterations": 100, "batch": 12, "lr": 2e-3, "samples": 500, "stages": 2, "hidden": 32,
+                          "graph_convs": 1, "width": 24, "sphere_level": 2, "eval_samples": 3000, "teacher": True,
+                          "warmup": 0.5},
+                         description="CPU: small CNN, 2 refinement stages, 100 iterations (teacher-forced refinement)"),
+        "standard": Profile({"iterations": 20000, "image_size": 137, "instances": 64, "test_instances": 16,
+                             "views": 8},
+                            description="one GPU: the paper's head sizes on 137 px renders (estimate in README)"),
+        "full": Profile({"iterations": 100000, "image_size": 137, "instances": 256, "test_instances": 64,
+                         "views": 24}, description="paper-scale training on the generated categories"),
+    }
+    tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
+            "iterations": 2, "batch": 2, "samples": 100, "stages": 1, "hidden": 8, "graph_convs": 1, "width": 8,
+            "sphere_level": 1, "eval_samples": 300, "mesh_resolution": 20}
+    datasets = (DatasetUse("shapenet-like", params=_data_params),)
+    metrics = (
+        *E.mesh_metric_specs("", "model"),
+        *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
+        MetricSpec.of("iou", "voxel_iou", "voxel IoU of the voxel branch at cubify_thresh (view frame)"),
+        MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
+        MetricSpec("final_loss", "", False, "total training loss at the last iteration"),
+        MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
+    )
+
+    def run(self, case: Case, ctx: Context) -> None:
+        from suites.meshrcnn.model import MeshRCNN
+        from suites.meshrcnn.train import LossWeights, predict, train
+
+        c: MeshRCNNConfig = case.config
+        B = ctx.backend
+        with ctx.phase("setup", kind="setup"):
+            ds = ctx.dataset("shapenet-like")
+            train_set = SV.to_view_set(ds.load(split="train"), c.voxel_size)
+            test_set = SV.to_view_set(ds.load(split="test"), c.voxel_size)
+            means = SV.mean_shapes(train_set)
+            model = MeshRCNN(B, c.mode, c.voxel_size, c.stages, c.hidden, c.graph_convs, c.width, c.cubify_thresh,
+                             c.sphere_level, SV.sphere_radius_for(train_set.voxels)).to(ctx.device)
+        if c.predictions is not None:
+            ctx.log(f"meshrcnn: scoring the predictions in {c.predictions} ({len(test_set)} test items)")
+            probs, meshes, tr = None, read_predicted_meshes(c.predictions, test_set.ids), None
+        else:
+            ctx.log(f"meshrcnn {c.mode}: {len(train_set)} training / {len(test_set)} test images, "
+                    f"{c.iterations} iterations on {ctx.device}")
+            with ctx.phase("train_step", items_per_step=min(c.batch, len(train_set)), item_unit="images") as loop:
+                tr = train(model, train_set, iterations=c.iterations, batch=c.batch, lr=c.lr, samples=c.samples,
+                           warmup=c.warmup, weights=LossWeights(), seed=ctx.seed, device=ctx.device,
+                           teacher=c.teacher, loop=loop)
+            with ctx.phase("inference", kind="evaluate"):
+                t0 = time.perf_counter()
+                probs, meshes = predict(model, test_set, c.batch, ctx.device)
+                ctx.metric("inference_images_per_s", len(test_set) / max(time.perf_counter() - t0, 1e-9))
+        with ctx.phase("evaluate", kind="evaluate"):
+            res = E.score_meshes(meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed)
+            base_probs = SV.mean_shape_prediction(means, test_set)
+            base_meshes = SV.voxel_meshes(B, base_probs, 0.5)
+            base = E.score_meshes(base_meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed)
+        rows = {c.predictions and "predictions" or f"meshrcnn ({c.mode})": E.record_meshes(ctx, res, test_set),
+                "mean shape": E.record_meshes(ctx, base, test_set, "baseline_")}
+        if probs is not None:
+            ctx.metric("voxel_iou", E.voxel_iou(probs, test_set, c.cubify_thresh), item_ids=test_set.ids)
+        ctx.metric("baseline_voxel_iou", E.voxel_iou(base_probs, test_set, 0.5), item_ids=test_set.ids)
+        ctx.text("table", E.table(rows, E.counts_of(test_set.categories)), kind="table", suffix=".md")
+        if tr is not None:
+            ctx.metric("final_loss", tr.losses[-1])
+            ctx.curve("loss_curve", list(range(len(tr.losses))), {k: v for k, v in tr.curve.items()
+                                                                   if any(x == x for x in v)}, y_label="loss")
+        k = min(4, len(test_set))
+        truth = E.render_items(B, list(zip(test_set.verts[:k], test_set.faces[:k], strict=True)), test_set,
+                               test_set.images.shape[-1])
+        pred = E.render_items(B, meshes[:k], test_set, test_set.images.shape[-1])
+        ctx.image("input_truth_prediction", E.comparison_strip(test_set, pred, truth, k))
+        torch.save({"ids": test_set.ids[:k], "meshes": meshes[:k]}, ctx.artifact_path("predicted_meshes.pt"))
+        ctx.artifact_file("predicted_meshes", ctx.artifact_path("predicted_meshes.pt"), "mesh")

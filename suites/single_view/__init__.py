@@ -1,0 +1,156 @@
+"""Single-view 3D reconstruction ("Learning 3D Vision with Inverse Graphics" write-up): one image encoder, three
+decoders (voxels, points, ico-sphere mesh) on the ShapeNet-like data shared with `meshrcnn`, scored by the
+same evaluator, beside the mean-shape baseline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from bench.config import param
+from bench.context import Context
+from bench.data.generated.shape_parts import CATEGORIES
+from bench.methods import shape_eval as E
+from bench.methods import single_view as SV
+from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+
+
+@dataclass(frozen=True)
+class SingleViewConfig:
+    """One decoder case (defaults: the write-up's sizes where it gives them)."""
+
+    decoder: Literal["voxel", "point", "mesh"] = param("voxel", "what the latent vector is decoded into")
+    categories: int = param(8, "number of procedural categories")
+    instances: int = param(16, "instances per category (the last test_instances are held out)")
+    test_instances: int = param(4, "held-out instances per category")
+    views: int = param(3, "rendered views per instance")
+    image_size: int = param(64, "input image size in pixels")
+    voxel_size: int = param(32, "voxel grid G (write-up: 32^3)")
+    points: int = param(5000, "points of the point decoder (write-up: n points, 5000 here)")
+    sphere_level: int = param(4, "ico-sphere level of the mesh decoder (write-up: 4)")
+    smooth_weight: float = param(0.1, "Laplacian smoothing weight of the mesh decoder")
+    iterations: int = param(10000, "training iterations (Adam)")
+    batch: int = param(32, "images per batch")
+    lr: float = param(4e-4, "Adam learning rate (write-up: 4e-4)")
+    width: int = param(64, "channel width of the CNN encoder's second block")
+    latent: int = param(512, "latent vector size")
+    samples: int = param(5000, "points sampled per mesh for the mesh decoder's Chamfer loss")
+    eval_samples: int = param(10000, "points per mesh (or GT samples for points) in the evaluation (paper: 10k)")
+    mesh_resolution: int = param(48, "marching-cubes grid of the generated ground-truth meshes")
+
+
+def _data_params(c: SingleViewConfig, _root: object) -> dict:
+    return {"categories": list(CATEGORIES[: c.categories]), "instances": c.instances,
+            "test_instances": c.test_instances, "views": c.views, "image_size": c.image_size,
+            "mesh_resolution": c.mesh_resolution}
+
+
+def _pos_weight(voxels: torch.Tensor) -> torch.Tensor:
+    """Empty / occupied voxel ratio of the training set: BCE's positive-class weight."""
+    occ = float(voxels.mean())
+    return torch.tensor((1.0 - occ) / max(occ, 1e-6))
+
+
+class SingleViewSuite(Suite):
+    name = "single_view"
+    description = ("Image -> voxels (BCE with pos_weight), points (Chamfer) or ico-sphere mesh (Chamfer + "
+                   "smoothing) on a shared CNN encoder; Mesh R-CNN-protocol scores per category and the "
+                   "mean-shape baseline.")
+    Config = SingleViewConfig
+    grid = {"decoder": ["voxel", "point", "mesh"]}
+    profiles = {
+        "smoke": Profile({"iterations": 150, "batch": 24, "lr": 2e-3, "points": 1000, "sphere_level": 2,
+                          "width": 24, "latent": 128, "samples": 1000, "eval_samples": 3000},
+                         description="CPU: small CNN, 150 iterations"),
+        "standard": Profile({"image_size": 137, "instances": 64, "test_instances": 16, "views": 8},
+                            description="one GPU: the write-up's sizes on 137 px renders (estimate in README)"),
+        "full": Profile({"iterations": 50000, "image_size": 137, "instances": 256, "test_instances": 64,
+                         "views": 24}),
+    }
+    tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
+            "points": 50, "sphere_level": 1, "iterations": 2, "batch": 2, "width": 8, "latent": 16, "samples": 50,
+            "eval_samples": 300, "mesh_resolution": 20}
+    datasets = (DatasetUse("shapenet-like", params=_data_params),)
+    metrics = (
+        *E.mesh_metric_specs("", "decoder output"),
+        *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
+        MetricSpec.of("iou", "voxel_iou", "voxel IoU at 0.5 (voxel decoder)"),
+        MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
+        MetricSpec("final_loss", "", False, "training loss at the last iteration"),
+        MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
+    )
+
+    def run(self, case: Case, ctx: Context) -> None:
+        from suites.single_view.model import SingleView
+
+        c: SingleViewConfig = case.config
+        B = ctx.backend
+        with ctx.phase("setup", kind="setup"):
+            ds = ctx.dataset("shapenet-like")
+            train_set = SV.to_view_set(ds.load(split="train"), c.voxel_size)
+            test_set = SV.to_view_set(ds.load(split="test"), c.voxel_size)
+            means = SV.mean_shapes(train_set)
+            model = SingleView(B, c.decoder, width=c.width, latent=c.latent, grid=c.voxel_size, points=c.points,
+                               level=c.sphere_level, radius=SV.sphere_radius_for(train_set.voxels)).to(ctx.device)
+            with torch.random.fork_rng():
+                torch.manual_seed(ctx.seed)
+                pts, _ = B.ops.sample_points_from_meshes(B.structures.Meshes(train_set.verts, train_set.faces),
+                                                         c.samples if c.decoder == "mesh" else c.points,
+                                                         return_normals=True)
+        opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+        gen = torch.Generator().manual_seed(ctx.seed)
+        pos_weight = _pos_weight(train_set.voxels).to(ctx.device)
+        losses = []
+        with ctx.phase("train_step", items_per_step=min(c.batch, len(train_set)), item_unit="images") as loop:
+            for _ in range(c.iterations):
+                idx = torch.randint(len(train_set), (min(c.batch, len(train_set)),), generator=gen)
+                with loop.step():
+                    out = model(train_set.images[idx].to(ctx.device))
+                    if c.decoder == "voxel":
+                        loss = F.binary_cross_entropy_with_logits(out, train_set.voxels[idx].to(ctx.device),
+                                                                  pos_weight=pos_weight)
+                    elif c.decoder == "point":
+                        loss = B.loss.chamfer_distance(out, pts[idx].to(ctx.device))[0]
+                    else:
+                        sample = B.ops.sample_points_from_meshes(out, c.samples)
+                        loss = B.loss.chamfer_distance(sample, pts[idx].to(ctx.device))[0] + \
+                            c.smooth_weight * B.loss.mesh_laplacian_smoothing(out, method="uniform")
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                losses.append(float(loss.detach()))
+        model.eval()
+        with ctx.phase("inference", kind="evaluate"), torch.no_grad():
+            t0 = time.perf_counter()
+            outs = [model(test_set.images[s:s + c.batch].to(ctx.device)) for s in range(0, len(test_set), c.batch)]
+            ctx.metric("inference_images_per_s", len(test_set) / max(time.perf_counter() - t0, 1e-9))
+        with ctx.phase("evaluate", kind="evaluate"):
+            rows = {f"single_view ({c.decoder})": self._score(ctx, c, outs, test_set)}
+            base_probs = SV.mean_shape_prediction(means, test_set)
+            base = E.score_meshes(SV.voxel_meshes(B, base_probs, 0.5), test_set, num_samples=c.eval_samples,
+                                  seed=ctx.seed)
+        rows["mean shape"] = E.record_meshes(ctx, base, test_set, "baseline_")
+        ctx.metric("baseline_voxel_iou", E.voxel_iou(base_probs, test_set, 0.5), item_ids=test_set.ids)
+        ctx.metric("final_loss", losses[-1])
+        if c.decoder != "point":
+            ctx.text("table", E.table(rows, E.counts_of(test_set.categories)), kind="table", suffix=".md")
+        ctx.curve("loss_curve", list(range(len(losses))), losses, y_label="training loss")
+
+    def _score(self, ctx: Context, c: SingleViewConfig, outs: list, test_set: SV.ShapeSet) -> dict:
+        """Score the decoder outputs: meshes (voxels via cubify) by compare_meshes; points by Chamfer and F1
+        against points sampled from the ground truth, both scaled as the Mesh R-CNN protocol scales meshes."""
+        B = ctx.backend
+        if c.decoder == "voxel":
+            probs = torch.sigmoid(torch.cat(outs)).cpu()
+            ctx.metric("voxel_iou", E.voxel_iou(probs, test_set, 0.5), item_ids=test_set.ids)
+            meshes = SV.voxel_meshes(B, probs, 0.5)
+        elif c.decoder == "mesh":
+            meshes = [(v.cpu(), f.cpu()) for m in outs for v, f in zip(m.verts_list(), m.faces_list(), strict=True)]
+        else:
+            return E.record_points(ctx, torch.cat(outs).cpu(), test_set, c.eval_samples, ctx.seed)
+        return E.record_meshes(ctx, E.score_meshes(meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed),
+                               test_set)
