@@ -355,3 +355,17 @@ def test_fuzz_dataset_check(name, tmp_path):
 
     table = campaign(f"{name}-check", max(10, TRIALS // 3), make, None, allowed=(0, 1, 2))
     assert table["problems"] + table["refused"] > 0  # the mutations do reach the checks
+
+
+def test_a_ply_whose_data_lines_outnumber_its_header_is_refused_in_one_line(tmp_path):
+    """Found by the 300-trial campaign (ply trial 175): vertex lines beyond the header's count were read as faces of
+    one index, and reshaping them to (F, 3) raised a RuntimeError traceback."""
+    from bench.backends.torch3d.io import load_ply
+    from bench.backends.torch3d.io.errors import MeshFileError
+
+    head, body = PLY.split("end_header\n")
+    path = tmp_path / "extra.ply"
+    path.write_text(head + "end_header\n" + "1 0 0\n" * 14 + body)
+    with pytest.raises(MeshFileError, match="faces of fewer than 3 vertex indices") as err:
+        load_ply(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)

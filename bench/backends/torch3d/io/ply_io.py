@@ -30,6 +30,11 @@ def load_ply(f: str | os.PathLike, *, path_manager=None) -> tuple[torch.Tensor, 
         faces = torch.zeros((0, 3), dtype=torch.int64)
     else:
         faces_np = np.asarray(faces_np)
+        if faces_np.ndim > 2 or (faces_np.ndim == 2 and faces_np.shape[1] < 3) or (
+                faces_np.ndim == 1 and faces_np.dtype != object) or (
+                faces_np.ndim == 1 and any(np.ndim(p) != 1 or len(p) < 3 for p in faces_np)):
+            raise MeshFileError(f"load_ply: {path} has faces of fewer than 3 vertex indices (or counts that do not "
+                                f"match the header's element sizes)")
         if faces_np.ndim == 1:  # ragged polygons
             faces_np = np.array([[p[0], p[i], p[i + 1]] for p in faces_np for i in range(1, len(p) - 1)])
         elif faces_np.shape[1] > 3:
