@@ -184,7 +184,8 @@ def test_a_wheel_holds_the_data_and_runs_the_kernels_suite_from_a_fresh_venv(tmp
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-4000:]
     result = json.loads(ran.stdout)
     cases = [c["case"] for c in result["cases"]]
-    assert len(cases) == len(KernelsSuite.grid["kernel"]) and all(c["suite"] == "kernels" and c["status"] == "ok" for c in result["cases"])
+    assert len(cases) == len(KernelsSuite.grid["kernel"])
+    assert all(c["suite"] == "kernels" and c["status"] == "ok" for c in result["cases"])
     run_dir = out / "runs" / result["run_id"]
     for name in ("report.md", "report.html", "report.json"):
         assert (run_dir / name).is_file(), name
