@@ -4,6 +4,7 @@ folder (``../shared`` beside the repository, or $BENCH3D_SHARED) for tests that 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The shared folder lies beside the clone (CI: X/../shared for a clone in X); $BENCH3D_SHARED overrides.
 SHARED = Path(os.environ.get("BENCH3D_SHARED") or ROOT.parent / "shared").resolve()
+
+
+def pytest_configure(config):
+    """Give SIGINT its default action back where pytest was started with it ignored (``pytest ... &`` from a
+    non-interactive shell ignores SIGINT, and every child inherits that): the tests that Ctrl-C a run would
+    otherwise wait for a runner that never sees the signal. A handled SIGINT is reset to the default at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def in_ci() -> bool:
