@@ -109,7 +109,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
     for method, what in (("model", "SynSin"), ("copy", "copy the source"), ("reproject", "reproject with true depth")):
         s = ev.suffix(method)
         specs += [MetricSpec.of("psnr", "psnr" + s, f"{what}: PSNR on held-out pairs of unseen scenes"),
-                  MetricSpec.of("ssim", "ssim" + s, f"{what}: SSIM (Gaussian 11/1.5)"),
+                  MetricSpec.of("ssim", "ssim" + s, f"{what}: SSIM as SynSin's eval (Gaussian 11/1.5, "
+                                                                 "zero-padded borders)"),
                   MetricSpec.of("psnr", "psnr_disoccluded" + s, f"{what}: PSNR over disoccluded target pixels"),
                   MetricSpec.of("perc_sim", "perc_sim" + s, f"{what}: SynSin's Perc Sim (VGG-16 weights given)"),
                   MetricSpec.of("lpips", "lpips" + s, f"{what}: LPIPS (alex; weights given)")]

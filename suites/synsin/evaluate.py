@@ -2,8 +2,9 @@
 and bring-your-own predictions in SynSin's evaluation output layout.
 
 Every method (the model, "copy source", "reproject with true depth", a folder of predictions) is scored by the
-same functions: PSNR and SSIM (data_range 1), PSNR over disoccluded pixels (target pixels the source does not
-see), and PercSim / LPIPS only where their weights are given (else the reason is logged, nothing recorded).
+same functions: PSNR and SSIM (data_range 1; SSIM as SynSin's evaluation, pytorch-ssim's zero-padded borders),
+PSNR over disoccluded pixels (target pixels the source does not see), and PercSim / LPIPS only where their
+weights are given (else the reason is logged, nothing recorded).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def score(pred: torch.Tensor, target: torch.Tensor, disoccluded: torch.Tensor | 
     p = pred.detach().float().cpu().clamp(0, 1)
     t = target.detach().float().cpu()
     out: dict[str, Any] = {"psnr": psnr(p, t, data_range=1.0, layout="NHWC"),
-                           "ssim": ssim(p, t, data_range=1.0, layout="NHWC")}
+                           "ssim": ssim(p, t, data_range=1.0, layout="NHWC", border="zero_pad")}
     if disoccluded is not None:
         has = disoccluded.flatten(1).any(1)
         if bool(has.any()):
