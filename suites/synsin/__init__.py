@@ -128,9 +128,9 @@ class SynSinSuite(Suite):
     profiles = {
         "smoke": Profile({"scenes": 16, "test_scenes": 4, "pairs_per_scene": 4, "image_size": 40, "channels": 16,
                           "blocks": 1, "inverse_depth": False, "radius_px": 1.5, "points_per_pixel": 8,
-                          "rgb_skip": True, "residual": True, "iterations": 150, "lr_g": 1e-3, "ndf": 16},
+                          "rgb_skip": True, "residual": True, "iterations": 100, "lr_g": 1e-3, "ndf": 16},
                          grid={"loss": ["l1", "l1+gan"]},
-                         description="CPU: 16 rooms at 40x40 (4 held out), small nets, 150 iterations"),
+                         description="CPU: 16 rooms at 40x40 (4 held out), small nets, 100 iterations"),
         # SynSin's options.py: RealEstate10K depth in [1, 100], KITTI [1, 50] regressed in inverse depth
         "standard": Profile(grid={"dataset": ["builtin", "realestate10k", "kitti"]},
                             per_case={"dataset": {"realestate10k": {"max_z": 100.0},
