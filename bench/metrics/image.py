@@ -89,19 +89,27 @@ SSIM_K2 = 0.03
 SSIM_RADIUS = 5  # int(3.5 * sigma + 0.5): an 11-tap window
 
 
-def ssim(preds: Any, target: Any, *, data_range: float | tuple[float, float], layout: str = "NCHW") -> MetricResult:
+def ssim(preds: Any, target: Any, *, data_range: float | tuple[float, float], layout: str = "NCHW",
+         border: str = "valid") -> MetricResult:
     """Structural similarity per image (mean over pixels and channels), then the mean; via torchmetrics.
 
     Gaussian window sigma 1.5 (11 taps), k1 0.01, k2 0.03, mean over pixels whose window lies inside
     the image (5-pixel border excluded), the same convention as scikit-image's
     ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
+    ``border="zero_pad"``: the pytorch-ssim convention that SynSin's evaluation uses (its
+    ``models/losses/ssim.py``): the window's sums over a zero-padded image, averaged over every pixel
+    (fingerprinted apart; lower than "valid" near the borders).
     Args as :func:`psnr`; images need H, W >= 11.
     """
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
     p, t, lo, hi = check_images(preds, target, data_range, layout)
     if min(p.shape[-2:]) < 11:
         raise ValueError(f"preds: SSIM needs images of at least 11x11 pixels, got {tuple(p.shape[-2:])}")
+    if border == "zero_pad":
+        return _ssim_zero_pad(p, t, lo, hi)
+    if border != "valid":
+        raise ValueError(f"border: expected 'valid' or 'zero_pad', got {border!r}")
+    from torchmetrics.functional.image import structural_similarity_index_measure  # a slow import: only here
+
     _, full = structural_similarity_index_measure(p, t, gaussian_kernel=True, sigma=SSIM_SIGMA, data_range=hi - lo,
                                                   k1=SSIM_K1, k2=SSIM_K2, reduction="none", return_full_image=True)
     # torchmetrics averages over reflect-padded borders too; the field's convention (TF 'VALID',
@@ -113,6 +121,32 @@ def ssim(preds: Any, target: Any, *, data_range: float | tuple[float, float], la
                           window="gaussian", window_size=11, sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2,
                           border="valid-crop-5", channels="mean", per_image_then_mean=True)
     return from_items("SSIM", [float(v) for v in vals.cpu()], fp, unit="", higher_is_better=True)
+
+
+def _ssim_zero_pad(p: torch.Tensor, t: torch.Tensor, lo: float, hi: float) -> MetricResult:
+    """SSIM of (N, C, H, W) float64 images as pytorch-ssim (SynSin's evaluation): images mapped to [0, 1], an
+    11-tap Gaussian (sigma 1.5) per channel over a zero-padded image, the SSIM map averaged over every pixel and
+    channel."""
+    p, t = (p - lo) / (hi - lo), (t - lo) / (hi - lo)
+    x = torch.arange(2 * SSIM_RADIUS + 1, dtype=p.dtype, device=p.device) - SSIM_RADIUS
+    g = torch.exp(-x.square() / (2 * SSIM_SIGMA ** 2))
+    g = g / g.sum()
+    c, r = p.shape[1], SSIM_RADIUS
+    wy, wx = g.view(1, 1, -1, 1).expand(c, 1, -1, 1), g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+
+    def blur(z: torch.Tensor) -> torch.Tensor:  # the separable 11x11 Gaussian, zero padding
+        conv = torch.nn.functional.conv2d
+        return conv(conv(z, wy, padding=(r, 0), groups=c), wx, padding=(0, r), groups=c)
+
+    mu1, mu2 = blur(p), blur(t)
+    s11, s22, s12 = blur(p * p) - mu1.square(), blur(t * t) - mu2.square(), blur(p * t) - mu1 * mu2
+    c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2
+    full = (2 * mu1 * mu2 + c1) * (2 * s12 + c2) / ((mu1.square() + mu2.square() + c1) * (s11 + s22 + c2))
+    fp = make_fingerprint("ssim", "bench3d.metrics.ssim", data_range=[lo, hi], window="gaussian", window_size=11,
+                          sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2, border="zero-pad-5 (pytorch-ssim)",
+                          channels="mean", per_image_then_mean=True)
+    return from_items("SSIM", [float(v) for v in full.flatten(1).mean(1).cpu()], fp, unit="",
+                      higher_is_better=True)
 
 
 class PSNR(ItemMetric):

@@ -125,20 +125,23 @@ def load_vgg(net: str, weights_path: str | Path | None, taps: tuple[int, ...],
 
 
 def _cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N,) ``1 - mean over pixels of cos(a, b)`` for (N, C, H, W) features (PNet's normalize_tensor eps)."""
+    """(N,) ``1 - mean over pixels of cos(a, b)`` for (N, C, H, W) features, in PNet's order of operations
+    (``normalize_tensor``'s eps; the mean over H, then over W) so that the float32 values are SynSin's."""
     na = a / (a.square().sum(1, keepdim=True).sqrt() + 1e-10)
     nb = b / (b.square().sum(1, keepdim=True).sqrt() + 1e-10)
-    return 1.0 - (na * nb).sum(1).flatten(1).mean(1)
+    return 1.0 - (na * nb).sum(1).mean(1).mean(1)
 
 
 def perc_sim(preds: Any, target: Any, *, data_range: float | tuple[float, float], net: str = "vgg16",
-             weights_path: str | Path | None = None, layout: str = "NCHW", batch_size: int = 8) -> MetricResult:
+             weights_path: str | Path | None = None, layout: str = "NCHW", batch_size: int = 1) -> MetricResult:
     """SynSin's perceptual similarity per image pair (lower is better), then the mean.
 
     Args:
         preds, target: (N, 3, H, W) RGB inside ``data_range`` (mapped to [0, 1], then as SynSin).
         net: "vgg16" (SynSin's evaluation code) or "vgg19".
         weights_path: torchvision's checkpoint; default: the torch hub cache.
+        batch_size: images per VGG forward; 1, as SynSin's evaluation, gives its float32 values bit for bit
+            (a batched convolution differs in the last bits).
     Raises:
         NotAvailable: the checkpoint is absent, with how to provide it.
     """

@@ -4,7 +4,9 @@ references on the same held-out pairs of unseen scenes.
 ``dataset=builtin`` trains on the generated ``view-pairs`` (rooms with seeded primitives; relative pose and
 true depth known; split by scene) and scores the test scenes' pairs: the model, "copy the source image" (a
 floor) and "reproject the source with its true depth" (a near-ceiling: the true geometry, holes keep the
-source pixel). ``dataset=predictions`` scores a folder of predictions in SynSin's evaluation output layout
+source pixel). ``dataset=realestate10k|kitti`` scores SynSin's own test pairs (its ``realestate.txt`` /
+``kitti.txt``, ``suites/synsin/lists.py``) or a generic pair list (``suites/synsin/standard.py``).
+``dataset=predictions`` scores a folder of predictions in SynSin's evaluation output layout
 (``--set predictions=PATH``), with the same metrics. PSNR / SSIM (data_range 1), PSNR over disoccluded target
 pixels, and PercSim (SynSin's VGG-16 cosine distance) / LPIPS only where their weights are given (``--set
 vgg16_weights=PATH`` / ``lpips_weights=PATH`` or the torch hub cache); otherwise logged as unavailable.
@@ -41,6 +43,9 @@ class SynSinConfig:
         "builtin", "builtin (generated view-pairs), realestate10k / kitti (with a pair list), or predictions (a "
                    "folder in SynSin's evaluation layout)")
     pairs_file: str = param("", "realestate10k / kitti: the pair list ('' = <dataset root>/synsin_pairs.txt)")
+    synsin_list: str = param("", "realestate10k / kitti: SynSin's own test list, its data/files/realestate.txt or "
+                                 "kitti.txt ('' = that name in the dataset root, if there)")
+    max_train_pairs: int = param(1024, "kitti with SynSin's list: training pairs drawn from id_train.txt")
     loss: Literal["l1", "l1+gan", "l1+gan+content"] = param("l1+gan+content", "training loss (SynSin: l1 + 10 "
                                                             "content + hinge GAN + 10 feature matching)")
     scenes: int = param(64, "builtin: distinct generated scenes")
@@ -71,6 +76,8 @@ class SynSinConfig:
                                          "KITTI eval: im_B.png)", identity=False)
     target_name: str = param(ev.TARGET_NAME, "dataset=predictions: target file (SynSin's KITTI eval: im_res.png)",
                              identity=False)
+    take_every_other: bool = param(False, "dataset=predictions: best of each two consecutive folders (SynSin's "
+                                          "--take_every_other, its published RealEstate10K protocol)")
     vgg16_weights: str = param("", "torchvision vgg16 checkpoint for PercSim ('' = torch hub cache)", identity=False)
     lpips_weights: str = param("", "torchvision alexnet checkpoint for LPIPS ('' = torch hub cache)", identity=False)
     vgg19_weights: str = param("", "torchvision vgg19 checkpoint for the content loss ('' = torch hub cache)")
@@ -102,7 +109,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
     for method, what in (("model", "SynSin"), ("copy", "copy the source"), ("reproject", "reproject with true depth")):
         s = ev.suffix(method)
         specs += [MetricSpec.of("psnr", "psnr" + s, f"{what}: PSNR on held-out pairs of unseen scenes"),
-                  MetricSpec.of("ssim", "ssim" + s, f"{what}: SSIM (Gaussian 11/1.5)"),
+                  MetricSpec.of("ssim", "ssim" + s, f"{what}: SSIM as SynSin's eval (Gaussian 11/1.5, "
+                                                                 "zero-padded borders)"),
                   MetricSpec.of("psnr", "psnr_disoccluded" + s, f"{what}: PSNR over disoccluded target pixels"),
                   MetricSpec.of("perc_sim", "perc_sim" + s, f"{what}: SynSin's Perc Sim (VGG-16 weights given)"),
                   MetricSpec.of("lpips", "lpips" + s, f"{what}: LPIPS (alex; weights given)")]
@@ -120,9 +128,9 @@ class SynSinSuite(Suite):
     profiles = {
         "smoke": Profile({"scenes": 16, "test_scenes": 4, "pairs_per_scene": 4, "image_size": 40, "channels": 16,
                           "blocks": 1, "inverse_depth": False, "radius_px": 1.5, "points_per_pixel": 8,
-                          "rgb_skip": True, "residual": True, "iterations": 150, "lr_g": 1e-3, "ndf": 16},
+                          "rgb_skip": True, "residual": True, "iterations": 100, "lr_g": 1e-3, "ndf": 16},
                          grid={"loss": ["l1", "l1+gan"]},
-                         description="CPU: 16 rooms at 40x40 (4 held out), small nets, 150 iterations"),
+                         description="CPU: 16 rooms at 40x40 (4 held out), small nets, 100 iterations"),
         # SynSin's options.py: RealEstate10K depth in [1, 100], KITTI [1, 50] regressed in inverse depth
         "standard": Profile(grid={"dataset": ["builtin", "realestate10k", "kitti"]},
                             per_case={"dataset": {"realestate10k": {"max_z": 100.0},
@@ -198,11 +206,11 @@ class SynSinSuite(Suite):
         """All pairs of the case's dataset in the view-pairs layout (``splits`` marks train / test)."""
         if c.dataset == "builtin":
             return ctx.dataset("view-pairs").load()
-        from suites.synsin.standard import load_pairs, pair_list_path
+        from suites.synsin.standard import load_case_pairs
 
-        name = "realestate10k" if c.dataset == "realestate10k" else "kitti-synsin"
-        root = ctx.dataset(name).root
-        return load_pairs(c.dataset, root, pair_list_path(root, c.pairs_file, name), c.image_size)
+        root = ctx.dataset("realestate10k" if c.dataset == "realestate10k" else "kitti-synsin").root
+        return load_case_pairs(c.dataset, root, c.pairs_file, c.synsin_list, c.image_size, c.max_train_pairs,
+                               ctx.seed, ctx.log)
 
     @staticmethod
     def content_loss(c: SynSinConfig, device: str) -> torch.nn.Module:
@@ -220,6 +228,9 @@ class SynSinSuite(Suite):
         with ctx.phase("evaluate", kind="evaluate"):
             f = ev.read_prediction_folder(c.predictions, c.pred_name, c.target_name)
             ctx.log(f"synsin: {len(f['ids'])} predicted pairs from {c.predictions}")
-            ev.record(ctx, ev.score(f["pred"], f["target"], None, weights, f["ids"]), "model", f["ids"])
-            if f["src"] is not None:
-                ev.record(ctx, ev.score(f["src"], f["target"], None, weights, f["ids"]), "copy", f["ids"])
+            methods = {"model": f["pred"]} if f["src"] is None else {"model": f["pred"], "copy": f["src"]}
+            for method, images in methods.items():
+                res, ids = ev.score(images, f["target"], None, weights, f["ids"]), f["ids"]
+                if c.take_every_other:
+                    res, ids = ev.best_of_two(res, ids)
+                ev.record(ctx, res, method, ids)

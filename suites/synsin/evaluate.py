@@ -2,8 +2,9 @@
 and bring-your-own predictions in SynSin's evaluation output layout.
 
 Every method (the model, "copy source", "reproject with true depth", a folder of predictions) is scored by the
-same functions: PSNR and SSIM (data_range 1), PSNR over disoccluded pixels (target pixels the source does not
-see), and PercSim / LPIPS only where their weights are given (else the reason is logged, nothing recorded).
+same functions: PSNR and SSIM (data_range 1; SSIM as SynSin's evaluation, pytorch-ssim's zero-padded borders),
+PSNR over disoccluded pixels (target pixels the source does not see), and PercSim / LPIPS only where their
+weights are given (else the reason is logged, nothing recorded).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def score(pred: torch.Tensor, target: torch.Tensor, disoccluded: torch.Tensor | 
     p = pred.detach().float().cpu().clamp(0, 1)
     t = target.detach().float().cpu()
     out: dict[str, Any] = {"psnr": psnr(p, t, data_range=1.0, layout="NHWC"),
-                           "ssim": ssim(p, t, data_range=1.0, layout="NHWC")}
+                           "ssim": ssim(p, t, data_range=1.0, layout="NHWC", border="zero_pad")}
     if disoccluded is not None:
         has = disoccluded.flatten(1).any(1)
         if bool(has.any()):
@@ -70,6 +71,31 @@ def record(ctx: Any, results: dict[str, Any], method: str, ids: list[str]) -> No
             ctx.log(f"{name} not recorded: {results[f'{name}_unavailable']}")
 
 
+BEST = {"psnr": max, "ssim": max, "perc_sim": min, "lpips": min}  # evaluate_perceptualsim.py's choices
+
+
+def best_of_two(results: dict[str, Any], ids: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """SynSin's ``--take_every_other``: the folders sorted by name go in consecutive twos (its realestate.txt
+    lists each target with two sources) and each two keeps its best value per metric (max PSNR / SSIM, min
+    PercSim / LPIPS). Ids become ``"<a>+<b>"``; the fingerprint records the protocol. An odd count is a
+    DataError (SynSin drops the last folder silently)."""
+    from bench.metrics.accumulate import from_items
+
+    if len(ids) % 2:
+        raise DataError(f"take_every_other: {len(ids)} prediction folders (last {ids[-1]!r}); expected an even "
+                        "number (two sources per target, as SynSin's realestate.txt)")
+    out: dict[str, Any] = {k: v for k, v in results.items() if k.endswith("_unavailable")}
+    for name, pick in BEST.items():
+        r = results.get(name)
+        if r is None:
+            continue
+        items = [pick(a, b) for a, b in zip(r.items[0::2], r.items[1::2], strict=True)]
+        fp = {**r.fingerprint, "params": {**r.fingerprint.get("params", {}),
+                                          "best_of_consecutive_two": pick.__name__}}
+        out[name] = from_items(r.name, items, fp, unit=r.unit, higher_is_better=r.higher_is_better)
+    return out, [f"{a}+{b}" for a, b in zip(ids[0::2], ids[1::2], strict=True)]
+
+
 def grid(rows: list[list[torch.Tensor]], gap: int = 2) -> np.ndarray:
     """Images (H, W, 3) laid out as rows (e.g. source | target | prediction | references) on grey: (H', W', 3)."""
     h, w = rows[0][0].shape[:2]
@@ -86,6 +112,15 @@ def grid(rows: list[list[torch.Tensor]], gap: int = 2) -> np.ndarray:
 
 # SynSin's evaluation output (evaluation/eval_realestate.py; README/REALESTATE.md): one folder per pair,
 # <folder>/<id>/output_image_.png (prediction), tgt_image_.png (target), input_image_.png (source, optional).
+# What of evaluation/evaluate_perceptualsim.py is reproduced (read from its code):
+# - folders in sorted name order; --take_every_other (best of folders 2i, 2i+1: max PSNR / SSIM, min PercSim) as
+#   ``take_every_other`` (:func:`best_of_two`), fingerprinted apart: it is the protocol of the published
+#   RealEstate10K figures, and an oracle (each target's better of two sources, one of them on ~10% of
+#   realestate.txt's lines the target frame itself);
+# - not reproduced: ``--pred_image`` is a glob and the best match per folder is kept; with the names its eval
+#   scripts write there is exactly one, so ``pred_name`` is a literal file name (a best-of-N over several samples
+#   would be an oracle too); a file it cannot load is scored as a black 256x256 image there and an error naming
+#   the file here; it resizes a prediction to the target's height (square) where sizes differ, refused here.
 PRED_NAME, TARGET_NAME, INPUT_NAME = "output_image_.png", "tgt_image_.png", "input_image_.png"
 
 

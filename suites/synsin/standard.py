@@ -1,10 +1,12 @@
-"""RealEstate10K and KITTI view pairs for SynSin, read through the existing loaders from a pair list.
+"""RealEstate10K and KITTI view pairs for SynSin: SynSin's own test lists (``suites/synsin/lists.py``: its
+``realestate.txt`` / ``kitti.txt``, found at ``<dataset root>/<name>`` or ``--set synsin_list=PATH``) or a generic
+pair list read through the existing loaders.
 
-Pair list: a text file, one pair per line, ``<split> <sequence> <source> <target>`` (``#`` starts a comment):
+Generic pair list: a text file, one pair per line, ``<split> <sequence> <source> <target>`` (``#`` starts a comment):
 
 - ``split``: ``train`` or ``test`` (pairs to train on / to score);
 - RealEstate10K: ``sequence`` is a camera file's stem under ``cameras/<split>/``, ``source`` / ``target`` are
-  frame timestamps (as SynSin's ``data/files/realestate.txt``: sequence, source and target timestamps);
+  frame timestamps;
 - KITTI (odometry layout of ``kitti-synsin``): ``sequence`` is ``00``.. and ``source`` / ``target`` are frame indices.
 
 Its default place is ``<dataset root>/synsin_pairs.txt`` (``--set pairs_file=PATH`` elsewhere). Images are
@@ -17,12 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from bench.data.generated.view_pairs import relative_pose
 from bench.data.safe_io import read_text
 from bench.errors import DataError, NotAvailable
+from suites.synsin.lists import LIST_NAMES, Columns, kitti_test_pairs, kitti_train_pairs, realestate_test_pairs, resize
 
 PAIR_FILE = "synsin_pairs.txt"
 FORMAT = "lines '<train|test> <sequence> <source> <target>'"
@@ -50,13 +51,6 @@ def pair_list_path(root: Path, pairs_file: str, dataset: str) -> Path:
         raise NotAvailable(f"{dataset}: SynSin pair list {p} not found; write one ({FORMAT}, see "
                            "suites/synsin/standard.py) or pass --set pairs_file=PATH")
     return p
-
-
-def _resize(img: torch.Tensor, size: int) -> torch.Tensor:
-    """(H, W, 3) -> (size, size, 3), area-weighted when shrinking (antialiased bilinear)."""
-    x = img.permute(2, 0, 1)[None].float()
-    return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                                           align_corners=False)[0].permute(1, 2, 0).clamp(0, 1)
 
 
 def _frame(dataset: str, root: Path, split: str, seq: str, key: str, cache: dict[Any, Any]) -> dict[str, Any]:
@@ -87,26 +81,58 @@ def _frame(dataset: str, root: Path, split: str, seq: str, key: str, cache: dict
     return ds[int(key)]
 
 
-def load_pairs(dataset: str, root: Path, pair_file: Path, image_size: int) -> dict[str, Any]:
-    """All listed pairs in the view-pairs layout (images resized to ``image_size``; focal and principal_point
-    (N, 2) per pair; ``splits``, ``ids``, ``scenes`` = sequences), without depth or disocclusion masks."""
+def load_pairs(dataset: str, root: Path, pair_file: Path, image_size: int, splits: tuple[str, ...] = ("train", "test"),
+               cols: Columns | None = None) -> dict[str, Any]:
+    """The listed pairs of ``splits`` in the view-pairs layout (images resized to ``image_size``; focal and
+    principal_point (N, 2) per pair; ``splits``, ``ids``, ``scenes`` = sequences), without depth or disocclusion
+    masks; appended to ``cols`` when given."""
     cache: dict[Any, Any] = {}
-    cols: dict[str, list[Any]] = {k: [] for k in ("src_images", "tgt_images", "R_rel", "T_rel", "focal",
-                                                  "principal_point", "splits", "ids", "scenes")}
+    cols = cols if cols is not None else Columns()
     for split, seq, a, b in read_pair_list(pair_file):
+        if split not in splits:
+            continue
         fa, fb = (_frame(dataset, root, split, seq, k, cache) for k in (a, b))
         h, w = fa["image"].shape[:2]
         scale = torch.tensor([image_size / w, image_size / h])
-        Rr, Tr = relative_pose(*(f[k].double().numpy() for f in (fa, fb) for k in ("R", "T")))
-        cols["src_images"].append(_resize(fa["image"], image_size))
-        cols["tgt_images"].append(_resize(fb["image"], image_size))
-        cols["R_rel"].append(torch.from_numpy(np.asarray(Rr, dtype=np.float32)))
-        cols["T_rel"].append(torch.from_numpy(np.asarray(Tr, dtype=np.float32)))
-        cols["focal"].append(fa["focal"].float() * scale)
-        cols["principal_point"].append(fa["principal_point"].float() * scale)
-        cols["splits"].append(split)
-        cols["ids"].append(f"{seq}:{a}->{b}")
-        cols["scenes"].append(seq)
-    out: dict[str, Any] = {k: torch.stack(v) if isinstance(v[0], torch.Tensor) else v for k, v in cols.items()}
-    out["image_size"] = (image_size, image_size)
-    return out
+        cams = tuple(f[k].double().numpy() for f in (fa, fb) for k in ("R", "T"))
+        cols.add(resize(fa["image"], image_size), resize(fb["image"], image_size), cams,
+                 fa["focal"].float() * scale, fa["principal_point"].float() * scale, split, f"{seq}:{a}->{b}", seq)
+    return cols.stack(image_size)
+
+
+def synsin_list_path(root: Path, synsin_list: str, dataset: str) -> Path | None:
+    """SynSin's own test list: ``synsin_list``, else ``<root>/realestate.txt`` / ``kitti.txt`` if present."""
+    if synsin_list:
+        p = Path(synsin_list).expanduser()
+        if not p.is_file():
+            raise DataError(f"{p}: SynSin pair list (synsin_list) is missing; expected its data/files/"
+                            f"{LIST_NAMES[dataset]}")
+        return p
+    p = Path(root) / LIST_NAMES[dataset]
+    return p if p.is_file() else None
+
+
+def load_case_pairs(dataset: str, root: Path, pairs_file: str, synsin_list: str, image_size: int,
+                    max_train_pairs: int, seed: int, log: Any = print) -> dict[str, Any]:
+    """Train and test pairs of a realestate10k / kitti case.
+
+    With SynSin's own list (``synsin_list`` or its default place), the test pairs are exactly that list's; the
+    training pairs are, for KITTI, SynSin's sampler over ``id_train.txt`` + ``poses.txt`` and, for RealEstate10K,
+    the train lines of the generic pair list. Without it, both splits come from the generic pair list.
+    NotAvailable (the case is skipped) when a needed list is absent."""
+    lst = synsin_list_path(root, synsin_list, dataset)
+    name = "realestate10k" if dataset == "realestate10k" else "kitti-synsin"
+    if lst is None:
+        return load_pairs(dataset, root, pair_list_path(root, pairs_file, name), image_size)
+    cols = Columns()
+    if dataset == "kitti":
+        if not (Path(root) / "id_train.txt").is_file():
+            raise NotAvailable(f"{name}: {Path(root) / 'id_train.txt'} not found: SynSin trains on "
+                               "continuous_view_synthesis' dataset_kitti (images/, poses.txt, id_train.txt)")
+        kitti_train_pairs(root, image_size, max_train_pairs, seed, cols)
+    else:
+        load_pairs(dataset, root, pair_list_path(root, pairs_file, name), image_size, ("train",), cols)
+    n_train = len(cols)
+    (kitti_test_pairs if dataset == "kitti" else realestate_test_pairs)(root, lst, image_size, cols)
+    log(f"{dataset}: {len(cols) - n_train} test pairs from SynSin's list {lst}, {n_train} training pairs")
+    return cols.stack(image_size)

@@ -101,3 +101,34 @@ def test_image_bad_inputs():
     assert_bad_input(psnr, p, t, data_range=1.0, mask=np.ones((2, 3, 16, 16)), match="mask: expected shape")
     assert_bad_input(ssim, p[..., :8, :8], t[..., :8, :8], data_range=1.0, match="at least 11x11")
     assert_bad_input(psnr, torch.zeros(0, 3, 4, 4), torch.zeros(0, 3, 4, 4), data_range=1.0, match="preds: is empty")
+
+
+def synsin_ssim(img1, img2):
+    """SynSin's SSIM (its models/losses/ssim.py, from pytorch-ssim) re-stated in float32: Gaussian 11 / 1.5 per
+    channel over a zero-padded image, C1 = 0.01^2, C2 = 0.03^2, the map's mean per image."""
+    import torch.nn.functional as F
+
+    g = torch.tensor([math.exp(-((x - 5) ** 2) / float(2 * 1.5 ** 2)) for x in range(11)])
+    g = (g / g.sum()).unsqueeze(1)
+    c = img1.size(1)
+    w = g.mm(g.t()).float().unsqueeze(0).unsqueeze(0).expand(c, 1, 11, 11).contiguous()
+    mu1, mu2 = F.conv2d(img1, w, padding=5, groups=c), F.conv2d(img2, w, padding=5, groups=c)
+    s1 = F.conv2d(img1 * img1, w, padding=5, groups=c) - mu1.pow(2)
+    s2 = F.conv2d(img2 * img2, w, padding=5, groups=c) - mu2.pow(2)
+    s12 = F.conv2d(img1 * img2, w, padding=5, groups=c) - mu1 * mu2
+    m = ((2 * mu1 * mu2 + 0.01 ** 2) * (2 * s12 + 0.03 ** 2)) / ((mu1.pow(2) + mu2.pow(2) + 0.01 ** 2)
+                                                               * (s1 + s2 + 0.03 ** 2))
+    return m.mean(1).mean(1).mean(1)
+
+
+def test_ssim_zero_pad_is_synsins_convention():
+    p, t = _pair(n=3, h=24, w=20)
+    res = ssim(p, t, data_range=1.0, border="zero_pad")
+    ref = synsin_ssim(torch.tensor(p, dtype=torch.float32), torch.tensor(t, dtype=torch.float32))
+    assert res.items == pytest.approx(ref.tolist(), abs=2e-6)
+    valid = ssim(p, t, data_range=1.0)
+    assert res.fingerprint != valid.fingerprint and res.items != pytest.approx(valid.items, abs=1e-3)
+    assert ssim(p * 255, t * 255, data_range=255.0, border="zero_pad").items == pytest.approx(res.items, abs=1e-9)
+    assert_ideal(ssim(t, t, data_range=1.0, border="zero_pad"), 1.0, tol=1e-6)
+    with pytest.raises(ValueError, match="border: expected 'valid' or 'zero_pad'"):
+        ssim(p, t, data_range=1.0, border="reflect")

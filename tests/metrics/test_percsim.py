@@ -1,13 +1,13 @@
-"""SynSin's Perc Sim against an independent re-statement of its evaluation code (functional convs over the
-checkpoint's tensors), with a VGG-16 checkpoint this test writes; missing / wrong weights named clearly."""
+"""SynSin's Perc Sim against a re-statement of its evaluation code (its modules and order of operations), bit
+for bit, with a VGG-16 checkpoint this test writes (random weights: what the real ImageNet weights would give
+cannot be checked here); missing / wrong weights named clearly."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from bench.errors import NotAvailable
 from bench.metrics import perc_sim
-from bench.metrics.percsim import LAYOUTS, SCALE, SHIFT, VGGFeatures
+from bench.metrics.percsim import VGGFeatures
 
 
 @pytest.fixture(scope="module")
@@ -22,40 +22,63 @@ def vgg16_file(tmp_path_factory):
     return path, state
 
 
-def reference_percsim(x, y, state):
-    """SynSin evaluation: PNet('vgg') slices relu1_2..relu5_3, (2x-1 - shift)/scale, 1 - cos per layer, summed."""
-    def feats(img):
-        h = ((img * 2 - 1) - torch.tensor(SHIFT).view(1, 3, 1, 1)) / torch.tensor(SCALE).view(1, 3, 1, 1)
-        outs, conv = [], 0
-        idx = 0
-        for v in LAYOUTS["vgg16"]:
-            if v == "M":
-                outs.append(h)  # each pool follows a tapped relu (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3)
-                h = F.max_pool2d(h, 2)
-                idx += 1
-            else:
-                h = F.relu(F.conv2d(h, state[f"features.{idx}.weight"], state[f"features.{idx}.bias"], padding=1))
-                idx += 2
-                conv += 1
-        return outs
+def synsin_pnet(state):
+    """SynSin's evaluation path re-stated from its code (evaluation/metrics.py perceptual_sim,
+    models/networks/pretrained_networks.py PNet / vgg16 / normalize_tensor / cos_sim), modules and order of
+    operations included, around a VGG-16 ``features`` holding ``state``: returns f(img0, img1) for [0, 1] images
+    of one pair, shape (1, 3, H, W), as evaluate_perceptualsim.py calls it."""
+    feats = VGGFeatures("vgg16", (30,))
+    feats.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
+    f = feats.features
+    slices = [torch.nn.Sequential(*[f[i] for i in range(a, b)]) for a, b in ((0, 4), (4, 9), (9, 16), (16, 23),
+                                                                               (23, 30))]
+    shift = torch.Tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+    scale = torch.Tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
 
-    total = torch.zeros(x.shape[0], dtype=torch.float64)
-    for a, b in zip(feats(x), feats(y), strict=True):
-        cos = (a * b).sum(1) / ((a.norm(dim=1) + 1e-10) * (b.norm(dim=1) + 1e-10))
-        total += (1 - cos.flatten(1).mean(1)).double()
-    return total
+    def normalize_tensor(x, eps=1e-10):
+        n = torch.sqrt(torch.sum(x ** 2, dim=1)).view(x.size()[0], 1, x.size()[2], x.size()[3])
+        return x / (n.expand_as(x) + eps)
+
+    def cos_sim(a, b):
+        an, bn = normalize_tensor(a), normalize_tensor(b)
+        n, h, w = a.size()[0], a.size()[2], a.size()[3]
+        per_row = torch.mean(torch.sum(an * bn, dim=1).view(n, 1, h, w), dim=2).view(n, 1, 1, w)
+        return torch.mean(per_row, dim=3).view(n)
+
+    def pnet(in0, in1):
+        h0 = (in0 - shift.expand_as(in0)) / scale.expand_as(in0)
+        h1 = (in1 - shift.expand_as(in0)) / scale.expand_as(in0)
+        outs0, outs1 = [], []
+        for s in slices:
+            h0, h1 = s(h0), s(h1)
+            outs0.append(h0)
+            outs1.append(h1)
+        val = None
+        for k in range(len(slices)):  # as PNet.forward accumulates
+            cur = 1.0 - cos_sim(outs0[k], outs1[k])
+            val = 1.0 * cur if k == 0 else val + cur
+        return val
+
+    def perceptual_sim(img0, img1):
+        with torch.no_grad():
+            return pnet(img0 * 2 - 1, img1 * 2 - 1)
+
+    return perceptual_sim
 
 
-def test_percsim_matches_reference_and_is_zero_for_identical(vgg16_file):
+def test_percsim_is_synsins_bit_for_bit_and_zero_for_identical(vgg16_file):
+    """One image per forward (SynSin's evaluation): the float32 values are SynSin's code's exactly; batched, equal
+    to 1e-6; NHWC in [0, 255] is the same images."""
     path, state = vgg16_file
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(3, 3, 32, 32, generator=g), torch.rand(3, 3, 32, 32, generator=g)
     res = perc_sim(x, y, data_range=1.0, weights_path=path)
-    ref = reference_percsim(x, y, state)
-    assert res.items == pytest.approx(ref.tolist(), rel=1e-4, abs=1e-5)
+    reference = synsin_pnet(state)
+    ref = [reference(x[i:i + 1], y[i:i + 1]).item() for i in range(3)]
+    assert res.items == ref
     assert res.value > 0.01 and res.name == "PercSim" and res.fingerprint["params"]["net"] == "vgg16"
+    assert perc_sim(x, y, data_range=1.0, weights_path=path, batch_size=8).items == pytest.approx(ref, abs=1e-6)
     assert perc_sim(x, x, data_range=1.0, weights_path=path).items == pytest.approx([0.0] * 3, abs=1e-5)
-    # NHWC in [0, 255] is the same images
     res255 = perc_sim(x.permute(0, 2, 3, 1) * 255, y.permute(0, 2, 3, 1) * 255, data_range=255.0,
                       weights_path=path, layout="NHWC")
     assert res255.items == pytest.approx(res.items, rel=1e-4, abs=1e-5)

@@ -195,9 +195,9 @@ def _fake_realestate(pairs, root):
     (root / "synsin_pairs.txt").write_text("# split sequence source target\n" + "\n".join(lines) + "\n")
 
 
-def test_realestate_pairs_through_loader_and_case(pairs, tmp_path):
-    """Pairs read through the RealEstate10K loader and a pair list carry the generator's relative poses and
-    intrinsics; the case trains on the list's train pairs and scores its test pairs (no depth: no reprojection)."""
+def test_realestate_pairs_through_loader_and_generic_list(pairs, tmp_path):
+    """Pairs read through the RealEstate10K loader and a generic pair list carry the generator's relative poses
+    and intrinsics (the case itself runs in the SynSin-list test below)."""
     from suites.synsin.standard import load_pairs
 
     root = tmp_path / "data" / "realestate10k"
@@ -207,6 +207,54 @@ def test_realestate_pairs_through_loader_and_case(pairs, tmp_path):
     np.testing.assert_allclose(got["R_rel"], pairs["R_rel"], atol=1e-5)
     np.testing.assert_allclose(got["T_rel"], pairs["T_rel"], atol=1e-4)
     np.testing.assert_allclose(got["focal"], pairs["focal"].expand(len(got["ids"]), 2), rtol=1e-5)
+    (root / "synsin_pairs.txt").write_text("test seqb 1000\n")
+    with pytest.raises(DataError, match="synsin_pairs.txt: line 1"):
+        load_pairs("realestate10k", root, root / "synsin_pairs.txt", 32)
+
+
+def _w2c_cv(R, T):
+    """OpenCV world-to-camera (4, 4) of a PyTorch3D camera (X_cam = X_world @ R + T; x left, y up)."""
+    flip = np.diag([-1.0, -1.0, 1.0])
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = flip @ R.double().numpy().T, flip @ T.double().numpy()
+    return m
+
+
+def _save(img, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((img.numpy() * 255).round().astype(np.uint8)).save(path)
+
+
+def _synsin_realestate_list(pairs, root):
+    """SynSin's realestate.txt (31 columns, intrinsics in pixels of 256x256) for the test pairs, frames under
+    frames/test/<seq>/<timestamp>.png."""
+    s = pairs["image_size"][0]
+    k = torch.cat([pairs["focal"], pairs["principal_point"]]).numpy() / s * 256
+    lines = []
+    for i in (j for j, sp in enumerate(pairs["splits"]) if sp == "test"):
+        ts = (100 * i + 1, 100 * i + 2)
+        for t, tag in zip(ts, ("src", "tgt"), strict=True):
+            _save(pairs[f"{tag}_images"][i], root / "frames" / "test" / "seqb" / f"{t}.png")
+        poses = [_w2c_cv(pairs[f"{tag}_R"][i], pairs[f"{tag}_T"][i])[:3].ravel() for tag in ("src", "tgt")]
+        lines.append(" ".join(["seqb", str(ts[0]), str(ts[1])] + [f"{v:.9f}" for v in np.concatenate([k, *poses])]))
+    (root / "realestate.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_synsin_realestate_list_gives_its_pairs_and_the_case_runs(pairs, tmp_path):
+    """SynSin's own realestate.txt: the test pairs are its lines (ids = its output folders), with the generator's
+    relative poses and intrinsics; the case trains on the generic list's train lines."""
+    from suites.synsin.standard import load_case_pairs
+
+    root = tmp_path / "data" / "realestate10k"
+    _fake_realestate(pairs, root)
+    _synsin_realestate_list(pairs, root)
+    got = load_case_pairs("realestate10k", root, "", "", 32, 8, 0, lambda _m: None)
+    test, tr = split(got, "test"), split(pairs, "test")
+    assert test["ids"] == ["0000", "0001"] and len(split(got, "train")["ids"]) == len(split(pairs, "train")["ids"])
+    np.testing.assert_allclose(test["R_rel"], tr["R_rel"], atol=1e-5)
+    np.testing.assert_allclose(test["T_rel"], tr["T_rel"], atol=1e-4)
+    np.testing.assert_allclose(test["focal"], pairs["focal"].expand(2, 2), rtol=1e-5)
+    np.testing.assert_allclose(test["tgt_images"], tr["tgt_images"], atol=1 / 255)
     suite = Registry().get("synsin")
     case = suite.cases("standard", {**suite.tiny, "dataset": "realestate10k", "image_size": 32})[0]
     spec = {"suite": "synsin", "case": case.name, "params": case.params, "profile": "standard", "device": "cpu",
@@ -214,10 +262,111 @@ def test_realestate_pairs_through_loader_and_case(pairs, tmp_path):
     res = run_spec(spec)
     assert res.status == "ok", res.error
     m = {r.name: r for r in res.metrics}
-    assert "psnr" in m and "psnr_reproject" not in m
-    test = split(pairs, "test")
-    direct = ev.score(test["src_images"], test["tgt_images"], None, ev.Weights(), test["ids"])["psnr"]
+    assert "psnr_reproject" not in m and m["psnr"].item_ids == ["0000", "0001"]
+    direct = ev.score(tr["src_images"], tr["tgt_images"], None, ev.Weights(), tr["ids"])["psnr"]
     assert m["psnr_copy"].value == pytest.approx(direct.value, abs=0.05)
-    (root / "synsin_pairs.txt").write_text("test seqb 1000\n")
-    with pytest.raises(DataError, match="synsin_pairs.txt: line 1"):
-        load_pairs("realestate10k", root, root / "synsin_pairs.txt", 32)
+    text = (root / "realestate.txt").read_text().splitlines()
+    (root / "realestate.txt").write_text(text[0] + "\n" + text[1].rsplit(" ", 1)[0] + "\n")
+    with pytest.raises(DataError, match="realestate.txt: line 2 has 30 columns; expected SynSin's"):
+        load_case_pairs("realestate10k", root, "", "", 32, 8, 0)
+    (root / "realestate.txt").write_text(text[0].replace("seqb", "gone") + "\n")
+    with pytest.raises(DataError, match=r"frames/test/gone/\d+.png: image of the SynSin pair list is missing"):
+        load_case_pairs("realestate10k", root, "", "", 32, 8, 0)
+
+
+def test_synsin_kitti_list_direction_is_the_later_frame_ahead(tmp_path):
+    """kitti.txt's RT with +z translation (its sign for a later target frame) puts the target camera ahead of
+    the source: a point 1 unit ahead of the source is 1 - 0.02 ahead of the target; K is SynSin's 718.9 px at
+    256 px, scaled."""
+    from suites.synsin.lists import Columns, kitti_test_pairs
+
+    for name in ("00_000001", "00_000002"):
+        _save(torch.full((20, 20, 3), 0.5), tmp_path / "images" / f"{name}.png")
+    RT = np.eye(4)
+    RT[2, 3] = 0.02
+    (tmp_path / "kitti.txt").write_text("00_000002 00_000001 " + " ".join(map(str, RT.ravel())) + "\n")
+    cols = Columns()
+    kitti_test_pairs(tmp_path, tmp_path / "kitti.txt", 64, cols)
+    got = cols.stack(64)
+    point = torch.tensor([0.1, -0.2, 1.0]) @ got["R_rel"][0] + got["T_rel"][0]  # PyTorch3D: +z is forward
+    assert point.tolist() == pytest.approx([0.1, -0.2, 0.98], abs=1e-6)
+    assert got["focal"][0].tolist() == pytest.approx([718.9 / 4] * 2) and got["principal_point"][0].tolist() == [32, 32]
+    assert got["ids"] == ["0"] and got["scenes"] == ["00"] and got["src_images"].shape == (1, 64, 64, 3)
+    RT[3, 0] = 1.0
+    (tmp_path / "kitti.txt").write_text("00_000002 00_000001 " + " ".join(map(str, RT.ravel())) + "\n")
+    with pytest.raises(DataError, match="kitti.txt: line 1: RT is not a rigid 4x4 transform"):
+        kitti_test_pairs(tmp_path, tmp_path / "kitti.txt", 64, Columns())
+
+
+def _synsin_kitti(pairs, root):
+    """continuous_view_synthesis' dataset_kitti from the generated pairs: each pair is a sequence with frames
+    000000 (source) and 000001 (target); poses.txt (Euler xyz + centre), id_train.txt (train targets) and
+    SynSin's kitti.txt (test pairs: target, source, RT with translation / 50)."""
+    from scipy.spatial.transform import Rotation
+
+    poses, train, test = [], [], []
+    for i, sp in enumerate(pairs["splits"]):
+        c2w = {tag: np.linalg.inv(_w2c_cv(pairs[f"{tag}_R"][i], pairs[f"{tag}_T"][i])) for tag in ("src", "tgt")}
+        ids = {"src": f"{i:02d}_000000", "tgt": f"{i:02d}_000001"}
+        for tag in ("src", "tgt"):
+            _save(pairs[f"{tag}_images"][i], root / "images" / f"{ids[tag]}.png")
+            eul = Rotation.from_matrix(c2w[tag][:3, :3]).as_euler("xyz")
+            poses.append(" ".join([ids[tag], *(f"{v:.12g}" for v in (*eul, *c2w[tag][:3, 3]))]))
+        if sp == "train":
+            train.append(ids["tgt"])
+        else:
+            RT = np.linalg.inv(c2w["src"]) @ c2w["tgt"]
+            RT[:3, 3] /= 50
+            test.append(" ".join([ids["tgt"], ids["src"], *(f"{v:.12g}" for v in RT.ravel())]))
+    (root / "poses.txt").write_text("\n".join(poses) + "\n")
+    (root / "id_train.txt").write_text("\n".join(train) + "\n")
+    (root / "kitti.txt").write_text("\n".join(test) + "\n")
+
+
+def test_synsin_kitti_layout_train_sampler_test_list_and_case(pairs, tmp_path):
+    """SynSin's KITTI: the training sampler over id_train.txt + poses.txt and the kitti.txt test pairs carry the
+    generator's relative poses (translation in SynSin's unit, / 50); the case runs on that layout."""
+    from suites.synsin.standard import load_case_pairs
+
+    root = tmp_path / "data" / "kitti-synsin"
+    _synsin_kitti(pairs, root)
+    assert registry.get("kitti-synsin").check(root).ok
+    got = load_case_pairs("kitti", root, "", "", 32, 8, 0, lambda _m: None)
+    assert got["splits"] == pairs["splits"]  # one train pair per id (the only neighbour with a pose), then the list
+    np.testing.assert_allclose(got["R_rel"], pairs["R_rel"], atol=1e-5)
+    np.testing.assert_allclose(got["T_rel"] * 50, pairs["T_rel"], atol=1e-4)
+    assert split(got, "test")["ids"] == ["0", "1"] and split(got, "train")["ids"][0] == "00_000000->00_000001"
+    suite = Registry().get("synsin")
+    case = suite.cases("standard", {**suite.tiny, "dataset": "kitti", "image_size": 32})[0]
+    spec = {"suite": "synsin", "case": case.name, "params": case.params, "profile": "standard", "device": "cpu",
+            "seed": 0, "backend": "torch", "artifact_root": str(tmp_path / "a"), "data_root": str(tmp_path / "data")}
+    res = run_spec(spec)
+    assert res.status == "ok", res.error
+    m = {r.name: r for r in res.metrics}
+    tr = split(pairs, "test")
+    direct = ev.score(tr["src_images"], tr["tgt_images"], None, ev.Weights(), tr["ids"])["psnr"]
+    assert m["psnr_copy"].value == pytest.approx(direct.value, abs=0.05) and m["psnr"].item_ids == ["0", "1"]
+    (root / "id_train.txt").write_text("00_000001\n99_000001\n")
+    with pytest.raises(DataError, match="poses.txt: training id '99_000001' of id_train.txt has no pose"):
+        load_case_pairs("kitti", root, "", "", 32, 8, 0)
+
+
+def test_byo_take_every_other_keeps_the_best_of_each_two():
+    """SynSin's --take_every_other: max PSNR / SSIM and min PercSim of folders (0, 1), (2, 3); odd counts refused."""
+    from bench.metrics import psnr, ssim
+
+    g = torch.Generator().manual_seed(1)
+    tgt = torch.rand(4, 16, 16, 3, generator=g)
+    pred = (tgt + torch.tensor([0.2, 0.05, 0.01, 0.3]).view(4, 1, 1, 1) * torch.randn(4, 16, 16, 3, generator=g))
+    pred = pred.clamp(0, 1)
+    res = {"psnr": psnr(pred, tgt, data_range=1.0, layout="NHWC"), "ssim": ssim(pred, tgt, data_range=1.0,
+                                                                               layout="NHWC")}
+    got, ids = ev.best_of_two(res, ["a", "b", "c", "d"])
+    assert ids == ["a+b", "c+d"]
+    p = res["psnr"].items
+    assert got["psnr"].items == [max(p[0], p[1]), max(p[2], p[3])] == [p[1], p[2]]
+    assert got["psnr"].value == pytest.approx((p[1] + p[2]) / 2)
+    assert got["ssim"].items == [max(res["ssim"].items[0:2]), max(res["ssim"].items[2:4])]
+    assert got["psnr"].fingerprint != res["psnr"].fingerprint
+    with pytest.raises(DataError, match="take_every_other: 3 prediction folders"):
+        ev.best_of_two(res, ["a", "b", "c"])

@@ -94,10 +94,36 @@ def load(root: Path, sequence: str = "00") -> KITTIOdometry:
     return KITTIOdometry(root, sequence)
 
 
+def check_synsin_layout(root: Path, problems: Problems) -> dict[str, Any]:
+    """SynSin's KITTI (continuous_view_synthesis' ``dataset_kitti``): ``images/<seq>_<frame>.png`` of one size;
+    ``poses.txt`` (``<id>`` + 6 numbers a line) and ``id_train.txt`` when present (read by suites/synsin)."""
+    files = sorted((root / "images").glob("*.png"))
+    if not files:
+        problems.add(root / "images", "no .png images")
+    poses = root / "poses.txt"
+    if poses.is_file():
+        for k, line in enumerate(read_text(poses, "poses file").splitlines(), start=1):
+            parts = line.split()
+            if parts and (len(parts) != 7 or not all(_number(t) for t in parts[1:])):
+                problems.add(poses, f"line {k} is not '<id> rx ry rz tx ty tz'")
+                break
+    return {"layout": "synsin (dataset_kitti)", "images": len(files), "image_sizes": check_images(files, problems)}
+
+
+def _number(token: str) -> bool:
+    try:
+        return np.isfinite(float(token))
+    except ValueError:
+        return False
+
+
 def check(root: Path) -> CheckReport:
-    """Each sequence has calib.txt with P2, a poses file with one 3x4 per image, and images of one size."""
+    """Each sequence has calib.txt with P2, a poses file with one 3x4 per image, and images of one size; or, with
+    no ``sequences/`` but an ``images/`` folder, SynSin's own layout (:func:`check_synsin_layout`)."""
     root = Path(root)
     problems = Problems(root)
+    if not (root / "sequences").is_dir() and (root / "images").is_dir():
+        return problems.report("kitti-synsin", check_synsin_layout(root, problems))
     seqs = sorted(p for p in (root / "sequences").glob("*") if p.is_dir())
     if not seqs:
         problems.add(root / "sequences", "no sequence folders")
