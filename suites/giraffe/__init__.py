@@ -8,12 +8,16 @@ mu/sigma or an image folder). FID/KID follow the pinned protocol of bench.metric
 TF-Inception, ``fid_images`` generated images from fixed seeds, nv_bilinear_float resize, the reference's
 checksum; all of it is in the fingerprint, so FIDs with another image count or reference never compare.
 
+The training data (``gan-primitives``): spheres / cubes rendered with the backend's MeshRenderer at GIRAFFE's
+camera (radius 2.732, fov 49.13) from azimuth / elevation drawn from ``range_u`` / ``range_v``, and the generator
+samples its camera from the same ranges (GIRAFFE's generator.py / camera.py); ``train_images=DIR`` trains on an
+image folder instead (CompCars / CLEVR / CelebA-HQ layouts). ``fid_real_floor`` is the FID of as many real
+training images as are generated, against the same reference: the finite-sample floor of the protocol.
+
 Expected cost: `standard` (64 px, 16^2 feature map, 64 samples per ray, batch 32, 2 objects, 100k iterations,
 GIRAFFE's settings) is a GPU-days job as in the paper; not measured here (no GPU). `smoke` (32 px, 8^2 feature
-map, 12 samples per ray, small fields, batch 16, 150 iterations, 32-image FIDs) takes 2-6 min on a busy 2-core
-CPU, most of it the Inception network (~1 image/s there). Measured: FID 176.3 untrained -> 174.3 at 150
-iterations and 197.4 at 300: with GIRAFFE's box mask and density noise the smoke budget is too short for a
-clear FID drop (an earlier variant without them went 222 -> 185 but its objects filled the whole image).
+map, 12 samples per ray, small fields, D of 32 base channels, batch 16, 300 iterations at lr 1e-3 / 4e-4,
+64-image FIDs) -- see README's measured figures (SMOKE_FIGURES).
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ import numpy as np
 
 from bench.config import param
 from bench.context import Context
-from bench.metrics.fid_reference import GenerativeProtocol, load_reference, reference_from_images, score_folder
+from bench.metrics.fid_reference import (
+    GenerativeProtocol,
+    extract,
+    load_reference,
+    reference_from_images,
+    score_features,
+    score_folder,
+)
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.giraffe.data import training_folder
 from suites.giraffe.evaluate import controllability, fid_of, grid, moving_strip, sample_images
@@ -84,16 +95,18 @@ def protocol_of(c: GiraffeConfig) -> GenerativeProtocol:
 class GiraffeSuite(Suite):
     name = "giraffe"
     description = ("GIRAFFE: object + background generative feature fields, composition, feature volume rendering "
-                   "and a neural renderer, trained as a GAN (non-saturating + R1) on gan-primitives renders; FID / KID under a "
-                   "pinned protocol, FID vs iterations, moving-object controllability.")
+                   "and a neural renderer, trained as a GAN (non-saturating + R1) on gan-primitives renders; FID / KID "
+                   "under a pinned protocol, FID vs iterations, moving-object controllability.")
     Config = GiraffeConfig
     grid = {"n_objects": [2]}
     profiles = {
-        "smoke": Profile({"image_size": 32, "num_real": 512, "heldout": 32, "max_objects": 1, "resolution_vol": 8,
+        "smoke": Profile({"image_size": 32, "num_real": 512, "heldout": 64, "max_objects": 1, "resolution_vol": 8,
                           "n_ray_samples": 12, "z_dim": 32, "z_dim_bg": 16, "hidden": 64, "n_features": 64,
-                          "n_harmonics": 4, "batch_size": 16, "iterations": 150, "eval_every": 75,
-                          "fid_images": 32, "kid_subset_size": 32, "control_scenes": 8},
-                         grid={"n_objects": [1]}, description="CPU: 32 px, one object, 150 iterations, 32-image FIDs"),
+                          "n_harmonics": 4, "d_base": 32, "batch_size": 16, "lr_g": 1e-3, "lr_d": 4e-4,
+                          "iterations": 300, "eval_every": 100, "fid_images": 64, "kid_subset_size": 64,
+                          "control_scenes": 8},
+                         grid={"n_objects": [1]},
+                         description="CPU: 32 px, one object, 300 iterations (lr 2x / 4x GIRAFFE's), 64-image FIDs"),
         "standard": Profile(description="one GPU: GIRAFFE's 64 px settings"),
     }
     datasets = (DatasetUse("gan-primitives", when={"train_images": ""},
@@ -107,6 +120,8 @@ class GiraffeSuite(Suite):
     metrics = (
         MetricSpec.of("fid", description="FID of the trained generator against the reference (see fingerprint)"),
         MetricSpec.of("fid", "fid_init", "FID of the untrained generator, same protocol"),
+        MetricSpec.of("fid", "fid_real_floor", "FID of as many real training images (disjoint from the reference): "
+                      "the finite-sample floor, same protocol"),
         MetricSpec("fid_drop", "", True, "fid_init - fid"),
         MetricSpec.of("kid", description="KID mean over subsets (needs the reference's images)"),
         MetricSpec("controllability", "", True, "share of the image change inside the moved object's footprint"),
@@ -133,6 +148,11 @@ class GiraffeSuite(Suite):
             d = Discriminator(c.image_size, base=c.d_base).to(ctx.device)
             ctx.log(f"giraffe: {len(train_images)} training images at {c.image_size}px, reference {ref.name} "
                     f"({ref.n} images), FID of {protocol.num_images} samples, {c.iterations} iterations")
+        if len(train_images) >= protocol.num_images:
+            with ctx.phase("real_floor", kind="evaluate"):
+                floor = score_features(extract(ext, train_images[:protocol.num_images], protocol.batch_size), ref,
+                                       ext, protocol)["fid"]
+            ctx.metric("fid_real_floor", floor)
         fids: dict = {}
 
         def evaluate() -> float:
