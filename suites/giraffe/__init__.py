@@ -17,7 +17,9 @@ training images as are generated, against the same reference: the finite-sample 
 Expected cost: `standard` (64 px, 16^2 feature map, 64 samples per ray, batch 32, 2 objects, 100k iterations,
 GIRAFFE's settings) is a GPU-days job as in the paper; not measured here (no GPU). `smoke` (32 px, 8^2 feature
 map, 12 samples per ray, small fields, D of 32 base channels, batch 16, 300 iterations at lr 1e-3 / 4e-4,
-64-image FIDs) -- see README's measured figures (SMOKE_FIGURES).
+64-image FIDs): measured 328 s for the case on a busy 2-core CPU (load 5-10; setup with data + reference 58 s,
+the real floor 50 s, 0.23 s per iteration); FID 244.4 untrained -> 208.9 trained (curve 244.4, 218.8, 224.8,
+208.9 every 100 iterations), real-vs-real floor 81.1, KID 0.141, controllability 0.98 (footprint 0.59).
 """
 
 from __future__ import annotations
