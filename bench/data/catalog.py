@@ -66,6 +66,15 @@ for _spec in (
                 _G + "gan_shapes:check_gan_shapes", _G + "gan_shapes:load_gan_shapes",
                 _G + "gan_shapes:generate_gan_shapes",
                 {"count": 64, "image_size": 64, "max_objects": 3}),
+    DatasetSpec("gan-primitives", "3D-aware GAN training images: one or two coloured 3D primitives (sphere, cube) "
+                "rendered with the built-in MeshRenderer, GIRAFFE-style random pose / scale / colour and camera",
+                "BSD-3-Clause (bench3d)", GENERATED, "PNG + JSON", "1", ("images/<i>.png", "scenes.json",
+                                                                        "manifest.json"),
+                _G + "gan_primitives:check_gan_primitives", _G + "gan_primitives:load_gan_primitives",
+                _G + "gan_primitives:generate_gan_primitives",
+                {"count": 64, "image_size": 64, "max_objects": 2, "scale_range": [0.35, 0.5],
+                 "translation_range": [-0.6, 0.6], "range_u": [0.0, 1.0], "range_v": [0.25, 0.5], "dist": 2.732,
+                 "fov": 49.13}),
     # ---- standard -----------------------------------------------------------------------------
     DatasetSpec("nerf-synthetic", "NeRF Blender synthetic scene (one scene folder)", "per-scene Blend Swap licences; "
                 "see publisher", "https://github.com/bmild/nerf (nerf_synthetic.zip)", "NeRF Blender", "1",

@@ -34,8 +34,8 @@ def fid_of(g: Generator, reference: ReferenceStats, ext: InceptionFeatures, prot
 @torch.no_grad()
 def object_opacity(g: Generator, scene: Scene, k: int) -> torch.Tensor:
     """Opacity (B, r, r) of object ``k`` alone along each ray of the feature grid: 1 - exp(-sum sigma_k delta)."""
-    b, device = scene.z_bg_app.shape[0], scene.z_bg_app.device
-    pts, depth = g.rays(b, device)
+    b = scene.z_bg_app.shape[0]
+    pts, depth = g.rays(scene.camera)
     sigma = F.relu(g.object_field(pts.reshape(b, -1, 3), scene, k)[0])
     dists = torch.diff(depth, dim=-1, append=depth[..., -1:])  # no infinite last interval for an object
     tau = (sigma.reshape(depth.shape) * dists).sum(-1)

@@ -1,14 +1,17 @@
 """GIRAFFE (Niemeyer & Geiger, CVPR 2021; book ch. 7): compositional generative neural feature fields.
 
 Each object is a feature field conditioned on a shape code and an appearance code, evaluated in its own box
-frame (points mapped by the inverse of its affine pose: scale, translation, rotation about the viewing axis) with
-its density zeroed outside the box; the background is one more field evaluated on down-scaled world points; raw
-densities get N(0, 1) noise while training. Densities add and features are averaged
-with density weights (``composite_function`` of im2scene/giraffe/models/generator.py), the composed field is
-volume-rendered to a low-resolution feature map, and a 2D neural renderer (nearest upsampling + 3x3 convs,
+frame (points mapped by the inverse of its affine pose: scale, translation on the ground plane, rotation about the
+up axis) with its density zeroed outside the box; the background is one more field evaluated on down-scaled world
+points; raw densities get N(0, 1) noise while training. Densities add and features are averaged with density
+weights (``composite_function`` of im2scene/giraffe/models/generator.py), the composed field is volume-rendered
+to a low-resolution feature map, and a 2D neural renderer (nearest upsampling + 3x3 convs,
 an RGB head per resolution added to the upsampled RGB of the previous one, as im2scene/giraffe/models/
 neural_renderer.py) turns it into the image. Rays, points along rays, the harmonic embedding and the
-emission-absorption raymarcher come from the harness backend (``ctx.backend``).
+emission-absorption raymarcher come from the harness backend (``ctx.backend``). The camera is sampled per image
+as GIRAFFE's ``get_random_pose`` (camera.py): azimuth 2 pi u, polar angle arccos(1 - 2 v) from the up axis, with
+u, v uniform in ``range_u`` / ``range_v``, at distance ``radius``, looking at the origin. World: PyTorch3D's, +y up
+(GIRAFFE's world is z-up: its x, y translations are our x, z).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class GeneratorConfig:
     scale_range: tuple[float, float] = (0.5, 0.5)        # bounding_box_generator.py scale_range_min/max
     translation_range: tuple[float, float] = (-0.75, 0.75)  # bounding_box_generator.py translation x, y
     rotation_range: tuple[float, float] = (0.0, 1.0)     # bounding_box_generator.py (fraction of 2 pi)
+    range_u: tuple[float, float] = (0.0, 0.0)            # generator.py range_u (camera azimuth, fraction of 2 pi)
+    range_v: tuple[float, float] = (0.25, 0.25)          # generator.py range_v (polar angle arccos(1 - 2v))
     renderer_min_features: int = 32   # neural_renderer.py min_feat
 
     def __post_init__(self) -> None:
@@ -59,7 +64,8 @@ class GeneratorConfig:
 @dataclass
 class Scene:
     """Latent codes and poses of a batch: z_shape/z_app (B, K, z), z_bg_shape/z_bg_app (B, z_bg),
-    scale (B, K, 1), translation (B, K, 3), rotation (B, K, 3, 3) (row vectors: box = (p - t) @ R / s)."""
+    scale (B, K, 1), translation (B, K, 3), rotation (B, K, 3, 3) (row vectors: box = (p - t) @ R / s), camera (B, 2)
+    (elevation, azimuth) in degrees, PyTorch3D's ``look_at_view_transform`` convention."""
 
     z_shape: torch.Tensor
     z_app: torch.Tensor
@@ -68,12 +74,14 @@ class Scene:
     scale: torch.Tensor
     translation: torch.Tensor
     rotation: torch.Tensor
+    camera: torch.Tensor
 
     def with_translation(self, k: int, translation: torch.Tensor) -> Scene:
         """A copy with object ``k`` moved to ``translation`` (B, 3); everything else unchanged."""
         t = self.translation.clone()
         t[:, k] = translation
-        return Scene(self.z_shape, self.z_app, self.z_bg_shape, self.z_bg_app, self.scale, t, self.rotation)
+        return Scene(self.z_shape, self.z_app, self.z_bg_shape, self.z_bg_app, self.scale, t, self.rotation,
+                     self.camera)
 
 
 class FeatureField(nn.Module):
@@ -141,30 +149,33 @@ class Generator(nn.Module):
         self.marcher = t3d.renderer.EmissionAbsorptionRaymarcher()
 
     def sample_scene(self, batch: int, generator: torch.Generator | None = None, device: Any = "cpu") -> Scene:
-        """Codes ~ N(0, 1), scale / x-y translation / rotation uniform in the configured ranges (z = 0)."""
+        """Codes ~ N(0, 1); scale, ground-plane (x, z) translation, rotation about +y and the camera's u, v uniform
+        in the configured ranges (bounding_box_generator.py, camera.py ``sample_on_sphere``)."""
         c, k = self.cfg, self.cfg.n_objects
 
         def u(*shape: int, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
             return lo + (hi - lo) * torch.rand(*shape, generator=generator)
 
         t = torch.zeros(batch, k, 3)
-        t[..., :2] = u(batch, k, 2, lo=c.translation_range[0], hi=c.translation_range[1])
+        t[..., ::2] = u(batch, k, 2, lo=c.translation_range[0], hi=c.translation_range[1])
         ang = u(batch, k, lo=c.rotation_range[0], hi=c.rotation_range[1]) * 2 * math.pi
         cos, sin, zero, one = torch.cos(ang), torch.sin(ang), torch.zeros_like(ang), torch.ones_like(ang)
-        rot = torch.stack([cos, -sin, zero, sin, cos, zero, zero, zero, one], -1).reshape(batch, k, 3, 3)
+        rot = torch.stack([cos, zero, -sin, zero, one, zero, sin, zero, cos], -1).reshape(batch, k, 3, 3)
+        cu, cv = u(batch, lo=c.range_u[0], hi=c.range_u[1]), u(batch, lo=c.range_v[0], hi=c.range_v[1])
+        camera = torch.stack([90.0 - torch.rad2deg(torch.arccos(1.0 - 2.0 * cv)), 360.0 * cu], -1)
         scene = Scene(torch.randn(batch, k, c.z_dim, generator=generator),
                       torch.randn(batch, k, c.z_dim, generator=generator),
                       torch.randn(batch, c.z_dim_bg, generator=generator),
                       torch.randn(batch, c.z_dim_bg, generator=generator),
-                      u(batch, k, 1, lo=c.scale_range[0], hi=c.scale_range[1]), t, rot)
+                      u(batch, k, 1, lo=c.scale_range[0], hi=c.scale_range[1]), t, rot, camera)
         return Scene(*(x.to(device) for x in vars(scene).values()))
 
-    def rays(self, batch: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """World points (B, r*r, P, 3) and their depths (B, r*r, P) of the fixed camera (on +z looking at the
-        origin, GIRAFFE's default range_u = range_v = const), from the backend's raysampler."""
-        c, r = self.cfg, self.t3d.renderer
-        R, T = r.look_at_view_transform(dist=c.radius, elev=0.0, azim=0.0)
-        cams = r.FoVPerspectiveCameras(R=R.expand(batch, 3, 3), T=T.expand(batch, 3), fov=c.fov, device=device)
+    def rays(self, camera: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World points (B, r*r, P, 3) and their depths (B, r*r, P) of the cameras (B, 2) (elevation, azimuth in
+        degrees; at distance ``radius`` looking at the origin), from the backend's raysampler."""
+        c, r, batch = self.cfg, self.t3d.renderer, camera.shape[0]
+        R, T = r.look_at_view_transform(dist=c.radius, elev=camera[:, 0], azim=camera[:, 1], device=camera.device)
+        cams = r.FoVPerspectiveCameras(R=R, T=T, fov=c.fov, device=camera.device)
         sampler = r.NDCMultinomialRaysampler(image_width=c.resolution_vol, image_height=c.resolution_vol,
                                              n_pts_per_ray=c.n_ray_samples, min_depth=c.depth_range[0],
                                              max_depth=c.depth_range[1])
@@ -186,8 +197,8 @@ class Generator(nn.Module):
 
     def feature_map(self, scene: Scene) -> torch.Tensor:
         """The composed fields volume-rendered to (B, F, r, r)."""
-        b, device = scene.z_bg_app.shape[0], scene.z_bg_app.device
-        pts, depth = self.rays(b, device)
+        b = scene.z_bg_app.shape[0]
+        pts, depth = self.rays(scene.camera)
         n_rays, n_pts = pts.shape[1:3]
         flat = pts.reshape(b, -1, 3)
         sigmas, feats = [], []

@@ -13,7 +13,8 @@ from suites.giraffe.train import r1_penalty
 
 T3D = load("torch")
 SMALL = dict(image_size=8, resolution_vol=8, n_ray_samples=16, z_dim=4, z_dim_bg=4, hidden=8, hidden_bg=8,
-             n_features=3, n_harmonics=2, translation_range=(-0.5, 0.5), scale_range=(0.4, 0.4))
+             n_features=3, n_harmonics=2, translation_range=(-0.5, 0.5), scale_range=(0.4, 0.4),
+             range_u=(0.0, 0.0), range_v=(0.5, 0.5))  # camera on +z: elevation 0, azimuth 0
 
 
 class Constant(torch.nn.Module):
