@@ -96,12 +96,13 @@ class SmplifySuite(Suite):
     tiny = {"images": 2, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 2, "prior_samples": 200,
             "render_images": 1}
     metrics = (
-        MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit"),
-        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape"),
-        MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off"),
-        MetricSpec.of("mpjpe", description="MPJPE (mm), keypoints + mid-hip root, centred on the mid-hip"),
+        MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit", unit="mm"),
+        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape", unit="mm"),
+        MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off", unit="mm"),
+        MetricSpec.of("mpjpe", description="MPJPE (mm), keypoints + mid-hip root, centred on the mid-hip",
+                      unit="mm"),
         MetricSpec.of("pa_mpjpe", "vertex_error", "per-vertex error (mm) after Procrustes alignment of the "
-                      "vertices, where the fitted body has the targets' vertices"),
+                      "vertices, where the fitted body has the targets' vertices", unit="mm"),
         MetricSpec.of("reprojection_error_px", "reprojection_error", "2D error (px) to the visible detections"),
         MetricSpec.of("pck", "pck3d", "3D PCK (%) after Procrustes alignment at pck_mm"),
         MetricSpec("orientation_error_deg", "deg", False, "geodesic error of the global orientation"),
@@ -112,7 +113,7 @@ class SmplifySuite(Suite):
         MetricSpec("success_rate", "%", True, "random starts ending below success_mm PA-MPJPE"),
         MetricSpec("success_rate_low", "%", True, "Wilson 95% interval, lower bound"),
         MetricSpec("success_rate_high", "%", True, "Wilson 95% interval, upper bound"),
-        MetricSpec("start_pa_mpjpe", "", False, "PA-MPJPE (mm) per random start (median)"),
+        MetricSpec("start_pa_mpjpe", "mm", False, "PA-MPJPE (mm) per random start (median)"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:
@@ -192,7 +193,7 @@ def run_lsp(ctx: Context, c: SmplifyConfig) -> None:
 def _pa(kp: torch.Tensor, gt: torch.Tensor) -> float:
     from bench.metrics import pa_mpjpe
 
-    return float(pa_mpjpe(kp.double() * MM, gt.double() * MM).value)
+    return float(pa_mpjpe(kp.double() * MM, gt.double() * MM, unit="mm").value)
 
 
 def check_targets(data: dict[str, Any]) -> None:

@@ -44,12 +44,13 @@ def report_fits(ctx: Context, pred: dict[str, torch.Tensor], init_kp: torch.Tens
     ids = [f"image{i:03d}" for i in range(len(fits))]
     gt = data["keypoints3d"].double() * MM
     kp = pred["keypoints"].double() * MM
-    ctx.metric("pa_mpjpe", pa_mpjpe(kp, gt))
-    ctx.metric("pa_mpjpe_init", pa_mpjpe(init_kp.double() * MM, gt))
-    ctx.metric("pa_mpjpe_without_flip", pa_mpjpe(noflip_kp.double() * MM, gt))
-    ctx.metric("mpjpe", mpjpe(with_root(kp), with_root(gt), root=14))
+    ctx.metric("pa_mpjpe", pa_mpjpe(kp, gt, unit="mm"))
+    ctx.metric("pa_mpjpe_init", pa_mpjpe(init_kp.double() * MM, gt, unit="mm"))
+    ctx.metric("pa_mpjpe_without_flip", pa_mpjpe(noflip_kp.double() * MM, gt, unit="mm"))
+    ctx.metric("mpjpe", mpjpe(with_root(kp), with_root(gt), root=14, unit="mm"))
     if pred["vertices"].shape[1] == data["vertices"].shape[1]:
-        ctx.metric("vertex_error", pa_mpjpe(pred["vertices"].double() * MM, data["vertices"].double() * MM))
+        ctx.metric("vertex_error", pa_mpjpe(pred["vertices"].double() * MM, data["vertices"].double() * MM,
+                                                  unit="mm"))
     else:
         ctx.log(f"vertex_error: not reported, the fitted model has {pred['vertices'].shape[1]} vertices and the "
                 f"targets {data['vertices'].shape[1]} (a different body)")
