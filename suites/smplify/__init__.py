@@ -2,7 +2,10 @@
 
 Cases: ``facing=front`` (bodies within 45 degrees of facing the camera) and ``facing=side`` (turned 90 +- 15
 degrees either way, shoulders close in the image: the case SMPLify's flip test exists for; about half face
-away from the start orientation), each ``interpenetration`` off (the book's setting) and on. Targets: the
+away from the start orientation), each ``interpenetration`` off (the book's setting) and on (bench3d's sphere
+term, :class:`suites.smplify.priors.Interpenetration`). ``--set legs=crossed``: targets whose legs cross past
+their natural range, where fits interpenetrate; every generated case measures the fitted mesh's
+interpenetration (:mod:`suites.smplify.penetration`). Targets: the
 generated ``body-fits`` dataset (the built-in procedural body, LSP's 14 keypoints with confidences,
 occlusions and detector-like noise, ground-truth 3D keypoints and vertices). The body fitted is the built-in
 body, or the real SMPL through ``smplx`` with ``--set model_path=DIR_OR_FILE`` (never shipped); the pose prior
@@ -11,7 +14,9 @@ of the built-in body, or SMPLify's ``gmm_08.pkl`` with ``--set pose_prior=FILE``
 
 ``--set data=lsp --set facing=front``: LSP images (the ``lsp`` dataset) with SMPLify's own detections
 ``est_joints.npz`` in the same folder, fitted at SMPLify's 2x scale; no 3D truth, so 2D error, flips and time
-only (:mod:`suites.smplify.lsp`). No Human3.6M case: its protocol-2 frame selection was not checked here.
+only (:mod:`suites.smplify.lsp`). ``--set data=h36m --set facing=front --set model_path=...``: Human3.6M
+protocol 2 in SPIN's preprocessed layout (the ``h36m-p2`` dataset), evaluated as HMR / SPIN do: the 14 common
+joints from SMPL's vertices through ``J_regressor_h36m.npy``, PA-MPJPE in mm (:mod:`suites.smplify.h36m`).
 
 SMPLify's settings and where each number comes from: :mod:`suites.smplify.fit`, :mod:`suites.smplify.priors`.
 ``standard``/``full`` use them as published (100 iterations per stage, 16 / 64 images, 8 / 32 random starts);
@@ -34,6 +39,7 @@ from bench.context import Context
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.smplify.evaluate import MM, overlay, report_fits, report_starts
 from suites.smplify.fit import FitConfig, SMPLify, project, upright
+from suites.smplify.penetration import report_penetration
 
 FACINGS = ("front", "side", "away")
 
@@ -42,16 +48,20 @@ FACINGS = ("front", "side", "away")
 class SmplifyConfig:
     """One SMPLify case; defaults are SMPLify's settings (``standard``)."""
 
-    data: Literal["generated", "lsp"] = param("generated", "targets: generated (body-fits) or LSP with SMPLify's "
-                                              "est_joints.npz (2D metrics only)")
+    data: Literal["generated", "lsp", "h36m"] = param("generated", "targets: generated (body-fits), LSP with "
+                                                      "SMPLify's est_joints.npz (2D metrics only), or Human3.6M "
+                                                      "protocol 2 (SPIN's layout; needs model_path)")
     facing: Literal[FACINGS] = param("front", "targets: front, side (shoulders close) or away from the camera")
-    interpenetration: bool = param(False, "add the sphere interpenetration term (SMPLify's option)")
+    interpenetration: bool = param(False, "add bench3d's sphere interpenetration term (a stand-in for SMPLify's "
+                                   "capsule term, which ships only with SMPLify's code)")
     images: int = param(16, "generated target images")
     image_size: int = param(256, "image side in pixels")
     body_height_px: float = param(200.0, "height of the generated bodies in the image")
     noise_px: float = param(2.0, "detector-like keypoint noise (std, px)")
     occlusion: float = param(0.1, "probability that a keypoint is occluded (confidence 0)")
     yaw_range_deg: float = param(45.0, "yaw spread of the targets around their facing")
+    legs: Literal["natural", "crossed"] = param("natural", "targets' legs: natural, or crossed past their natural "
+                                                "range (provokes interpenetrating fits)")
     focal_length: float = param(5000.0, "fixed focal length of the fit and the targets (SMPLify: 5000)")
     stage_iterations: int = param(100, "L-BFGS iterations per stage (SMPLify: 100 dogleg iterations)")
     camera_iterations: int = param(100, "L-BFGS iterations of the torso camera fit (SMPLify: 100)")
@@ -82,30 +92,39 @@ class SmplifySuite(Suite):
                           "render_images": 2},
                          per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
                          description="CPU: 3 images, 30 L-BFGS iterations per stage, 2 random starts"),
-        "standard": Profile(per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
-                            description="SMPLify's settings on 16 generated images"),
+        "standard": Profile(grid={"data": ["generated", "h36m"]},
+                            per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
+                            description="SMPLify's settings on 16 generated images, and on 16 Human3.6M protocol-2 "
+                                        "frames where the data and SMPL are given (facing=front only)"),
         "full": Profile({"images": 64, "random_starts": 32}, per_case={"facing": {"side": {"yaw_range_deg": 15.0}}}),
     }
     datasets = (
         DatasetUse("lsp", when={"data": "lsp"}),
+        DatasetUse("h36m-p2", when={"data": "h36m"}),
         DatasetUse("body-fits", when={"data": "generated"},
                    params={"count": "images", "image_size": "image_size", "focal": "focal_length",
                            "body_height_px": "body_height_px", "noise_px": "noise_px", "occlusion": "occlusion",
-                           "facing": "facing", "yaw_range_deg": "yaw_range_deg"}),
+                           "facing": "facing", "yaw_range_deg": "yaw_range_deg", "legs": "legs"}),
     )
-    tiny = {"images": 2, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 2, "prior_samples": 200,
+    tiny = {"images": 1, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 1, "prior_samples": 200,
             "render_images": 1}
     metrics = (
         MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit", unit="mm"),
         MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape", unit="mm"),
         MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off", unit="mm"),
-        MetricSpec.of("mpjpe", description="MPJPE (mm), keypoints + mid-hip root, centred on the mid-hip",
+        MetricSpec.of("mpjpe", description="MPJPE (mm) of the 14 keypoints centred on the root (the mid-hip; "
+                      "Human3.6M's pelvis for data=h36m)",
                       unit="mm"),
         MetricSpec.of("pa_mpjpe", "vertex_error", "per-vertex error (mm) after Procrustes alignment of the "
                       "vertices, where the fitted body has the targets' vertices", unit="mm"),
         MetricSpec.of("reprojection_error_px", "reprojection_error", "2D error (px) to the visible detections"),
         MetricSpec.of("pck", "pck3d", "3D PCK (%) after Procrustes alignment at pck_mm"),
         MetricSpec("orientation_error_deg", "deg", False, "geodesic error of the global orientation"),
+        MetricSpec("interpenetration", "mm", False, "mean depth over the fitted mesh's vertices inside the capsule "
+                   "of a body part > 2 bones away (bench3d's measure, suites.smplify.penetration)"),
+        MetricSpec("interpenetrating_vertices", "%", False, "share of the fitted mesh's vertices inside such a part"),
+        MetricSpec("interpenetration_term", "m^2", False, "the sphere interpenetration term at the fit, unweighted "
+                   "(measured whether or not it was optimised)"),
         MetricSpec("flip_tried", "", None, "images where the shoulders were close and the flip was fitted"),
         MetricSpec("flip_chosen", "", None, "images whose fit kept the flipped orientation"),
         MetricSpec("fit_seconds", "s", False, "wall time of one image's fit (camera, stages, flip)"),
@@ -120,6 +139,10 @@ class SmplifySuite(Suite):
         c: SmplifyConfig = case.config
         if c.data == "lsp":
             return run_lsp(ctx, c)
+        if c.data == "h36m":
+            from suites.smplify.h36m import run_h36m
+
+            return run_h36m(ctx, c)
         with ctx.phase("setup", kind="setup"):
             data = ctx.dataset("body-fits").load()
             check_targets(data)
@@ -137,6 +160,7 @@ class SmplifySuite(Suite):
             init_kp, _ = fitter.keypoints(zeros, upright().expand(n, 3), prior.mean_pose.double().expand(n, -1),
                                           torch.zeros(n, 3, dtype=torch.float64))
         report_fits(ctx, pred, init_kp, data, fits, evaluate_fits(fitter, noflip)["keypoints"], c.pck_mm)
+        report_penetration(ctx, model, pred, [f"image{i:03d}" for i in range(n)])
         self._overlays(ctx, c, model, data, pred)
         if c.random_starts > 0:
             rng = np.random.default_rng(ctx.seed)
@@ -244,5 +268,5 @@ def evaluate_fits(fitter: SMPLify, fits: list[Any]) -> dict[str, torch.Tensor]:
     stack = lambda name: torch.stack([getattr(f, name) for f in fits])  # noqa: E731
     with torch.no_grad():
         kp, out = fitter.keypoints(stack("betas"), stack("global_orient"), stack("body_pose"), stack("transl"))
-    return {"keypoints": kp, "vertices": out.vertices, "global_orient": stack("global_orient"),
+    return {"keypoints": kp, "vertices": out.vertices, "joints": out.joints, "global_orient": stack("global_orient"),
             "keypoints2d": project(kp, fitter.cfg.focal, fitter.centre)}
