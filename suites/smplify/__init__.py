@@ -181,7 +181,7 @@ class SmplifySuite(Suite):
         size = tuple(int(s) for s in data["meta"]["image_size"])
         centre = torch.tensor(data["meta"]["principal_point"], dtype=torch.float64)
         for i in range(min(c.render_images, len(pred["vertices"]))):
-            img = overlay(pred["vertices"][i], model.faces, c.focal_length, centre, size,
+            img = overlay(ctx.backend, pred["vertices"][i], model.faces, c.focal_length, centre, size,
                           data["keypoints2d"][i], pred["keypoints2d"][i])
             ctx.image(f"fit_image{i:03d}", img)
 
@@ -210,8 +210,9 @@ def run_lsp(ctx: Context, c: SmplifyConfig) -> None:
     for i in range(min(c.render_images, len(fits))):
         fitter.centre = data["centres"][i]
         pred = evaluate_fits(fitter, fits[i: i + 1])
-        ctx.image(f"fit_image{i:03d}", overlay(pred["vertices"][0], model.faces, c.focal_length, fitter.centre,
-                                                data["sizes"][i], data["keypoints2d"][i], kp2d[i]))
+        img = overlay(ctx.backend, pred["vertices"][0], model.faces, c.focal_length, fitter.centre, data["sizes"][i],
+                      data["keypoints2d"][i], kp2d[i])
+        ctx.image(f"fit_image{i:03d}", img)
 
 
 def _pa(kp: torch.Tensor, gt: torch.Tensor) -> float:

@@ -146,5 +146,5 @@ def run_h36m(ctx: Context, c: Any) -> None:
     ctx.metric("reprojection_error", reprojection_error_px(torch.stack(kp2d), data["keypoints2d"], visibility=vis))
     report_timing(ctx, fits, data["ids"])
     for i in range(min(c.render_images, n)):
-        ctx.image(f"fit_image{i:03d}", overlay(verts[i], model.faces, c.focal_length, data["centres"][i],
+        ctx.image(f"fit_image{i:03d}", overlay(ctx.backend, verts[i], model.faces, c.focal_length, data["centres"][i],
                                                 data["sizes"][i], data["keypoints2d"][i], kp2d[i]))
