@@ -58,12 +58,21 @@ class MetricSpec:
     implementation: str | None = None
 
     @classmethod
-    def of(cls, implementation: str, name: str | None = None, description: str | None = None) -> MetricSpec:
-        """A metric computed by ``bench.metrics.<implementation>``, recorded as ``name`` (default: the same)."""
+    def of(cls, implementation: str, name: str | None = None, description: str | None = None, *,
+           unit: str | None = None) -> MetricSpec:
+        """A metric computed by ``bench.metrics.<implementation>``, recorded as ``name`` (default: the same).
+
+        ``unit`` names the input unit of an implementation whose results are in it (``mpjpe(..., unit="mm")``);
+        the case must then pass results computed with that unit.
+        """
         from bench.metrics.catalog import info
 
         m = info(implementation)
-        return cls(name or implementation, m.unit, m.higher_is_better, description or m.description, implementation)
+        if unit is not None and unit != m.unit and not m.unit_from_input:
+            raise ValueError(f"MetricSpec.of({implementation!r}, unit={unit!r}): its results are always in "
+                             f"{m.unit!r}; only implementations in the inputs' unit take a unit")
+        return cls(name or implementation, m.unit if unit is None else unit, m.higher_is_better,
+                   description or m.description, implementation)
 
 
 @dataclass(frozen=True)

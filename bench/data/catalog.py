@@ -59,7 +59,7 @@ for _spec in (
                  "vertices.npy", "betas.npy", "global_orient.npy", "body_pose.npy", "transl.npy", "manifest.json"),
                 _G + "body_fits:check_body_fits", _G + "body_fits:load_body_fits", _G + "body_fits:generate_body_fits",
                 {"count": 16, "image_size": 256, "focal": 5000.0, "body_height_px": 200.0, "noise_px": 2.0,
-                 "occlusion": 0.1, "facing": "front", "yaw_range_deg": 45.0}),
+                 "occlusion": 0.1, "facing": "front", "yaw_range_deg": 45.0, "legs": "natural"}),
     DatasetSpec("gan-shapes", "GAN training images: coloured primitives (discs, boxes, triangles) composed on a "
                 "background", "BSD-3-Clause (bench3d)", GENERATED, "PNG + JSON", "1",
                 ("images/<i>.png", "scenes.json", "manifest.json"),
@@ -113,6 +113,12 @@ for _spec in (
                 "http://sam.johnson.io/research/lsp.html", "LSP", "1",
                 ("joints.mat (3x14xN or 14x3xN)", "images/im<i>.jpg"), _F + "keypoints:check_lsp",
                 _F + "keypoints:load_lsp"),
+    DatasetSpec("h36m-p2", "Human3.6M protocol 2 (S9, S11, frontal camera 60457274, every 5th frame) in SPIN's "
+                "preprocessed layout, with the Human3.6M joint regressor for SMPL", "Human3.6M licence (research, "
+                "registration required)", "http://vision.imar.ro/human3.6m", "SPIN npz + NPY + JPEG", "1",
+                ("h36m_valid_protocol2.npz (SPIN data/dataset_extras)", "J_regressor_h36m.npy (SPIN data/)",
+                 "images/S9_<Action>.60457274_<frame>.jpg", "optional est_joints.npz (2D detections, SMPLify format)"),
+                _F + "h36m:check_h36m_p2", _F + "h36m:load_h36m_p2"),
     DatasetSpec("coco-keypoints", "COCO person keypoints (17 joints)", "annotations CC BY 4.0; images Flickr terms",
                 "https://cocodataset.org", "COCO keypoints JSON", "1",
                 ("annotations/person_keypoints_<split>.json", "<split>/<file_name>.jpg"),

@@ -44,12 +44,21 @@ def _weighted_mean(err: torch.Tensor, vis: torch.Tensor) -> list[float]:
     return [float(v) for v in ((err * vis).sum(1) / vis.sum(1)).cpu()]
 
 
-def mpjpe(pred: Any, gt: Any, visibility: Any = None, *, root: int | None = None) -> MetricResult:
+def _unit(unit: str) -> dict[str, str]:
+    """The fingerprint entry of a named input unit ("mm"); none when the unit is left unnamed, so that the
+    fingerprints of unit-less results stay what they were."""
+    if not isinstance(unit, str):
+        raise ValueError(f"unit: expected a string such as 'mm', got {unit!r}")
+    return {"unit": unit} if unit else {}
+
+
+def mpjpe(pred: Any, gt: Any, visibility: Any = None, *, root: int | None = None, unit: str = "") -> MetricResult:
     """Mean per-joint position error per sample: mean over joints of ||pred - gt||.
 
     Args:
         pred, gt: (N, J, 3) joints. root: if given, both skeletons are first centred on that joint
             (Human3.6M protocol 1). visibility: optional (N, J) weights in [0, 1].
+        unit: the unit of the inputs (and so of the result), e.g. "mm"; recorded and fingerprinted when given.
     """
     p, g, vis = _joints(pred, gt, (3,), visibility)
     if root is not None:
@@ -57,8 +66,8 @@ def mpjpe(pred: Any, gt: Any, visibility: Any = None, *, root: int | None = None
             raise ValueError(f"root: joint index {root} outside [0, {p.shape[1] - 1}]")
         p, g = p - p[:, root: root + 1], g - g[:, root: root + 1]
     fp = make_fingerprint("mpjpe", "bench3d.metrics.mpjpe", root=root, alignment="none" if root is None else "root",
-                          visibility=visibility is not None)
-    return from_items("MPJPE", _weighted_mean((p - g).norm(dim=-1), vis), fp, higher_is_better=False)
+                          visibility=visibility is not None, **_unit(unit))
+    return from_items("MPJPE", _weighted_mean((p - g).norm(dim=-1), vis), fp, unit=unit, higher_is_better=False)
 
 
 def similarity_align(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -77,17 +86,19 @@ def similarity_align(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return scale[:, None, None] * (x @ rot) + mu_g
 
 
-def pa_mpjpe(pred: Any, gt: Any, visibility: Any = None) -> MetricResult:
+def pa_mpjpe(pred: Any, gt: Any, visibility: Any = None, *, unit: str = "") -> MetricResult:
     """Procrustes-aligned MPJPE per sample (Human3.6M protocol 2, "reconstruction error").
 
     Args:
         pred, gt: (N, J, 3) joints; the alignment uses all joints, the error the visible ones.
+        unit: the unit of the inputs (and so of the result), e.g. "mm"; recorded and fingerprinted when given.
     """
     p, g, vis = _joints(pred, gt, (3,), visibility)
     aligned = similarity_align(p, g)
     fp = make_fingerprint("pa_mpjpe", "bench3d.metrics.pa_mpjpe", alignment="similarity (scale, rotation det+1, "
-                          "translation), per sample", visibility=visibility is not None)
-    return from_items("PA-MPJPE", _weighted_mean((aligned - g).norm(dim=-1), vis), fp, higher_is_better=False)
+                          "translation), per sample", visibility=visibility is not None, **_unit(unit))
+    return from_items("PA-MPJPE", _weighted_mean((aligned - g).norm(dim=-1), vis), fp, unit=unit,
+                      higher_is_better=False)
 
 
 def reprojection_error_px(pred_2d: Any, gt_2d: Any, visibility: Any = None) -> MetricResult:

@@ -22,6 +22,8 @@ class MetricInfo:
         unit, higher_is_better: of every result of this implementation.
         result_names: a regular expression the results' ``MetricResult.name`` matches.
         description: one line.
+        unit_from_input: the results are in the inputs' unit, which the caller names (``unit="mm"``); a suite
+            declares it with ``MetricSpec.of(name, unit=...)`` (``unit`` above is then the unnamed default).
     """
 
     name: str
@@ -29,6 +31,7 @@ class MetricInfo:
     higher_is_better: bool | None
     result_names: str
     description: str
+    unit_from_input: bool = False
 
     def produced(self, result_name: str) -> bool:
         return re.fullmatch(self.result_names, result_name) is not None
@@ -54,8 +57,9 @@ CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("translation_error", "", False, "TranslationError", "distance of translations, per pose"),
     MetricInfo("add", "", False, "ADD", "average distance of model points under the two poses"),
     MetricInfo("add_s", "", False, "ADD-S", "ADD with symmetric (closest point) matching"),
-    MetricInfo("mpjpe", "", False, "MPJPE", "mean per-joint position error"),
-    MetricInfo("pa_mpjpe", "", False, "PA-MPJPE", "MPJPE after a similarity (Procrustes) alignment"),
+    MetricInfo("mpjpe", "", False, "MPJPE", "mean per-joint position error", unit_from_input=True),
+    MetricInfo("pa_mpjpe", "", False, "PA-MPJPE", "MPJPE after a similarity (Procrustes) alignment",
+               unit_from_input=True),
     MetricInfo("reprojection_error_px", "px", False, "ReprojectionError", "2D keypoint reprojection error"),
     MetricInfo("pck", "%", True, r"PCK@[0-9.e-]+", "percentage of correct keypoints at a threshold"),
     MetricInfo("fid", "", False, "FID", "Frechet Inception distance (bundled Inception weights)"),

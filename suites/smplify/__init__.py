@@ -2,7 +2,10 @@
 
 Cases: ``facing=front`` (bodies within 45 degrees of facing the camera) and ``facing=side`` (turned 90 +- 15
 degrees either way, shoulders close in the image: the case SMPLify's flip test exists for; about half face
-away from the start orientation), each ``interpenetration`` off (the book's setting) and on. Targets: the
+away from the start orientation), each ``interpenetration`` off (the book's setting) and on (bench3d's sphere
+term, :class:`suites.smplify.priors.Interpenetration`). ``--set legs=crossed``: targets whose legs cross past
+their natural range, where fits interpenetrate; every generated case measures the fitted mesh's
+interpenetration (:mod:`suites.smplify.penetration`). Targets: the
 generated ``body-fits`` dataset (the built-in procedural body, LSP's 14 keypoints with confidences,
 occlusions and detector-like noise, ground-truth 3D keypoints and vertices). The body fitted is the built-in
 body, or the real SMPL through ``smplx`` with ``--set model_path=DIR_OR_FILE`` (never shipped); the pose prior
@@ -11,7 +14,9 @@ of the built-in body, or SMPLify's ``gmm_08.pkl`` with ``--set pose_prior=FILE``
 
 ``--set data=lsp --set facing=front``: LSP images (the ``lsp`` dataset) with SMPLify's own detections
 ``est_joints.npz`` in the same folder, fitted at SMPLify's 2x scale; no 3D truth, so 2D error, flips and time
-only (:mod:`suites.smplify.lsp`). No Human3.6M case: its protocol-2 frame selection was not checked here.
+only (:mod:`suites.smplify.lsp`). ``--set data=h36m --set facing=front --set model_path=...``: Human3.6M
+protocol 2 in SPIN's preprocessed layout (the ``h36m-p2`` dataset), evaluated as HMR / SPIN do: the 14 common
+joints from SMPL's vertices through ``J_regressor_h36m.npy``, PA-MPJPE in mm (:mod:`suites.smplify.h36m`).
 
 SMPLify's settings and where each number comes from: :mod:`suites.smplify.fit`, :mod:`suites.smplify.priors`.
 ``standard``/``full`` use them as published (100 iterations per stage, 16 / 64 images, 8 / 32 random starts);
@@ -34,6 +39,7 @@ from bench.context import Context
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.smplify.evaluate import MM, overlay, report_fits, report_starts
 from suites.smplify.fit import FitConfig, SMPLify, project, upright
+from suites.smplify.penetration import report_penetration
 
 FACINGS = ("front", "side", "away")
 
@@ -42,16 +48,20 @@ FACINGS = ("front", "side", "away")
 class SmplifyConfig:
     """One SMPLify case; defaults are SMPLify's settings (``standard``)."""
 
-    data: Literal["generated", "lsp"] = param("generated", "targets: generated (body-fits) or LSP with SMPLify's "
-                                              "est_joints.npz (2D metrics only)")
+    data: Literal["generated", "lsp", "h36m"] = param("generated", "targets: generated (body-fits), LSP with "
+                                                      "SMPLify's est_joints.npz (2D metrics only), or Human3.6M "
+                                                      "protocol 2 (SPIN's layout; needs model_path)")
     facing: Literal[FACINGS] = param("front", "targets: front, side (shoulders close) or away from the camera")
-    interpenetration: bool = param(False, "add the sphere interpenetration term (SMPLify's option)")
+    interpenetration: bool = param(False, "add bench3d's sphere interpenetration term (a stand-in for SMPLify's "
+                                   "capsule term, which ships only with SMPLify's code)")
     images: int = param(16, "generated target images")
     image_size: int = param(256, "image side in pixels")
     body_height_px: float = param(200.0, "height of the generated bodies in the image")
     noise_px: float = param(2.0, "detector-like keypoint noise (std, px)")
     occlusion: float = param(0.1, "probability that a keypoint is occluded (confidence 0)")
     yaw_range_deg: float = param(45.0, "yaw spread of the targets around their facing")
+    legs: Literal["natural", "crossed"] = param("natural", "targets' legs: natural, or crossed past their natural "
+                                                "range (provokes interpenetrating fits)")
     focal_length: float = param(5000.0, "fixed focal length of the fit and the targets (SMPLify: 5000)")
     stage_iterations: int = param(100, "L-BFGS iterations per stage (SMPLify: 100 dogleg iterations)")
     camera_iterations: int = param(100, "L-BFGS iterations of the torso camera fit (SMPLify: 100)")
@@ -82,29 +92,39 @@ class SmplifySuite(Suite):
                           "render_images": 2},
                          per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
                          description="CPU: 3 images, 30 L-BFGS iterations per stage, 2 random starts"),
-        "standard": Profile(per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
-                            description="SMPLify's settings on 16 generated images"),
+        "standard": Profile(grid={"data": ["generated", "h36m"]},
+                            per_case={"facing": {"side": {"yaw_range_deg": 15.0}}},
+                            description="SMPLify's settings on 16 generated images, and on 16 Human3.6M protocol-2 "
+                                        "frames where the data and SMPL are given (facing=front only)"),
         "full": Profile({"images": 64, "random_starts": 32}, per_case={"facing": {"side": {"yaw_range_deg": 15.0}}}),
     }
     datasets = (
         DatasetUse("lsp", when={"data": "lsp"}),
+        DatasetUse("h36m-p2", when={"data": "h36m"}),
         DatasetUse("body-fits", when={"data": "generated"},
                    params={"count": "images", "image_size": "image_size", "focal": "focal_length",
                            "body_height_px": "body_height_px", "noise_px": "noise_px", "occlusion": "occlusion",
-                           "facing": "facing", "yaw_range_deg": "yaw_range_deg"}),
+                           "facing": "facing", "yaw_range_deg": "yaw_range_deg", "legs": "legs"}),
     )
-    tiny = {"images": 2, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 2, "prior_samples": 200,
+    tiny = {"images": 1, "stage_iterations": 2, "camera_iterations": 2, "random_starts": 1, "prior_samples": 200,
             "render_images": 1}
     metrics = (
-        MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit"),
-        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape"),
-        MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off"),
-        MetricSpec.of("mpjpe", description="MPJPE (mm), keypoints + mid-hip root, centred on the mid-hip"),
+        MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit", unit="mm"),
+        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape", unit="mm"),
+        MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off", unit="mm"),
+        MetricSpec.of("mpjpe", description="MPJPE (mm) of the 14 keypoints centred on the root (the mid-hip; "
+                      "Human3.6M's pelvis for data=h36m)",
+                      unit="mm"),
         MetricSpec.of("pa_mpjpe", "vertex_error", "per-vertex error (mm) after Procrustes alignment of the "
-                      "vertices, where the fitted body has the targets' vertices"),
+                      "vertices, where the fitted body has the targets' vertices", unit="mm"),
         MetricSpec.of("reprojection_error_px", "reprojection_error", "2D error (px) to the visible detections"),
         MetricSpec.of("pck", "pck3d", "3D PCK (%) after Procrustes alignment at pck_mm"),
         MetricSpec("orientation_error_deg", "deg", False, "geodesic error of the global orientation"),
+        MetricSpec("interpenetration", "mm", False, "mean depth over the fitted mesh's vertices inside the capsule "
+                   "of a body part > 2 bones away (bench3d's measure, suites.smplify.penetration)"),
+        MetricSpec("interpenetrating_vertices", "%", False, "share of the fitted mesh's vertices inside such a part"),
+        MetricSpec("interpenetration_term", "m^2", False, "the sphere interpenetration term at the fit, unweighted "
+                   "(measured whether or not it was optimised)"),
         MetricSpec("flip_tried", "", None, "images where the shoulders were close and the flip was fitted"),
         MetricSpec("flip_chosen", "", None, "images whose fit kept the flipped orientation"),
         MetricSpec("fit_seconds", "s", False, "wall time of one image's fit (camera, stages, flip)"),
@@ -112,13 +132,17 @@ class SmplifySuite(Suite):
         MetricSpec("success_rate", "%", True, "random starts ending below success_mm PA-MPJPE"),
         MetricSpec("success_rate_low", "%", True, "Wilson 95% interval, lower bound"),
         MetricSpec("success_rate_high", "%", True, "Wilson 95% interval, upper bound"),
-        MetricSpec("start_pa_mpjpe", "", False, "PA-MPJPE (mm) per random start (median)"),
+        MetricSpec("start_pa_mpjpe", "mm", False, "PA-MPJPE (mm) per random start (median)"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:
         c: SmplifyConfig = case.config
         if c.data == "lsp":
             return run_lsp(ctx, c)
+        if c.data == "h36m":
+            from suites.smplify.h36m import run_h36m
+
+            return run_h36m(ctx, c)
         with ctx.phase("setup", kind="setup"):
             data = ctx.dataset("body-fits").load()
             check_targets(data)
@@ -136,6 +160,7 @@ class SmplifySuite(Suite):
             init_kp, _ = fitter.keypoints(zeros, upright().expand(n, 3), prior.mean_pose.double().expand(n, -1),
                                           torch.zeros(n, 3, dtype=torch.float64))
         report_fits(ctx, pred, init_kp, data, fits, evaluate_fits(fitter, noflip)["keypoints"], c.pck_mm)
+        report_penetration(ctx, model, pred, [f"image{i:03d}" for i in range(n)])
         self._overlays(ctx, c, model, data, pred)
         if c.random_starts > 0:
             rng = np.random.default_rng(ctx.seed)
@@ -156,7 +181,7 @@ class SmplifySuite(Suite):
         size = tuple(int(s) for s in data["meta"]["image_size"])
         centre = torch.tensor(data["meta"]["principal_point"], dtype=torch.float64)
         for i in range(min(c.render_images, len(pred["vertices"]))):
-            img = overlay(pred["vertices"][i], model.faces, c.focal_length, centre, size,
+            img = overlay(ctx.backend, pred["vertices"][i], model.faces, c.focal_length, centre, size,
                           data["keypoints2d"][i], pred["keypoints2d"][i])
             ctx.image(f"fit_image{i:03d}", img)
 
@@ -185,14 +210,15 @@ def run_lsp(ctx: Context, c: SmplifyConfig) -> None:
     for i in range(min(c.render_images, len(fits))):
         fitter.centre = data["centres"][i]
         pred = evaluate_fits(fitter, fits[i: i + 1])
-        ctx.image(f"fit_image{i:03d}", overlay(pred["vertices"][0], model.faces, c.focal_length, fitter.centre,
-                                                data["sizes"][i], data["keypoints2d"][i], kp2d[i]))
+        img = overlay(ctx.backend, pred["vertices"][0], model.faces, c.focal_length, fitter.centre, data["sizes"][i],
+                      data["keypoints2d"][i], kp2d[i])
+        ctx.image(f"fit_image{i:03d}", img)
 
 
 def _pa(kp: torch.Tensor, gt: torch.Tensor) -> float:
     from bench.metrics import pa_mpjpe
 
-    return float(pa_mpjpe(kp.double() * MM, gt.double() * MM).value)
+    return float(pa_mpjpe(kp.double() * MM, gt.double() * MM, unit="mm").value)
 
 
 def check_targets(data: dict[str, Any]) -> None:
@@ -243,5 +269,5 @@ def evaluate_fits(fitter: SMPLify, fits: list[Any]) -> dict[str, torch.Tensor]:
     stack = lambda name: torch.stack([getattr(f, name) for f in fits])  # noqa: E731
     with torch.no_grad():
         kp, out = fitter.keypoints(stack("betas"), stack("global_orient"), stack("body_pose"), stack("transl"))
-    return {"keypoints": kp, "vertices": out.vertices, "global_orient": stack("global_orient"),
+    return {"keypoints": kp, "vertices": out.vertices, "joints": out.joints, "global_orient": stack("global_orient"),
             "keypoints2d": project(kp, fitter.cfg.focal, fitter.centre)}

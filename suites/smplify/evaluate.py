@@ -1,4 +1,5 @@
-"""Scoring of SMPLify fits with ``bench.metrics`` (mm, px, %), the success rate over random starts, overlays."""
+"""Scoring of SMPLify fits with ``bench.metrics`` (mm, px, %), the success rate over random starts, overlays
+rendered with the backend's MeshRenderer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from bench.context import Context
 from bench.methods.body_model import axis_angle_to_matrix
-from suites.smplify.fit import BASE_WEIGHTS, Fit, project
+from suites.smplify.fit import BASE_WEIGHTS, Fit
 
 MM = 1000.0
 
@@ -44,12 +45,13 @@ def report_fits(ctx: Context, pred: dict[str, torch.Tensor], init_kp: torch.Tens
     ids = [f"image{i:03d}" for i in range(len(fits))]
     gt = data["keypoints3d"].double() * MM
     kp = pred["keypoints"].double() * MM
-    ctx.metric("pa_mpjpe", pa_mpjpe(kp, gt))
-    ctx.metric("pa_mpjpe_init", pa_mpjpe(init_kp.double() * MM, gt))
-    ctx.metric("pa_mpjpe_without_flip", pa_mpjpe(noflip_kp.double() * MM, gt))
-    ctx.metric("mpjpe", mpjpe(with_root(kp), with_root(gt), root=14))
+    ctx.metric("pa_mpjpe", pa_mpjpe(kp, gt, unit="mm"))
+    ctx.metric("pa_mpjpe_init", pa_mpjpe(init_kp.double() * MM, gt, unit="mm"))
+    ctx.metric("pa_mpjpe_without_flip", pa_mpjpe(noflip_kp.double() * MM, gt, unit="mm"))
+    ctx.metric("mpjpe", mpjpe(with_root(kp), with_root(gt), root=14, unit="mm"))
     if pred["vertices"].shape[1] == data["vertices"].shape[1]:
-        ctx.metric("vertex_error", pa_mpjpe(pred["vertices"].double() * MM, data["vertices"].double() * MM))
+        ctx.metric("vertex_error", pa_mpjpe(pred["vertices"].double() * MM, data["vertices"].double() * MM,
+                                                  unit="mm"))
     else:
         ctx.log(f"vertex_error: not reported, the fitted model has {pred['vertices'].shape[1]} vertices and the "
                 f"targets {data['vertices'].shape[1]} (a different body)")
@@ -90,24 +92,38 @@ def report_starts(ctx: Context, errors_mm: list[float], success_mm: float, image
             f"({', '.join(f'{e:.0f}' for e in errors_mm)})")
 
 
-def overlay(vertices: torch.Tensor, faces: torch.Tensor, focal: float, centre: torch.Tensor, size: tuple[int, int],
-            observed: torch.Tensor, fitted: torch.Tensor) -> np.ndarray:
-    """(H, W, 3) uint8: the mesh (V, 3) drawn far-to-near with Lambert shading, observed keypoints (14, 2) green,
-    fitted keypoints red."""
+def opencv_camera(t3d: Any, focal: float, centre: torch.Tensor, size: tuple[int, int]) -> Any:
+    """The fit's pinhole (camera at the origin, x right, y down, u = f x / z + cx) as the backend's
+    PerspectiveCameras in NDC: the conversion of PyTorch3D's ``cameras_from_opencv_projection`` with R = I,
+    t = 0 (x and y flipped into PyTorch3D's +X left, +Y up; focal and principal point scaled by the shorter
+    side). size: (H, W)."""
+    h, w = size
+    s = float(min(h, w))
+    wh = torch.tensor([w, h], dtype=torch.float32)
+    pp = -(centre.float() - wh / 2.0) * 2.0 / s
+    R = torch.diag(torch.tensor([-1.0, -1.0, 1.0]))[None]
+    return t3d.renderer.PerspectiveCameras(focal_length=((2.0 * focal / s, 2.0 * focal / s),),
+                                           principal_point=(tuple(pp.tolist()),), R=R, T=torch.zeros(1, 3))
+
+
+def overlay(t3d: Any, vertices: torch.Tensor, faces: torch.Tensor, focal: float, centre: torch.Tensor,
+            size: tuple[int, int], observed: torch.Tensor, fitted: torch.Tensor) -> np.ndarray:
+    """(H, W, 3) uint8: the mesh (V, 3) rendered by the backend's MeshRenderer (hard Phong, grey, light at the
+    camera, white background) with the observed keypoints (14, 2) in green and the fitted ones in red."""
     from PIL import Image, ImageDraw
 
-    v = vertices.double()
-    uv = project(v, focal, centre.double()).numpy()
-    tri = v[faces]
-    normal = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normal = normal / normal.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    shade = normal[:, 2].abs().numpy()  # light from the camera
-    depth = tri[:, :, 2].mean(1).numpy()
-    img = Image.new("RGB", (size[1], size[0]), (255, 255, 255))
+    r = t3d.renderer
+    v = vertices.detach().float()
+    mesh = t3d.structures.Meshes(verts=[v], faces=[faces.long()],
+                                 textures=r.TexturesVertex(verts_features=torch.full_like(v, 0.75)[None]))
+    cams = opencv_camera(t3d, focal, centre, size)
+    settings = r.RasterizationSettings(image_size=tuple(int(x) for x in size), blur_radius=0.0, faces_per_pixel=1)
+    renderer = r.MeshRenderer(rasterizer=r.MeshRasterizer(cameras=cams, raster_settings=settings),
+                              shader=r.HardPhongShader(cameras=cams, lights=r.PointLights(location=((0.0, 0.0, 0.0),))))
+    with torch.no_grad():
+        rgb = renderer(mesh)[0, ..., :3].clamp(0, 1)
+    img = Image.fromarray((rgb.numpy() * 255).round().astype(np.uint8))
     draw = ImageDraw.Draw(img)
-    for fi in np.argsort(-depth):
-        g = int(90 + 150 * shade[fi])
-        draw.polygon([tuple(uv[k]) for k in faces[fi].tolist()], fill=(g, g, int(g * 0.9)))
     for pts, colour in ((observed, (0, 160, 0)), (fitted, (220, 0, 0))):
         for x, y in pts.tolist():
             draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], outline=colour, width=2)

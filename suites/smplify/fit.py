@@ -17,6 +17,17 @@ Numbers and their sources (``smplify_public/code/fit_3d.py`` unless said otherwi
   line search (SMPLify-X's choice, ``smplifyx/optimizers``) for ``stage_iterations`` per stage, one image at
   a time so that no image's fit depends on another's. Initial orientation: upright and facing the camera
   (180 degrees about x in the y-down camera) where SMPLify starts from 0; with the torso fit either works.
+
+Why not dogleg: SMPLify minimises a dict of residuals with chumpy's ``minimize(method='dogleg')``, Powell's
+dogleg on the Gauss-Newton model J^T J of the stacked residuals. torch has no trust-region solver. SciPy's
+``minimize(method='dogleg')`` needs a positive-definite Hessian and ``'trust-exact'`` the exact Hessian (per
+iteration a dense 85 x 85 here: 69 pose + 10 shape + 3 orientation + 3 translation, affordable through
+``torch.autograd.functional.hessian``, but the max-mixture prior's switching component and GMoF make it
+indefinite, which ``dogleg`` refuses). The faithful option is ``scipy.optimize.least_squares(method='dogbox')``
+(a dogleg with rectangular trust regions on J^T J) with the residuals and their Jacobian from torch
+(``torch.autograd.functional.jacobian``, about 28 + 69 + 4 + 10 residuals x 85 parameters): feasible on CPU,
+one image at a time, not done here; L-BFGS minimises the same energy, so the optimum's definition is the same,
+the path and iteration counts are not.
 """
 
 from __future__ import annotations

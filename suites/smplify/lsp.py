@@ -30,6 +30,24 @@ def load_lsp_targets(root: Path, limit: int) -> dict[str, Any]:
     if not est.is_file():
         raise NotAvailable(f"lsp: {est} is missing: put SMPLify's detections (results/lsp/{EST_FILE} from "
                            "the SMPLify code, https://smplify.is.tue.mpg.de) in the LSP folder")
+    a = read_est_joints(est)
+    conf = a[2].T
+    files = lsp_images(root)
+    if len(files) < a.shape[2]:
+        raise DataError(f"{root / 'images'}: {len(files)} images for {a.shape[2]} detections in {EST_FILE}")
+    n = min(limit, a.shape[2])
+    sizes = []
+    for f in files[:n]:
+        with Image.open(f) as im:
+            sizes.append(im.size)  # (W, H)
+    centres = torch.tensor([[SCALE * w / 2.0, SCALE * h / 2.0] for w, h in sizes], dtype=torch.float64)
+    kp = torch.from_numpy(a[:2, :, :n].transpose(2, 1, 0) * SCALE)
+    return {"keypoints2d": kp, "confidence": torch.from_numpy(conf[:n]), "centres": centres,
+            "sizes": [(int(SCALE * h), int(SCALE * w)) for w, h in sizes], "files": files[:n]}
+
+
+def read_est_joints(est: Path) -> np.ndarray:
+    """SMPLify's ``est_joints`` (3, 14, N) float64: x, y, confidence in [0, 1]; DataError naming the file."""
     try:
         with np.load(est, allow_pickle=False) as z:
             if "est_joints" not in z.files:
@@ -43,18 +61,6 @@ def load_lsp_targets(root: Path, limit: int) -> dict[str, Any]:
         raise DataError(f"{est}: est_joints has shape {a.shape} and dtype {a.dtype}; expected numbers (3, 14, N)")
     if not np.all(np.isfinite(a)):
         raise DataError(f"{est}: est_joints has NaN or infinite values")
-    conf = a[2].T.astype(np.float64)
-    if conf.min() < 0 or conf.max() > 1:
-        raise DataError(f"{est}: confidences (row 2) outside [0, 1] ({conf.min():g}..{conf.max():g})")
-    files = lsp_images(root)
-    if len(files) < a.shape[2]:
-        raise DataError(f"{root / 'images'}: {len(files)} images for {a.shape[2]} detections in {EST_FILE}")
-    n = min(limit, a.shape[2])
-    sizes = []
-    for f in files[:n]:
-        with Image.open(f) as im:
-            sizes.append(im.size)  # (W, H)
-    centres = torch.tensor([[SCALE * w / 2.0, SCALE * h / 2.0] for w, h in sizes], dtype=torch.float64)
-    kp = torch.from_numpy(a[:2, :, :n].transpose(2, 1, 0) * SCALE)
-    return {"keypoints2d": kp, "confidence": torch.from_numpy(conf[:n]), "centres": centres,
-            "sizes": [(int(SCALE * h), int(SCALE * w)) for w, h in sizes], "files": files[:n]}
+    if a[2].min() < 0 or a[2].max() > 1:
+        raise DataError(f"{est}: confidences (row 2) outside [0, 1] ({a[2].min():g}..{a[2].max():g})")
+    return a.astype(np.float64)

@@ -112,20 +112,22 @@ def load_pose_prior(path: str | Path) -> MaxMixturePrior:
 # (sphere_collisions.py no_hands=True).
 COLLISION_BONES = ((0, 3), (3, 6), (6, 9), (12, 15), (1, 4), (4, 7), (2, 5), (5, 8),
                    (16, 18), (18, 20), (17, 19), (19, 21))
-SPHERES_PER_BONE = 3
+SPHERES_PER_BONE = 5
 
 
 class Interpenetration:
     """Sphere-overlap penalty between body parts that are not neighbours in the tree (bench3d's own term).
 
     SMPLify's term (capsules regressed from the shape, approximated by spheres, 3D Gaussian overlap; the
-    capsule regressors ship with its code) is replaced here by spheres on the posed bones whose radii are
-    the rest mesh's mean distance from each bone, and the energy sum over far pairs of relu(r_a + r_b - d)^2.
+    capsule regressors ship with its code) is replaced here by 5 spheres on each posed bone (at 0.1..0.9 of its
+    length) whose radii are the rest mesh's median distance from the bone, and the energy sum over pairs of parts
+    more than 2 bones apart of relu(r_a + r_b - d)^2. Its effect is measured by
+    :class:`suites.smplify.penetration.CapsulePenetration` (mesh vertices inside capsules, a different proxy).
     """
 
     def __init__(self, rest_vertices: torch.Tensor, rest_joints: torch.Tensor, weights: torch.Tensor,
                  parents: list[int]):
-        t = torch.linspace(0.2, 0.8, SPHERES_PER_BONE)
+        t = torch.linspace(0.1, 0.9, SPHERES_PER_BONE)
         self.t = t
         radii = []
         for a, b in COLLISION_BONES:

@@ -124,3 +124,24 @@ def test_body_bad_inputs():
     assert_bad_input(pa_mpjpe, np.zeros_like(pred), gt, match="all joints at one point")
     assert_bad_input(pck, pred, gt, 0.0, match="threshold: expected a positive")
     assert_bad_input(pck, pred, gt, 0.1, normalizer=[1.0], match="normalizer: expected")
+
+
+def test_a_named_unit_is_recorded_and_fingerprinted_and_unnamed_ones_stay_as_they_were():
+    gt, pred = _skeletons()
+    plain, mm = pa_mpjpe(pred, gt), pa_mpjpe(pred, gt, unit="mm")
+    assert plain.unit == "" and mm.unit == "mm" and mm.value == plain.value
+    assert "unit" not in plain.fingerprint["params"]  # callers that name no unit keep their fingerprints
+    assert mm.fingerprint["params"]["unit"] == "mm"
+    assert pa_mpjpe(pred / 1000, gt / 1000, unit="m").fingerprint != mm.fingerprint  # m and mm never compared
+    assert mpjpe(pred, gt, root=0, unit="mm").unit == "mm"
+    with pytest.raises(ValueError, match="unit"):
+        pa_mpjpe(pred, gt, unit=1000)
+
+
+def test_metric_spec_takes_a_unit_only_where_results_are_in_the_inputs_unit():
+    from bench.suite import MetricSpec
+
+    assert MetricSpec.of("pa_mpjpe", unit="mm").unit == "mm"
+    assert MetricSpec.of("pa_mpjpe").unit == ""
+    with pytest.raises(ValueError, match="psnr"):
+        MetricSpec.of("psnr", unit="mm")

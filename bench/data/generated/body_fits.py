@@ -11,6 +11,11 @@ joints, the vertices and the parameters, in the camera frame.
 ``facing``: ``front`` (yaw within +-``yaw_range_deg`` of facing the camera), ``side`` (turned 90 degrees
 +- ``yaw_range_deg`` to either side, shoulders close in the image: SMPLify's ambiguous case) or ``away``
 (facing away, +- ``yaw_range_deg``).
+
+``legs``: ``natural`` (every joint in its natural range) or ``crossed``: the hips turned past their natural
+adduction so that the legs cross in the image (left hip z in [-0.35, -0.25] rad, right hip z in [0.25, 0.35]),
+the left leg forward (hip x in [-0.6, -0.4]) and the right back (x in [0.15, 0.3]) so that the true legs pass
+each other without touching; a fit that crosses them by adduction alone makes them interpenetrate.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from bench.data.report import Problems
 from bench.data.safe_io import load_npy
 
 FACINGS = ("front", "side", "away")
+LEGS = ("natural", "crossed")
+# body_pose indices (joint - 1) * 3 + axis of the left (joint 1) and right (joint 2) hips, and their ranges
+_CROSSED = {2: (-0.5, -0.4), 5: (0.4, 0.5), 0: (-0.6, -0.4), 3: (0.15, 0.3)}
 ARRAYS = {"keypoints2d": 2, "confidence": 1, "visible": 1, "keypoints3d": 3, "joints3d": 3, "vertices": 3,
           "betas": 10, "global_orient": 3, "body_pose": 69, "transl": 3}
 
@@ -57,7 +65,8 @@ def _yaws(rng: np.random.Generator, n: int, facing: str, yaw_range: float) -> np
 
 
 def generate_body_fits(out: Path, seed: int, count: int, image_size: int, focal: float, body_height_px: float,
-                       noise_px: float, occlusion: float, facing: str, yaw_range_deg: float) -> None:
+                       noise_px: float, occlusion: float, facing: str, yaw_range_deg: float,
+                       legs: str = "natural") -> None:
     """``count`` fitting targets of the built-in body (see the module docstring)."""
     from bench.methods.procedural_body import builtin_body, sample_body_poses
 
@@ -65,6 +74,11 @@ def generate_body_fits(out: Path, seed: int, count: int, image_size: int, focal:
     model = builtin_body(dtype=torch.float64)
     betas = rng.normal(size=(count, 10))
     pose = sample_body_poses(rng, count)
+    if legs not in LEGS:
+        raise ValueError(f"legs: expected one of {', '.join(LEGS)}, got {legs!r}")
+    if legs == "crossed":  # drawn after the natural poses: the natural targets' random stream is unchanged
+        for i, (lo, hi) in _CROSSED.items():
+            pose[:, i] = rng.uniform(lo, hi, count)
     orient = upright_orient(_yaws(rng, count, facing, np.radians(yaw_range_deg)))
     with torch.no_grad():
         body = model(betas=torch.from_numpy(betas), global_orient=torch.from_numpy(orient),
@@ -90,8 +104,9 @@ def generate_body_fits(out: Path, seed: int, count: int, image_size: int, focal:
     for k, a in arrays.items():
         np.save(out / f"{k}.npy", a.astype(np.uint8 if k == "visible" else np.float32))
     meta = {"image_size": [image_size, image_size], "focal": focal, "principal_point": centre.tolist(),
-            "keypoints": list(LSP_JOINTS), "facing": facing, "camera": "pinhole at the origin looking +z, image "
-            "y down (u = f x / z + cx)", "body": "bench3d built-in procedural body"}
+            "keypoints": list(LSP_JOINTS), "facing": facing, "legs": legs,
+            "camera": "pinhole at the origin looking +z, image y down (u = f x / z + cx)",
+            "body": "bench3d built-in procedural body"}
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 

@@ -37,7 +37,7 @@ def spec(tmp_path, data_root, **params):
 
 def test_lsp_case_fits_smplify_detections(tmp_path):
     data_root = write_lsp(tmp_path)
-    result = run_spec(spec(tmp_path, data_root, stage_iterations=20, camera_iterations=20))
+    result = run_spec(spec(tmp_path, data_root, stage_iterations=20, camera_iterations=20, images=2))
     assert result.status == "ok", result.error
     values = {m.name: m for m in result.metrics}
     assert "pa_mpjpe" not in values  # no 3D truth on LSP
