@@ -90,9 +90,13 @@ def run_case_task(case: Case, run: RunRecord, opts: RunSettings, repeat: int) ->
     with tempfile.TemporaryDirectory(prefix=f"bench3d-ray-{run.run_id}-") as scratch:
         result = run_case_subprocess(case, run, opts, Path(scratch), repeat=repeat)
         files = {str(p.relative_to(scratch)): p.read_bytes() for p in sorted(Path(scratch).rglob("*")) if p.is_file()}
+    from bench.compare.machines import host_class
+    from bench.env import cpu_model
+
     ctx = ray.get_runtime_context()
     node = {"host": socket.gethostname(), "ray_node_id": ctx.get_node_id(),
-            "gpus": [str(g) for g in ray.get_gpu_ids()]}
+            "gpus": [str(g) for g in ray.get_gpu_ids()],  # the node's machine type (bench.compare.machines):
+            "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(), "host_class": host_class()}
     if node["gpus"]:
         try:
             import torch
