@@ -1,24 +1,16 @@
 """Issue 20: what a Ray task asks the cluster for (CPUs, a GPU for cuda runs, the memory a suite declares for a case or
 ``--memory``), ``--queue-timeout`` (a task no node starts is recorded with the reason and the run goes on) and
-``--shared-dir`` (tasks write logs and artifacts straight into a shared folder; nothing shipped). The option checks
-run without Ray; the runs use a real local Ray cluster (the module fixture of tests/test_ray_executor.py)."""
+``--shared-dir`` (tasks write logs and artifacts straight into a shared folder; nothing shipped). Here the checks
+without Ray; the runs on a real local Ray cluster are in tests/test_ray_executor.py (one cluster for the module)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from bench.errors import UsageError
 from bench.ray_executor import RayOptions, _resources, parse_memory
-from bench.store import Store
-from tests.conftest import bench3d_cmd
-from tests.test_ray_executor import env, ray_address  # noqa: F401 - fixtures shared with the executor's tests
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -58,63 +50,3 @@ def test_ray_options_without_the_ray_executor_are_one_line(bench_env, option, ca
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and f"{option[0]} is for --executor ray" in err
     assert not (bench_env / "x.db").exists()
-
-
-def _run(ray_address: str, *args: str) -> subprocess.CompletedProcess:  # noqa: F811 - the fixture's value
-    return subprocess.run(bench3d_cmd("run", "--suite", "faulty", "--case", "mode=ok", "--case", "mode=nan",
-                                      "--executor", "ray", "--ray-address", ray_address, "--json", *args),
-                          capture_output=True, text=True, timeout=400, env=os.environ.copy())
-
-
-@pytest.mark.slow
-def test_declared_memory_reaches_the_task_and_shared_dir_files_stay_there(ray_address, env):  # noqa: F811
-    res = _run(ray_address, "--db", "r.db", "--set", "memory_mb=64", "--shared-dir", "shared")
-    assert res.returncode == 1, res.stderr  # mode=nan fails the run
-    run_id = json.loads(res.stdout)["run_id"]
-    with Store.open(env / "r.db", create=False) as store:
-        cases = {c.case: c for c in store.cases(run_id)}
-        run = store.get_run(run_id)
-    from bench.env import cpu_model
-
-    for c in cases.values():  # Ray assigned what the case declared, and the node's machine type is recorded
-        assert c.node["resources"]["memory"] == 64 * 2 ** 20 and c.node["resources"]["CPU"] == 1
-        assert c.node["cpu_model"] == cpu_model() and c.node["cpu_cores"] == os.cpu_count()
-    shared = (env / "shared" / run_id).resolve()
-    assert run.artifact_dir == str(shared)
-    (art,) = cases["mode=ok"].artifacts
-    assert (shared / art.path).read_text() == "written by process 1"  # written there by the task itself
-    assert "running mode nan" in (shared / "logs" / "faulty__mode=nan.log").read_text()
-    run_dir = env / "reports" / "runs" / run_id
-    assert not (run_dir / "artifacts").exists() and not (run_dir / "logs").exists()  # nothing shipped
-    assert "written by process 1" in (run_dir / "report.html").read_text()  # the report read it there
-
-
-@pytest.mark.slow
-def test_a_task_no_node_can_start_is_recorded_after_the_queue_timeout(ray_address, env):  # noqa: F811
-    start = time.monotonic()
-    res = _run(ray_address, "--db", "q.db", "--memory", "1T", "--queue-timeout", "3", "--no-report")
-    assert res.returncode == 1, res.stderr
-    assert time.monotonic() - start < 120  # the run ended; it did not wait for a node with 1 TiB
-    run_id = json.loads(res.stdout)["run_id"]
-    with Store.open(env / "q.db", create=False) as store:
-        cases = {c.case: c for c in store.cases(run_id)}
-        assert store.get_run(run_id).environment["executor"]["queue_timeout"] == 3
-    assert set(cases) == {"mode=ok", "mode=nan"}
-    for c in cases.values():
-        assert c.status == "timeout"
-        assert c.error.startswith("no node of the Ray cluster started the task in 3 s (--queue-timeout)")
-        assert c.error.endswith("it asked for 1 CPU, 0 GPU, 1048576 MiB memory")
-
-
-@pytest.mark.slow
-def test_shared_dir_with_the_local_executor_keeps_the_files_there(bench_env, monkeypatch):
-    monkeypatch.setenv("BENCH3D_EXTRA_SUITES", "faulty=faulty_suite:FaultySuite")
-    res = subprocess.run(bench3d_cmd("run", "--suite", "faulty", "--case", "mode=ok", "--db", "l.db", "--json",
-                                     "--shared-dir", "elsewhere", "--no-report"),
-                         capture_output=True, text=True, timeout=300, env=os.environ.copy())
-    assert res.returncode == 0, res.stderr
-    run_id = json.loads(res.stdout)["run_id"]
-    assert (Path("elsewhere") / run_id / "artifacts" / "faulty" / "mode=ok" / "which.txt").is_file()
-    res = subprocess.run(bench3d_cmd("report", run_id, "--db", "l.db", "--format", "html"), capture_output=True,
-                         text=True, timeout=120, env=os.environ.copy())
-    assert res.returncode == 0 and "written by process 1" in res.stdout
