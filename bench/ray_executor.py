@@ -2,15 +2,19 @@
 
 Each task runs the case exactly as the local runner does (:func:`bench.runner.run_case_subprocess`: a fresh worker
 process, the per-case timeout, crash classification) inside a scratch folder of its node, and returns the result
-with the files the case wrote (log, artifacts), which the driver writes into the run folder. The driver stores each
-case as its task finishes (one transaction each, spooled first: :class:`bench.runner.Keeper`). Resources per task:
-``--threads`` CPUs (1 by default) and one GPU for a cuda run, so Ray packs cases onto the nodes that have them.
+with the files the case wrote (log, artifacts), which the driver writes into the run folder (with ``--shared-dir``
+the case writes them into that shared folder and nothing is returned). The driver stores each case as its task
+finishes (one transaction each, spooled first: :class:`bench.runner.Keeper`). Resources per task: ``--threads``
+CPUs (1 by default), one GPU for a cuda run, and the memory the suite declares for the case
+(:meth:`bench.suite.Suite.memory_mb`) or ``--memory``, so Ray packs cases onto the nodes that have them. A task is a
+streaming generator whose first item says it started, so ``--queue-timeout`` can tell a task no node starts.
 A task whose Ray worker dies (kill -9, a lost node, the OOM killer) is the case's ``crashed`` status with Ray's
 reason; Ctrl-C / SIGTERM cancels every task not yet finished (the run is then ``interrupted``; ``--resume``
 completes it). Ray is imported only here, i.e. only with ``--executor ray`` (optional extra ``bench3d[ray]``).
 
 Ray's API as documented for 2.x: ``ray.init(address=...)``, ``ray.remote(fn).options(num_cpus, num_gpus,
-max_retries, runtime_env)``, ``ray.wait``, ``ray.cancel(force=True)``, ``ray.get_runtime_context().get_node_id()``.
+memory, max_retries, runtime_env, num_returns="streaming")``, ``ray.wait`` (also on generators),
+``ray.cancel(force=True)``, ``ray.get_runtime_context().get_node_id()`` and ``.get_assigned_resources()``.
 """
 
 from __future__ import annotations
