@@ -44,6 +44,9 @@ class RunRequest:
         resume: a stored run id to complete instead (its settings are reused; a different one is an error).
         executor: "local" (one worker process at a time on this machine) or "ray" (each case process a task on
             the Ray cluster at ``ray_address``; None: a local Ray instance); see bench.ray_executor.
+        memory, queue_timeout: the Ray executor's ``--memory`` and ``--queue-timeout`` (bench.ray_executor).
+        shared_dir: a folder every node sees at the same path; cases write their logs and artifacts into
+            ``shared_dir/<run id>`` and the Ray executor ships no files back.
     """
 
     suites: list[str] = field(default_factory=list)
@@ -64,6 +67,9 @@ class RunRequest:
     argv: list[str] = field(default_factory=list)
     executor: str = "local"
     ray_address: str | None = None
+    memory: str | None = None  # --memory (ray): a case's memory when its suite declares none, e.g. "4G"
+    queue_timeout: float | None = None  # --queue-timeout (ray)
+    shared_dir: Path | None = None  # --shared-dir: cases write logs/artifacts into SHARED_DIR/<run_id>
 
 
 @dataclass
@@ -263,6 +269,9 @@ def plan(store: Any, req: RunRequest, executor: Mapping[str, Any] | None = None
         st.overrides = _same(format_overrides(req.overrides), st.overrides, "--set", run)
         st.timeout = req.timeout
         st.data_root = str(req.data_root) if req.data_root else st.data_root
+        if req.shared_dir and st.artifact_dir != str(_shared(req.shared_dir, run.run_id)):
+            raise UsageError(f"--resume {req.resume}: --shared-dir {req.shared_dir} differs from the run's "
+                             f"({st.artifact_dir or 'none: files in the run folder'}); leave it out")
         suites = registry.select(run.suites)
         cases = expand_backends(select_cases(suites, run.profile, req.cases, parse_overrides(st.overrides)),
                                 parse_backends(run.backend))
@@ -291,8 +300,15 @@ def plan(store: Any, req: RunRequest, executor: Mapping[str, Any] | None = None
     run.environment["backend_resolved"] = resolve_backends(parse_backends(req.backend))
     run_dir = check_writable(Path(req.out) / "runs" / run.run_id)
     settings.run_dir = str(run_dir.resolve())
+    if req.shared_dir:
+        settings.artifact_dir = str(check_writable(_shared(req.shared_dir, run.run_id)).resolve())
     store.create_run(run)
     return run, cases, suites
+
+
+def _shared(folder: Path, run_id: str) -> Path:
+    """The run's folder under ``--shared-dir``."""
+    return Path(folder).resolve() / run_id
 
 
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # besides SIGINT (KeyboardInterrupt): a CI job's timeout, `kill`, a lost terminal
@@ -346,15 +362,22 @@ def run(req: RunRequest, *, progress: ProgressFn | None = None, store: Any = Non
 
     if req.executor not in EXECUTORS:
         raise UsageError(f"--executor {req.executor!r}: expected one of {', '.join(EXECUTORS)}")
-    if req.ray_address and req.executor != "ray":
-        raise UsageError("--ray-address is for --executor ray; add --executor ray or leave --ray-address out")
+    for opt, value in (("--ray-address", req.ray_address), ("--memory", req.memory),
+                       ("--queue-timeout", req.queue_timeout)):
+        if value is not None and req.executor != "ray":
+            raise UsageError(f"{opt} is for --executor ray; add --executor ray or leave {opt} out")
     out_dir = check_writable(Path(req.out))
     cluster = None
     if req.executor == "ray":  # joined before the store is opened: an unreachable cluster writes nothing
+        import functools
+
         from bench import ray_executor
 
-        cluster = {"name": "ray", **ray_executor.connect(req.ray_address)}
-        execute = ray_executor.execute  # noqa: F811 - the same contract as bench.runner.execute
+        ray_opts = ray_executor.RayOptions(ray_executor.parse_memory(req.memory), req.queue_timeout)
+        cluster = {"name": "ray", **ray_executor.connect(req.ray_address), "memory_mb": ray_opts.memory_mb,
+                   "queue_timeout": ray_opts.queue_timeout}
+        # the same contract as bench.runner.execute
+        execute = functools.partial(ray_executor.execute, ray_opts=ray_opts)  # noqa: F811
     own = store is None
     try:
         if own:
@@ -381,18 +404,20 @@ def _run_planned(req: RunRequest, store: Any, cluster: Mapping[str, Any] | None,
     results = store.cases(run_rec.run_id)
     status = run_status(results)
     store.finish_run(run_rec.run_id, status, datetime.now(timezone.utc).isoformat())
-    reports = write_reports(store, run_rec.run_id, Path(run_rec.run_dir)) if req.reports else {}
+    reports = write_reports(store, run_rec.run_id, Path(run_rec.run_dir), run_rec.artifact_dir) if req.reports else {}
     return RunOutcome(store.get_run(run_rec.run_id), status, results, reports)
 
 
-def write_reports(store: Any, run_id: str, run_dir: Path) -> dict[str, str]:
-    """The run's md, html and json reports in ``run_dir``; a failure to write one is a warning."""
+def write_reports(store: Any, run_id: str, run_dir: Path, artifact_dir: str | None = None) -> dict[str, str]:
+    """The run's md, html and json reports in ``run_dir`` (artifacts read from ``artifact_dir``, default
+    ``run_dir``); a failure to write one is a warning."""
     from bench.report import write_report
 
     paths = {}
     for fmt, name in (("md", "report.md"), ("html", "report.html"), ("json", "report.json")):
         try:
-            paths[fmt] = str(write_report(store, run_id, fmt, run_dir / name, artifact_root=run_dir))
+            paths[fmt] = str(write_report(store, run_id, fmt, run_dir / name,
+                                          artifact_root=Path(artifact_dir) if artifact_dir else run_dir))
         except (OSError, StoreError) as exc:  # a report failure never loses the stored run
             print(f"warning: could not write the {fmt} report: {exc}", file=sys.stderr)
     return paths

@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "cluster, stored as it finishes (needs bench3d[ray]; docs/ray.md)")
     p.add_argument("--ray-address", metavar="ADDRESS",
                    help="--executor ray: the cluster's HOST:PORT (or auto); default: a local Ray instance")
+    p.add_argument("--memory", metavar="SIZE",
+                   help="--executor ray: memory reserved for each case whose suite declares none (e.g. 4G, 512M; "
+                        "Ray packs cases onto nodes that have it); default: none reserved")
+    p.add_argument("--queue-timeout", type=float, metavar="S",
+                   help="--executor ray: a case whose task no node starts within S seconds, while none of the run's "
+                        "tasks runs, is recorded as timeout with what it asked for, and the run goes on")
+    p.add_argument("--shared-dir", type=Path, metavar="DIR",
+                   help="a folder every node sees at the same path: cases write their logs and artifacts into "
+                        "DIR/RUN_ID (no files shipped back by --executor ray); reports read them there")
     _add_db(p)
 
     p = sub.add_parser("report", help="write a report of a stored run",
@@ -135,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _run_dir_for(store, run_id: str) -> Path | None:
-    out = store.get_run(run_id).run_dir
+    out = store.get_run(run_id).artifact_dir
     return Path(out) if out else None
 
 

@@ -77,7 +77,9 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
                       data_root=args.data_root, out=out_dir(args), db=args.db,
                       reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
                       argv=sys.argv[1:], executor=getattr(args, "executor", None) or "local",
-                      ray_address=getattr(args, "ray_address", None))
+                      ray_address=getattr(args, "ray_address", None), memory=getattr(args, "memory", None),
+                      queue_timeout=getattr(args, "queue_timeout", None),
+                      shared_dir=getattr(args, "shared_dir", None))
 
 
 class _LiveProgress:

@@ -102,6 +102,7 @@ def capture(project_path: Path | None = None) -> dict[str, Any]:
     env["cpu_cores"] = os.cpu_count()
     env["torch_threads"] = torch.get_num_threads()
     env["ram_bytes"] = total_ram_bytes()
+    env["host_class"] = os.environ.get("BENCH3D_HOST_CLASS") or None  # bench.compare.machines
     env.update(gpu_info())
     env["machine"] = os.environ.get("BENCH3D_MACHINE") or machine_id(env)
     return env

@@ -156,6 +156,8 @@ class RunSettings:
     run_dir: str | None = None
     data_root: str | None = None
     runner: dict[str, Any] | None = None  # the process running it now (bench.liveness.this_runner)
+    # Where case processes write logs and artifacts when not run_dir (--shared-dir: a folder every Ray node sees).
+    artifact_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -191,3 +193,8 @@ class RunRecord:
     def run_dir(self) -> str | None:
         """The folder of the run's reports, logs and artifacts (None when unknown)."""
         return self.settings.run_dir if self.settings else None
+
+    @property
+    def artifact_dir(self) -> str | None:
+        """The folder the cases' artifact paths and logs are relative to: ``--shared-dir``'s, else the run folder."""
+        return (self.settings.artifact_dir or self.settings.run_dir) if self.settings else None

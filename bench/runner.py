@@ -300,13 +300,14 @@ def execute(store, run: RunRecord, cases: Sequence[Case], opts: RunSettings,
     results: dict[int, CaseResult] = {}
     keeper = Keeper(store, run.run_id, run_dir)
     keep = keeper.keep
+    case_dir = Path(opts.artifact_dir) if opts.artifact_dir else run_dir  # --shared-dir
     for k in range(rounds):
         for i, case in enumerate(cases):
             if i in results:  # failed in an earlier round: already stored
                 continue
             if progress:
                 progress("start", case, None)
-            processes[i].append(run_case_subprocess(case, run, opts, run_dir, repeat=k))
+            processes[i].append(run_case_subprocess(case, run, opts, case_dir, repeat=k))
             if processes[i][-1].status != "ok" or k == rounds - 1:
                 first, *more = processes[i]
                 results[i] = merge_repeats(first, more, opts.repeat) if more else first

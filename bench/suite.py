@@ -278,6 +278,11 @@ class Suite:
         return Case(self.name, name, cfgmod.build(self.Config, params, f"suite {self.name!r} case {name!r}"),
                     backend)
 
+    def memory_mb(self, case: Case) -> int | None:
+        """The most memory (MiB) ``case`` needs, for an executor that reserves it (``--executor ray`` asks the
+        cluster for it, so cases are packed onto nodes that have it); None: undeclared (``--memory``'s default)."""
+        return None
+
     def run(self, case: Case, ctx: Context) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -1,6 +1,7 @@
 """``bench3d run --executor ray`` on a real local Ray cluster (4 CPUs, started once for the module in this process):
 every case stored with the same statuses and metric values as the local executor, the node each case ran on, the
-files back in the run folder; a Ray worker killed with SIGKILL is the case's ``crashed`` status with Ray's reason
+files back in the run folder (or, with --shared-dir, written by the tasks into the shared folder), the memory a
+case declares reserved for its task; a Ray worker killed with SIGKILL is the case's ``crashed`` status with Ray's reason
 while the run goes on; Ctrl-C cancels the running tasks (their workers end) and ``--resume`` completes the run.
 An unreachable ``--ray-address`` is one line with nothing written."""
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.env import cpu_model
 from bench.store import Store
 from tests.conftest import bench3d_cmd
 
@@ -59,10 +61,11 @@ def _cases(db: Path, run_id: str) -> dict:
 
 
 @pytest.mark.slow
-def test_ray_run_stores_every_case_as_the_local_executor_does(ray_address, env):
-    picked = [a for c in CASES for a in ("--case", c)]
+def test_ray_run_stores_every_case_as_the_local_executor_does(ray_address, env, capsys):
+    picked = [a for c in CASES for a in ("--case", c)] + ["--set", "memory_mb=64"]  # the cases declare 64 MiB
     local = _run(*picked, "--db", "local.db", "--json")
-    ray = _run(*picked, "--db", "ray.db", "--json", "--executor", "ray", "--ray-address", ray_address)
+    ray = _run(*picked, "--db", "ray.db", "--json", "--executor", "ray", "--ray-address", ray_address,
+               "--shared-dir", "shared")
     assert local.returncode == ray.returncode == 1, ray.stderr  # exception, segfault and nan fail the run
     lid, rid = json.loads(local.stdout)["run_id"], json.loads(ray.stdout)["run_id"]
     lc, rc = _cases(env / "local.db", lid), _cases(env / "ray.db", rid)
@@ -74,12 +77,24 @@ def test_ray_run_stores_every_case_as_the_local_executor_does(ray_address, env):
             [(m.name, m.value, m.items) for m in lc[k].metrics if m.name != "peak_memory_mb"] or k == "mode=nan"
         assert rc[k].error == lc[k].error or k == "mode=nan"
         assert rc[k].node["ray_node_id"] and rc[k].node["host"] and lc[k].node is None
+        # Ray assigned what the case declared (Suite.memory_mb), and the node's machine type is recorded
+        assert rc[k].node["resources"]["memory"] == 64 * 2 ** 20 and rc[k].node["resources"]["CPU"] == 1
+        assert rc[k].node["cpu_model"] == cpu_model() and rc[k].node["cpu_cores"] == os.cpu_count()
     assert str(rc["mode=nan"].metrics[0].value) == str(lc["mode=nan"].metrics[0].value) == "nan"
-    run_dir = env / "reports" / "runs" / rid
-    assert (run_dir / "artifacts" / "faulty" / "mode=ok" / "which.txt").read_text() == "written by process 1"
-    assert "running mode segfault" in (run_dir / "logs" / "faulty__mode=segfault.log").read_text()
+    # --shared-dir: the tasks wrote their files there themselves, nothing was shipped to the run folder
+    shared, run_dir = (env / "shared" / rid).resolve(), env / "reports" / "runs" / rid
+    assert (shared / rc["mode=ok"].artifacts[0].path).read_text() == "written by process 1"
+    assert rc["mode=ok"].artifacts[0].path == lc["mode=ok"].artifacts[0].path
+    assert "running mode segfault" in (shared / "logs" / "faulty__mode=segfault.log").read_text()
+    assert not (run_dir / "artifacts").exists() and not (run_dir / "logs").exists()
+    from bench.cli import main
+
+    capsys.readouterr()
+    assert main(["report", rid, "--db", "ray.db", "--format", "html"]) == 0
+    assert "written by process 1" in capsys.readouterr().out  # the report read the artifact there
     with Store.open(env / "ray.db", create=False) as store:
         assert store.get_run(rid).environment["executor"]["name"] == "ray"
+        assert store.get_run(rid).artifact_dir == str(shared)
 
 
 def _hang_worker(run_marker: str, deadline: float) -> dict:
@@ -181,3 +196,26 @@ def test_an_unreachable_ray_address_is_one_line_and_writes_nothing(env):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and f"127.0.0.1:{port}: no Ray cluster reachable" in res.stderr
     assert not (env / "x.db").exists() and not (env / "reports" / "runs").exists()
+
+
+def _run_ok_nan(ray_address: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(bench3d_cmd("run", "--suite", "faulty", "--case", "mode=ok", "--case", "mode=nan",
+                                      "--executor", "ray", "--ray-address", ray_address, "--json", *args),
+                          capture_output=True, text=True, timeout=400, env=os.environ.copy())
+
+
+@pytest.mark.slow
+def test_a_task_no_node_can_start_is_recorded_after_the_queue_timeout(ray_address, env):
+    start = time.monotonic()
+    res = _run_ok_nan(ray_address, "--db", "q.db", "--memory", "1T", "--queue-timeout", "3", "--no-report")
+    assert res.returncode == 1, res.stderr
+    assert time.monotonic() - start < 120  # the run ended; it did not wait for a node with 1 TiB
+    run_id = json.loads(res.stdout)["run_id"]
+    with Store.open(env / "q.db", create=False) as store:
+        cases = {c.case: c for c in store.cases(run_id)}
+        assert store.get_run(run_id).environment["executor"]["queue_timeout"] == 3
+    assert set(cases) == {"mode=ok", "mode=nan"}
+    for c in cases.values():
+        assert c.status == "timeout"
+        assert c.error.startswith("no node of the Ray cluster started the task in 3 s (--queue-timeout)")
+        assert c.error.endswith("it asked for 1 CPU, 0 GPU, 1048576 MiB memory")

@@ -35,7 +35,7 @@ def _paired(base: list[CaseResult], new: list[CaseResult]) -> list[tuple[CaseRes
 
 
 def _curves(run: RunRecord, case: CaseResult) -> dict[str, dict[str, Any]]:
-    root = Path(run.run_dir) if run.run_dir else None
+    root = Path(run.artifact_dir) if run.artifact_dir else None
     out = {}
     for rec in case.artifacts:
         if rec.kind == "curve":

@@ -26,8 +26,8 @@ _EPILOG_STATS = (
     "memory, seconds to a threshold) gets an exact permutation test on its per-process values (needs --repeat 5 "
     "or more to reach alpha 0.01): marked, but never gating; a CPU RSS peak (memory kind rss_delta) is not "
     "reproducible between identical runs and is shown, never judged. "
-    "Different metric fingerprints, dataset versions, devices or backends (and machines, "
-    "for timings) are listed as incomparable with the reason."
+    "Different metric fingerprints, dataset versions, devices or backends (and machine types, "
+    "for timings: CPU model and count, GPU, host class) are listed as incomparable with the reason."
 )
 
 
@@ -123,6 +123,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="exit 1 when any significant regression or new failure is found (for CI gates); with --backends: "
              "when a metric is outside its suite's backend tolerance or a case is not ok on every backend",
     )
+    p.add_argument("--allow-machine-mismatch", action="store_true",
+                   help="also compare timings of cases that ran on different machine types (CPU model and count, "
+                        "GPU, $BENCH3D_HOST_CLASS): labelled in the reason, never failing a gate; metrics are "
+                        "compared either way")
     add_location_options(p, output_file=True)
     _add_settings(p)
     p.set_defaults(handler=cmd_compare)
@@ -216,7 +220,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_options(args)
     fmt = "json" if args.json else args.format
     settings = diff.Settings(args.factor, args.alpha, args.tolerance, normalise=not args.raw_timings,
-                             ignore_params=args.ignore_params)
+                             ignore_params=args.ignore_params, allow_machine_mismatch=args.allow_machine_mismatch)
     if args.reference and not args.backends:
         raise UsageError("--reference names a backend of a --backends comparison; add --backends")
     with _open(args) as store:

@@ -139,7 +139,7 @@ def _write_reports(store: Any, out: Path, runs: list[Any]) -> dict[str, str]:
 
     links = {}
     for r in runs:
-        root = r.run_dir
+        root = r.artifact_dir
         try:
             write_report(
                 store,

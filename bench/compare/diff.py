@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.compare import stats
+from bench.compare.machines import machine_mismatch
 from bench.compare.samples import normalised_samples, sensitivity_fit
 from bench.compare.stats import Verdict
 from bench.config import config_diff
@@ -57,6 +58,8 @@ class Settings:
     # Configuration fields whose difference is the point of the comparison (a deliberate A/B of one parameter):
     # cases that differ only there are compared, and the difference is named in the comparison's notes.
     ignore_params: tuple[str, ...] = ()
+    # Compare timings of cases that ran on different machine types (bench.compare.machines), labelled as such.
+    allow_machine_mismatch: bool = False
 
     def __post_init__(self) -> None:
         if not 1 < self.factor < float("inf"):  # NaN fails too
@@ -205,11 +208,23 @@ def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Sett
 def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Settings, machines: str) -> Row:
     row = Row(suite, case, "timing", n.name, stats.UNCHANGED, unit=n.unit, higher_is_better=False)
     diff = [f"{k} {getattr(b, k)} != {getattr(n, k)}" for k in ("unit", "method") if getattr(b, k) != getattr(n, k)]
-    if machines:
+    if machines and not s.allow_machine_mismatch:
         diff.insert(0, machines)
     if diff:
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
+    _judge_timing(row, b, n, s)
+    if machines:  # compared only because --allow-machine-mismatch asked: say so first; the hardware, not the
+        row.verdict.gate = False  # code, may explain a difference, so it never fails a gate
+        row.reason = "; ".join(filter(None, [f"{MISMATCH_LABEL}: {machines}", row.reason]))
+    return row
+
+
+MISMATCH_LABEL = "different machine types, compared on request (--allow-machine-mismatch)"
+
+
+def _judge_timing(row: Row, b: TimingRecord, n: TimingRecord, s: Settings) -> None:
+    """The verdict of two timings of comparable conventions, into ``row`` (mark, reason, verdict)."""
     base_samples, new_samples, speed_note = b.samples, n.samples, ""
     if s.normalise and b.calibration_s and n.calibration_s and b.method in CPU_CLOCKS:
         # Put both on BASE's median machine speed: every sample scaled by the reference kernel timed right
@@ -246,7 +261,6 @@ def _timing_row(suite: str, case: str, b: TimingRecord, n: TimingRecord, s: Sett
             filter(None, [row.verdict.note, f"noisy samples in {' and '.join(noisy)} (IQR/median > 10%)"])
         )
     row.mark, row.reason = row.verdict.mark, row.verdict.note
-    return row
 
 
 def _pair_rows(b: CaseResult, n: CaseResult, s: Settings, machines: str) -> list[Row]:
@@ -322,16 +336,14 @@ def compare_cases(
     cmp.notes.extend(f"suite {t}; not compared" for t in only)
     if base.profile != new.profile:
         cmp.notes.append(f"profiles differ: {base.profile} vs {new.profile}")
-    machines = ""
-    if (base.machine or "") != (new.machine or ""):
-        machines = f"machine {base.machine} != {new.machine}"
-        cmp.notes.append(f"different machines ({base.machine} vs {new.machine}): timings are not compared")
     bmap = {(c.suite, c.case): c for c in base_cases if c.suite in common}
     nmap = {(c.suite, c.case): c for c in new_cases if c.suite in common}
     cmp.notes.extend(_config_notes(bmap, nmap, s))
+    mismatches = {k: machine_mismatch(base, bmap[k], new, nmap[k]) for k in bmap if k in nmap}
+    cmp.notes.extend(_machine_notes(base, new, mismatches, s))
     for key in [*bmap, *(k for k in nmap if k not in bmap)]:
         if key in bmap and key in nmap:
-            cmp.rows.extend(_pair_rows(bmap[key], nmap[key], s, machines))
+            cmp.rows.extend(_pair_rows(bmap[key], nmap[key], s, mismatches[key]))
         else:
             cmp.rows.append(
                 Row(
@@ -350,6 +362,23 @@ def compare_cases(
             "is never judged worse/better; make both runs with --repeat N (N >= 2) to test them"
         )
     return cmp
+
+
+def _machine_notes(base: RunRecord, new: RunRecord, mismatches: dict, s: Settings) -> list[str]:
+    """Notes on where the two runs' cases were timed: different machine types (timings not compared, or compared
+    on request), or different machines of one type (compared)."""
+    n = sum(1 for m in mismatches.values() if m)
+    hosts = f"different machines ({base.machine} vs {new.machine})" if (base.machine or "") != (new.machine or "") \
+        else "one machine id"
+    if n and s.allow_machine_mismatch:
+        return [f"{hosts}: {n} case pair(s) ran on different machine types; their timings are compared on request "
+                "(--allow-machine-mismatch) and labelled"]
+    if n:
+        return [f"{hosts}: {n} case pair(s) ran on different machine types; their timings are not compared "
+                "(--allow-machine-mismatch compares them, labelled)"]
+    if (base.machine or "") != (new.machine or "") and mismatches:
+        return [f"{hosts} of the same machine type (CPU, CPUs, GPU): timings compared"]
+    return []
 
 
 def _config_notes(bmap: dict, nmap: dict, s: Settings) -> list[str]:
