@@ -27,6 +27,7 @@ import numpy as np
 from bench.config import param
 from bench.context import Context
 from bench.metrics.fid_reference import GenerativeProtocol, load_reference, reference_from_images, score_folder
+from bench.metrics.units import ARBITRARY
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.giraffe.evaluate import controllability, fid_of, grid, moving_strip, sample_images
 from suites.giraffe.model import Discriminator, Generator, GeneratorConfig
@@ -96,8 +97,8 @@ class GiraffeSuite(Suite):
         MetricSpec("controllability", "", True, "share of the image change inside the moved object's footprint"),
         MetricSpec("control_footprint", "", None, "image share the footprint covers (chance level)"),
         MetricSpec("generation_images_per_s", "img/s", True, "generator images per second (no Inception)"),
-        MetricSpec("final_loss_g", "", None, "generator loss at the last iteration"),
-        MetricSpec("final_loss_d", "", None, "discriminator loss (without R1) at the last iteration"),
+        MetricSpec("final_loss_g", ARBITRARY, None, "generator loss at the last iteration"),
+        MetricSpec("final_loss_d", ARBITRARY, None, "discriminator loss (without R1) at the last iteration"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:
