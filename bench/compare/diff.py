@@ -271,7 +271,11 @@ def _pair_rows(b: CaseResult, n: CaseResult, s: Settings, machines: str) -> list
     rows = []
     bm, nm = {m.name: m for m in b.metrics}, {m.name: m for m in n.metrics}
     for name in [*bm, *(k for k in nm if k not in bm)]:
-        if name in bm and name in nm:
+        gone = [f"unavailable in {w} run: {m[name].unavailable}" for w, m in (("base", bm), ("new", nm))
+                if name in m and m[name].unavailable is not None]
+        if gone:
+            rows.append(Row(suite, case, "metric", name, MISSING, "; ".join(gone)))
+        elif name in bm and name in nm:
             rows.append(_metric_row(suite, case, bm[name], nm[name], s))
         else:
             rows.append(
