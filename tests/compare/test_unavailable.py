@@ -11,6 +11,7 @@ from bench.compare.diff import compare_cases
 from bench.config import param
 from bench.context import Context
 from bench.report import model, pivot
+from bench.report.json_report import case_object
 from bench.results import CaseResult, MetricRecord
 from bench.store import Store
 from bench.suite import MetricSpec, Profile, Suite
@@ -47,6 +48,8 @@ def test_ctx_unavailable_records_the_reason_and_survives_the_store(tmp_path, rec
         st.add_case("r1", rec.case("a", metrics=[got]))
         (back,) = st.cases("r1")
     assert back.metrics[0].unavailable == WHY
+    obj = case_object(back)  # the JSON report (and run --json): no value under the name, the reason beside
+    assert "psnr" not in obj["metrics"] and obj["unavailable"] == {"psnr": WHY}
 
 
 def test_pivot_and_compare_show_the_recorded_reason(rec):
