@@ -139,6 +139,10 @@ def _still_png(sha256: str, data: bytes) -> bytes:
     from bench.report.stills import turntable_png
 
     verts, faces = read_obj(data.decode("utf-8", errors="replace"))
+    # One hue under shading: a 64-colour palette is indistinguishable here and a third of the RGB file's size
+    # (a dashboard inlines the stills of 5 runs).
+    still = Image.fromarray(turntable_png(verts, faces)).quantize(colors=64, method=Image.Quantize.MEDIANCUT,
+                                                                  dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    Image.fromarray(turntable_png(verts, faces)).save(buf, format="PNG", optimize=True)
+    still.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
