@@ -431,7 +431,8 @@ def run_json(outcome: RunOutcome) -> dict[str, Any]:
         "reports": outcome.reports,
         "cases": [
             {"suite": r.suite, "case": r.case, "status": r.status,
-             "metrics": {m.name: m.value for m in r.metrics},
+             "metrics": {m.name: m.value for m in r.metrics if m.unavailable is None},
+             "unavailable": {m.name: m.unavailable for m in r.metrics if m.unavailable is not None},
              "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n} for t in r.timings},
              "error": r.error}
             for r in outcome.results

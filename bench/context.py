@@ -21,7 +21,7 @@ import numpy as np
 
 from bench import progress, timing
 from bench.metrics.fingerprint import MetricResult
-from bench.results import ArtifactRecord, CaseResult, MetricRecord, TimingRecord
+from bench.results import UNAVAILABLE_KEY, ArtifactRecord, CaseResult, MetricRecord, TimingRecord
 from bench.suite import Case, MetricSpec, Suite
 
 if TYPE_CHECKING:
@@ -127,6 +127,22 @@ class Context:
             item_ids=None if item_ids is None else [str(i) for i in item_ids],
             fingerprint=dict(fingerprint or {}),
         )
+        self.result.metrics = [m for m in self.result.metrics if m.name != name] + [rec]
+        return rec
+
+    def unavailable(self, name: str, reason: str) -> MetricRecord:
+        """Record that declared metric ``name`` cannot be computed here and why (a missing weights file or
+        optional package, named with how to provide it): stored without a value, so the report's
+        "unavailable" row and ``bench3d compare`` show the reason. Also logged."""
+        spec = self.suite.metric_spec(name)
+        if spec is None:
+            raise ValueError(f"metric {name!r} is not declared by suite {self.suite.name!r}; declare it in "
+                             f"{type(self.suite).__name__}.metrics")
+        if not str(reason).strip():
+            raise ValueError(f"metric {name!r}: give the reason it is unavailable (what is missing, how to provide it)")
+        self.log(f"{name} not recorded: {reason}")
+        rec = MetricRecord(name=name, value=None, unit=spec.unit, higher_is_better=spec.higher_is_better,
+                           fingerprint={UNAVAILABLE_KEY: str(reason)})
         self.result.metrics = [m for m in self.result.metrics if m.name != name] + [rec]
         return rec
 

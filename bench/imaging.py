@@ -46,9 +46,6 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-MAX_RENDER_FACES = 200_000  # larger meshes are listed, not rendered
-
-
 def read_obj(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Vertices (V, 3) and triangles (F, 3) of an OBJ's ``v`` and ``f`` lines (polygons fanned into
     triangles; texture/normal indices and negative indices handled)."""
@@ -67,30 +64,3 @@ def read_obj(text: str) -> tuple[np.ndarray, np.ndarray]:
     if f.size and (f.min() < 0 or f.max() >= len(v)):
         raise ValueError(f"a face indexes vertex {int(f.max()) + 1} of {len(v)}")
     return v, f
-
-
-def render_still(verts: np.ndarray, faces: np.ndarray, size: int = 320, azimuth_deg: float = 30.0,
-                 elevation_deg: float = 20.0) -> np.ndarray:
-    """A flat-shaded still of a triangle mesh (V, 3), (F, 3): orthographic view from ``azimuth``/``elevation``
-    around the mesh's centre, faces drawn back to front (painter's algorithm) with Lambert shading from a
-    light at the camera; (size, size, 3) uint8 on white. For looking at a result, not for metrics."""
-    from PIL import Image, ImageDraw
-
-    if len(faces) == 0 or len(faces) > MAX_RENDER_FACES:
-        raise ValueError(f"{len(faces)} faces: nothing to render or more than {MAX_RENDER_FACES}")
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    rot_y = np.array([[np.cos(az), 0, np.sin(az)], [0, 1, 0], [-np.sin(az), 0, np.cos(az)]])
-    rot_x = np.array([[1, 0, 0], [0, np.cos(el), -np.sin(el)], [0, np.sin(el), np.cos(el)]])
-    p = (verts - (verts.max(0) + verts.min(0)) / 2) @ (rot_x @ rot_y).T
-    scale = 0.9 * size / max(np.ptp(p[:, :2], axis=0).max(), 1e-12)
-    xy = np.stack([p[:, 0] * scale + size / 2, size / 2 - p[:, 1] * scale], axis=1)
-    tri = p[faces]  # (F, 3, 3); the camera looks down -z
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-    shade = 0.25 + 0.75 * np.abs(normal[:, 2])  # two-sided Lambert, light along the view direction
-    img = Image.new("RGB", (size, size), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    for i in np.argsort(tri[:, :, 2].mean(axis=1)):  # far (small z) first
-        c = int(255 * shade[i])
-        draw.polygon([tuple(pt) for pt in xy[faces[i]]], fill=(int(0.55 * c), int(0.7 * c), c))
-    return np.asarray(img, dtype=np.uint8)

@@ -18,6 +18,12 @@ CASE_STATUSES = ("ok", "error", "oom", "nan", "timeout", "crashed", "skipped")
 FAILED_STATUSES = ("error", "oom", "nan", "timeout", "crashed")
 
 
+# ``ctx.unavailable(name, reason)`` stores a declared metric that could not be computed as a MetricRecord without
+# a value whose fingerprint is ``{UNAVAILABLE_KEY: reason}``: the reason travels with the case's results to the
+# store, reports and comparisons (before, it was only a line of the case log).
+UNAVAILABLE_KEY = "unavailable"
+
+
 @dataclass
 class MetricRecord:
     """One metric value of a case, with its per-item raw values and convention."""
@@ -36,6 +42,12 @@ class MetricRecord:
 
     def is_nan(self) -> bool:
         return self.value is not None and isinstance(self.value, float) and math.isnan(self.value)
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why the metric could not be computed (``ctx.unavailable``), or None for a metric that has a value."""
+        reason = self.fingerprint.get(UNAVAILABLE_KEY) if self.value is None else None
+        return str(reason) if reason is not None else None
 
 
 @dataclass

@@ -35,13 +35,11 @@ def test_strip_difference_column_is_the_absolute_error():
     assert np.allclose(img[:, :4], 0.75) and np.allclose(img[:, 5:9], 0.25) and np.allclose(img[:, 10:], 0.5)
 
 
-def test_obj_still_of_a_square_fills_its_centre_and_leaves_corners_white():
-    from bench.imaging import read_obj, render_still
+def test_read_obj_fans_polygons_and_refuses_bad_indices():
+    from bench.imaging import read_obj
 
     v, f = read_obj("v -1 -1 0\nv 1 -1 0\nv 1 1 0\nv -1 1 0\nf 1/1 2/2 3/3 4/4\n")
-    assert f.tolist() == [[0, 1, 2], [0, 2, 3]]  # the quad fanned into two triangles
-    img = render_still(v, f, size=64, azimuth_deg=0.0, elevation_deg=0.0)
-    assert img.shape == (64, 64, 3)
-    assert (img[32, 32] < 255).any() and (img[0, 0] == 255).all()  # face-on square: centre shaded, corner white
+    assert v.shape == (4, 3) and f.tolist() == [[0, 1, 2], [0, 2, 3]]  # the quad fanned into two triangles
+    assert read_obj("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\n")[1].tolist() == [[0, 1, 2]]  # negative = relative
     with pytest.raises(ValueError, match="indexes vertex 5 of 4"):
         read_obj("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 5\n")

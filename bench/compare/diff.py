@@ -17,6 +17,7 @@ from bench.compare.stats import Verdict
 from bench.config import config_diff
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_diff
+from bench.metrics.units import newer_unit, same_unit
 from bench.results import FAILED_STATUSES, CaseResult, MetricRecord, RunRecord, TimingRecord
 
 # Timings read off the CPU's clock; GPU-event timings are not put on the CPU reference kernel's speed.
@@ -177,9 +178,9 @@ def is_cpu_rss(fingerprint: Any) -> bool:
 
 def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Settings) -> Row:
     hib = n.higher_is_better if n.higher_is_better is not None else b.higher_is_better
-    row = Row(suite, case, "metric", n.name, stats.UNCHANGED, unit=n.unit, higher_is_better=hib)
+    row = Row(suite, case, "metric", n.name, stats.UNCHANGED, unit=newer_unit([b.unit, n.unit]), higher_is_better=hib)
     diff = fingerprint_diff(b.fingerprint or {}, n.fingerprint or {}, strict=False)
-    if (b.unit or "") != (n.unit or ""):
+    if not same_unit(b.unit, n.unit):
         diff.insert(0, f"unit {b.unit!r} != {n.unit!r}")
     if diff:
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
@@ -284,7 +285,11 @@ def _pair_rows(b: CaseResult, n: CaseResult, s: Settings, machines: str) -> list
     rows = []
     bm, nm = {m.name: m for m in b.metrics}, {m.name: m for m in n.metrics}
     for name in [*bm, *(k for k in nm if k not in bm)]:
-        if name in bm and name in nm:
+        gone = [f"unavailable in {w} run: {m[name].unavailable}" for w, m in (("base", bm), ("new", nm))
+                if name in m and m[name].unavailable is not None]
+        if gone:
+            rows.append(Row(suite, case, "metric", name, MISSING, "; ".join(gone)))
+        elif name in bm and name in nm:
             rows.append(_metric_row(suite, case, bm[name], nm[name], s))
         else:
             rows.append(

@@ -18,6 +18,7 @@ from bench.compare import stats
 from bench.compare.diff import is_cpu_rss
 from bench.errors import UsageError
 from bench.metrics.fingerprint import fingerprint_id
+from bench.metrics.units import newer_unit
 
 PENALTY = 3.0  # times sigma log(n), in the L1 cost's units
 MIN_SIGMAS = 3.0  # a step smaller than this many noise sigmas is not reported
@@ -177,6 +178,7 @@ def collect(
                 # A CPU RSS peak is not reproducible (diff.RSS_REASON): its steps are shown without a direction.
                 hib = None if is_cpu_rss(m.fingerprint) else m.higher_is_better
                 s = series.setdefault(key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, hib, conv))
+                s.unit = newer_unit([s.unit, m.unit])  # a unit added later (bench.metrics.units) labels the series
                 s.points.append(Point(run.run_id, run.created_at, run.git_commit, float(m.value), *_quartiles(m.items)))
             for t in c.timings:
                 if metric and t.name != metric:

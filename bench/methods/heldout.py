@@ -44,12 +44,12 @@ def score(rgb: torch.Tensor, alpha: torch.Tensor, views: Views, *, with_lpips: b
 
 
 def record(ctx: Any, results: dict[str, Any], ids: list[str]) -> None:
-    """Record each score with its per-view items (LPIPS: only its absence is logged)."""
+    """Record each score with its per-view items (LPIPS, where it cannot be computed: why, ``ctx.unavailable``)."""
     for name in ("psnr", "ssim", "lpips", "silhouette_iou"):
         if name in results:
             ctx.metric(name, results[name], item_ids=ids)
     if "lpips_unavailable" in results:
-        ctx.log(f"lpips not recorded: {results['lpips_unavailable']}")
+        ctx.unavailable("lpips", results["lpips_unavailable"])
 
 
 STRIP_COLUMNS = ("ground truth", "prediction", "difference")

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bench.errors import unknown_name
+from bench.metrics.units import LENGTH, SQUARED_LENGTH
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("perc_sim", "", False, "PercSim",
                "SynSin's Perc Sim: VGG-16 feature cosine distance summed over 5 layers (user-provided weights)"),
     MetricInfo("iou", "", True, "IoU", "intersection over union of binarised masks, per mask"),
-    MetricInfo("chamfer_l2", "", False, "Chamfer-L2",
+    MetricInfo("chamfer_l2", SQUARED_LENGTH, False, "Chamfer-L2",
                "Chamfer-L2: squared nearest-neighbour distances, mean per direction, summed (Mesh R-CNN scale)"),
     MetricInfo("normal_consistency", "", True, "NormalConsistency", "normal consistency of nearest neighbours"),
     MetricInfo("abs_normal_consistency", "", True, "AbsNormalConsistency",
@@ -53,10 +54,10 @@ CATALOG: dict[str, MetricInfo] = {m.name: m for m in (
     MetricInfo("ap_mesh", "%", True, "AP-mesh", "Mesh R-CNN AP^mesh: a detection is a hit at F1@0.3 > 50%, "
                "COCO 101-point AP, mean over categories"),
     MetricInfo("rotation_error", "deg", False, "RotationError", "geodesic angle between rotations, per pose"),
-    MetricInfo("camera_center_error", "", False, "CameraCenterError", "distance of camera centres, per pose"),
-    MetricInfo("translation_error", "", False, "TranslationError", "distance of translations, per pose"),
-    MetricInfo("add", "", False, "ADD", "average distance of model points under the two poses"),
-    MetricInfo("add_s", "", False, "ADD-S", "ADD with symmetric (closest point) matching"),
+    MetricInfo("camera_center_error", LENGTH, False, "CameraCenterError", "distance of camera centres, per pose"),
+    MetricInfo("translation_error", LENGTH, False, "TranslationError", "distance of translations, per pose"),
+    MetricInfo("add", LENGTH, False, "ADD", "average distance of model points under the two poses"),
+    MetricInfo("add_s", LENGTH, False, "ADD-S", "ADD with symmetric (closest point) matching"),
     MetricInfo("mpjpe", "", False, "MPJPE", "mean per-joint position error", unit_from_input=True),
     MetricInfo("pa_mpjpe", "", False, "PA-MPJPE", "MPJPE after a similarity (Procrustes) alignment",
                unit_from_input=True),

@@ -19,6 +19,7 @@ from bench.metrics import validate as V
 from bench.metrics.accumulate import from_items
 from bench.metrics.fingerprint import MetricResult, make_fingerprint
 from bench.metrics.nearest import nearest
+from bench.metrics.units import LENGTH, SQUARED_LENGTH
 
 F1_EPS = 1e-8  # in the denominator of F1, as Mesh R-CNN
 
@@ -138,7 +139,7 @@ def chamfer_distance(x: Any, y: Any, *, x_lengths: Any = None, y_lengths: Any = 
     fp = make_fingerprint("chamfer", "bench3d.metrics.chamfer_distance", squared=squared,
                           reduction="mean per direction, summed", points="as given")
     return from_items("Chamfer-L2" if squared else "Chamfer", [chamfer_items(n, squared) for n in nns], fp,
-                      higher_is_better=False)
+                      unit=SQUARED_LENGTH if squared else LENGTH, higher_is_better=False)
 
 
 def normal_consistency(x: Any, y: Any, x_normals: Any, y_normals: Any, *, absolute: bool = True,

@@ -20,6 +20,7 @@ from bench.metrics import validate as V
 from bench.metrics.accumulate import ItemMetric, from_items
 from bench.metrics.fingerprint import MetricResult, make_fingerprint
 from bench.metrics.geometry import chamfer_items, f1_items, f1_result, normal_items, pair_nn
+from bench.metrics.units import SQUARED_LENGTH
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def compare_meshes(pred: Any, gt: Any, *, protocol: str = "meshrcnn", num_sample
     out = {
         "Chamfer-L2": from_items("Chamfer-L2", [chamfer_items(n) for n in nns],
                                  fp("chamfer", squared=True, reduction="mean per direction, summed"),
-                                 higher_is_better=False),
+                                 unit=SQUARED_LENGTH, higher_is_better=False),
         "NormalConsistency": from_items("NormalConsistency", [
             normal_items(n, a, b, False) for n, a, b in zip(nns, nrm["pred"], nrm["gt"], strict=True)],
             fp("normal_consistency", absolute=False), higher_is_better=True),

@@ -15,6 +15,7 @@ from bench.metrics import validate as V
 from bench.metrics.accumulate import from_items
 from bench.metrics.fingerprint import MetricResult, make_fingerprint
 from bench.metrics.nearest import nearest
+from bench.metrics.units import LENGTH
 
 CONVENTIONS = ("row", "column")
 _ORTHO_TOL = 1e-3
@@ -76,7 +77,7 @@ def translation_error(T_pred: Any, T_gt: Any) -> MetricResult:
     tg = _vectors(T_gt, "T_gt", tp.shape[0], "T_pred")
     fp = make_fingerprint("translation_error", "bench3d.metrics.translation_error", norm="L2")
     return from_items("TranslationError", [float(v) for v in (tp - tg).norm(dim=-1).cpu()], fp,
-                      higher_is_better=False)
+                      unit=LENGTH, higher_is_better=False)
 
 
 def camera_centers(R: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
@@ -97,7 +98,8 @@ def camera_center_error(R_pred: Any, T_pred: Any, R_gt: Any, T_gt: Any) -> Metri
     err = (camera_centers(rp, tp) - camera_centers(rg, tg)).norm(dim=-1)
     fp = make_fingerprint("camera_center_error", "bench3d.metrics.camera_center_error",
                           convention="pytorch3d row: C = -T @ R^T", norm="L2")
-    return from_items("CameraCenterError", [float(v) for v in err.cpu()], fp, higher_is_better=False)
+    return from_items("CameraCenterError", [float(v) for v in err.cpu()], fp, unit=LENGTH,
+                      higher_is_better=False)
 
 
 def _transform(pts: torch.Tensor, R: torch.Tensor, T: torch.Tensor, convention: str) -> torch.Tensor:
@@ -128,7 +130,7 @@ def _add_result(name: str, errs: list[float], threshold: float | None, fp: dict[
     extra = {}
     if threshold is not None:
         extra["accuracy"] = 100.0 * sum(e < threshold for e in errs) / len(errs)
-    return from_items(name, errs, fp, higher_is_better=False, extra=extra)
+    return from_items(name, errs, fp, unit=LENGTH, higher_is_better=False, extra=extra)
 
 
 def add(points: Any, R_pred: Any, T_pred: Any, R_gt: Any, T_gt: Any, *, convention: str = "row",

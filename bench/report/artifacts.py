@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -108,24 +109,40 @@ def display_width(data: bytes) -> int | None:
 
 
 def _mesh_still(view: ArtifactView, path: Path, data: bytes) -> None:
-    """An OBJ mesh artifact as a flat-shaded still PNG (``bench.imaging.render_still``) in ``view.data_uri``."""
-    import io
-
-    from PIL import Image
-
-    from bench.imaging import read_obj, render_still
+    """An OBJ mesh artifact as a turntable still PNG (``bench.report.stills``) in ``view.data_uri``."""
+    from bench.imaging import read_obj
 
     if path.suffix.lower() != ".obj":
         view.note = _join(view.note, f"no still rendered ({path.suffix} meshes are not read here)")
         return
     try:
         verts, faces = read_obj(data.decode("utf-8", errors="replace"))
-        still = render_still(verts, faces)
+        png = _still_png(hashlib.sha256(data).hexdigest(), data)
     except (ValueError, IndexError) as exc:
         view.note = _join(view.note, f"no still rendered ({exc})")
         return
+    view.data_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    view.display_width = display_width(png)
+    view.note = _join(view.note, f"rendered with the built-in MeshRenderer: {len(verts)} vertices, "
+                                 f"{len(faces)} faces")
+
+
+@functools.lru_cache(maxsize=64)
+def _still_png(sha256: str, data: bytes) -> bytes:
+    """PNG bytes of an OBJ's turntable still; one render per distinct file in a process (a dashboard renders
+    the reports of many runs)."""
+    import io
+
+    from PIL import Image
+
+    from bench.imaging import read_obj
+    from bench.report.stills import turntable_png
+
+    verts, faces = read_obj(data.decode("utf-8", errors="replace"))
+    # One hue under shading: a 64-colour palette is indistinguishable here and a third of the RGB file's size
+    # (a dashboard inlines the stills of 5 runs).
+    still = Image.fromarray(turntable_png(verts, faces)).quantize(colors=64, method=Image.Quantize.MEDIANCUT,
+                                                                  dither=Image.Dither.NONE)
     buf = io.BytesIO()
-    Image.fromarray(still).save(buf, format="PNG")
-    view.data_uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    view.display_width = still.shape[1]
-    view.note = _join(view.note, f"still of {len(verts)} vertices, {len(faces)} faces")
+    still.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

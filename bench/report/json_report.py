@@ -33,7 +33,8 @@ def case_object(c: CaseResult) -> dict[str, Any]:
         "suite": c.suite,
         "case": c.case,
         "status": c.status,
-        "metrics": {m.name: m.value for m in c.metrics},
+        "metrics": {m.name: m.value for m in c.metrics if m.unavailable is None},
+        "unavailable": {m.name: m.unavailable for m in c.metrics if m.unavailable is not None},
         "timings": {t.name: {"median": t.median, "iqr": t.iqr, "n": t.n, "mean": t.mean, "min": t.min}
                     for t in c.timings},
         "error": c.error,

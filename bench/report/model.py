@@ -70,7 +70,7 @@ def build(run: RunRecord, cases: list[CaseResult]) -> ReportView:
         v = views[c.suite]
         v.cases.append(c)
         counts[c.status] = counts.get(c.status, 0) + 1
-        v.metrics.extend(metric_row(c.case, m) for m in c.metrics)
+        v.metrics.extend(metric_row(c.case, m) for m in c.metrics if m.unavailable is None)
         v.timings.extend((c.case, t) for t in c.timings)
         if c.status in FAILED_STATUSES:
             v.failures.append(c)

@@ -131,13 +131,22 @@ def reason_from_log(metric: str, log: str | None) -> str | None:
     return hits[-1] if hits else None
 
 
+def case_reason(metric: str, case: CaseResult) -> str | None:
+    """Why ``case`` has no value of ``metric``: the reason it recorded (``ctx.unavailable``), else, for runs
+    stored before that channel or suites that only log it, the case log's line (:func:`reason_from_log`)."""
+    for m in case.metrics:
+        if m.name == metric and m.unavailable is not None:
+            return m.unavailable
+    return reason_from_log(metric, case.log_tail)
+
+
 def _unavailable(view: SuiteView, recorded: set[str], declared: list[Any]) -> list[Unavailable]:
     ok = [c for c in view.cases if c.status == "ok"]
     out = []
     for spec in declared:
         if spec.name in recorded or not ok:
             continue
-        reasons = [r for r in (reason_from_log(spec.name, c.log_tail) for c in ok) if r]
+        reasons = [r for r in (case_reason(spec.name, c) for c in ok) if r]
         reason = reasons[-1] if reasons else "no case recorded it and no case log says why"
         out.append(Unavailable(spec.name, spec.unit, [c.case for c in ok], reason))
     return out
@@ -166,7 +175,7 @@ def build(view: SuiteView) -> Pivot:
         for col in columns:
             row = rows_by.get((c.case, col.name))
             if row is None:
-                why = reason_from_log(col.name, c.log_tail) or "not recorded by this case"
+                why = case_reason(col.name, c) or "not recorded by this case"
                 cells.append(Cell("—", "", None, why, missing=True))
                 continue
             cells.append(_cell(row, recs[col.name], recs.get(f"{col.name}_low"), recs.get(f"{col.name}_high")))

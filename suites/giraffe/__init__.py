@@ -40,6 +40,7 @@ from bench.metrics.fid_reference import (
     score_features,
     score_folder,
 )
+from bench.metrics.units import ARBITRARY
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.giraffe.data import training_folder
 from suites.giraffe.evaluate import controllability, fid_of, grid, moving_strip, sample_images
@@ -129,8 +130,8 @@ class GiraffeSuite(Suite):
         MetricSpec("controllability", "", True, "share of the image change inside the moved object's footprint"),
         MetricSpec("control_footprint", "", None, "image share the footprint covers (chance level)"),
         MetricSpec("generation_images_per_s", "img/s", True, "generator images per second (no Inception)"),
-        MetricSpec("final_loss_g", "", None, "generator loss at the last iteration"),
-        MetricSpec("final_loss_d", "", None, "discriminator loss (without R1) at the last iteration"),
+        MetricSpec("final_loss_g", ARBITRARY, None, "generator loss at the last iteration"),
+        MetricSpec("final_loss_d", ARBITRARY, None, "discriminator loss (without R1) at the last iteration"),
     )
 
     def run(self, case: Case, ctx: Context) -> None:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from bench.config import param
 from bench.context import Context
+from bench.metrics.units import ARBITRARY, LENGTH, SQUARED_LENGTH
 from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.kernels.workloads import KERNELS, build
 
@@ -60,12 +61,13 @@ class KernelsSuite(Suite):
         MetricSpec("silhouette_area_px", "px", None, "sum of the soft silhouette's alpha"),
         MetricSpec("silhouette_area_rel_err", "", False,
                    "|area - projected unit-sphere disc area| / disc area (ico_sphere is inscribed, edges are soft)"),
-        MetricSpec("chamfer", "", None, "Chamfer distance of the two fixed clouds (squared L2, mean, both ways)"),
-        MetricSpec("grad_norm", "", None, "L2 norm of the gradient w.r.t. the inputs (cross-backend check)"),
-        MetricSpec("sample_mean_radius", "", None, "mean distance of the samples from the centre (<= 1, near 1)"),
-        MetricSpec("sample_max_radius", "", None, "largest distance of a sample from the centre (<= 1)"),
-        MetricSpec("fit_loss", "", None, "the mesh-fitting objective at the fixed start (seeded samples)"),
-        MetricSpec("fit_grad_norm", "", None, "L2 norm of its gradient w.r.t. the vertex offsets"),
+        MetricSpec("chamfer", SQUARED_LENGTH, None,
+                   "Chamfer distance of the two fixed clouds (squared L2, mean, both ways)"),
+        MetricSpec("grad_norm", ARBITRARY, None, "L2 norm of the gradient w.r.t. the inputs (cross-backend check)"),
+        MetricSpec("sample_mean_radius", LENGTH, None, "mean distance of the samples from the centre (<= 1, near 1)"),
+        MetricSpec("sample_max_radius", LENGTH, None, "largest distance of a sample from the centre (<= 1)"),
+        MetricSpec("fit_loss", ARBITRARY, None, "the mesh-fitting objective at the fixed start (seeded samples)"),
+        MetricSpec("fit_grad_norm", ARBITRARY, None, "L2 norm of its gradient w.r.t. the vertex offsets"),
     )
 
     # Same inputs on both backends (docs/backends.md, tests/backends/conformance for the op-level rules).

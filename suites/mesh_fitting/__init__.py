@@ -7,6 +7,7 @@ from typing import Literal
 
 from bench.config import param
 from bench.context import Context
+from bench.metrics.units import ARBITRARY, LENGTH
 from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.mesh_fitting.fit import LOSS_WEIGHTS, FitConfig, fit_mesh, mean_edge_length
 from suites.mesh_fitting.targets import TARGETS, make_target
@@ -48,8 +49,9 @@ class MeshFittingSuite(Suite):
         MetricSpec.of("f1", "f1@0.1", "F1 at 0.1 (scale 10)"),
         MetricSpec.of("f1", "f1@0.3", "F1 at 0.3 (scale 10)"),
         MetricSpec.of("f1", "f1@0.5", "F1 at 0.5 (scale 10)"),
-        MetricSpec("mean_edge_length", "", None, "mean edge length of the fitted mesh (target normalised to radius 1)"),
-        MetricSpec("final_loss", "", False, "weighted training loss at the last iteration"),
+        MetricSpec("mean_edge_length", LENGTH, None,
+                   "mean edge length of the fitted mesh (target normalised to radius 1)"),
+        MetricSpec("final_loss", ARBITRARY, False, "weighted training loss at the last iteration"),
     )
 
     # Both backends build the same sphere and target and, from the same seed, draw the same samples

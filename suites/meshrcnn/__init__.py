@@ -16,6 +16,7 @@ from bench.data.generated.shape_parts import CATEGORIES
 from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
 from bench.methods.predictions import read_predicted_meshes
+from bench.metrics.units import ARBITRARY
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 
 
@@ -83,7 +84,7 @@ class MeshRCNNSuite(Suite):
         *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
         MetricSpec.of("iou", "voxel_iou", "voxel IoU of the voxel branch at cubify_thresh (view frame)"),
         MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
-        MetricSpec("final_loss", "", False, "total training loss at the last iteration"),
+        MetricSpec("final_loss", ARBITRARY, False, "total training loss at the last iteration"),
         MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
     )
 

@@ -34,6 +34,7 @@ import torch
 
 from bench.config import param
 from bench.context import Context
+from bench.metrics.units import ARBITRARY, ITERATIONS
 from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.pose.evaluate import report_reference, report_starts
 from suites.pose.models import ROTATIONS, LookAtPose, RigPose, look_at_starts, reference_rig_start, rig_starts
@@ -126,12 +127,12 @@ class PoseSuite(Suite):
         MetricSpec.of("rotation_error", "rotation_error_deg", "geodesic error of camera 0's rotation, reference start"),
         MetricSpec.of("camera_center_error", description="distance of camera 0's centre from the truth (world units)"),
         MetricSpec.of("iou", "silhouette_iou", "IoU of the hard mask at the final pose vs the target, per view"),
-        MetricSpec("final_loss", "", False, "loss at the stop iteration, reference start"),
-        MetricSpec("iterations_to_threshold", "", False, "first iteration with loss below the threshold"),
+        MetricSpec("final_loss", ARBITRARY, False, "loss at the stop iteration, reference start"),
+        MetricSpec("iterations_to_threshold", ITERATIONS, False, "first iteration with loss below the threshold"),
         MetricSpec("seconds_to_threshold", "s", False, "optimisation seconds until that iteration"),
-        MetricSpec("loss_iter0", "", None, "loss at iteration 0 (book: teapot 8414.53, cow 7313.08 at 256x256)"),
-        MetricSpec("loss_iter72", "", None, "loss at iteration 72 (book: cow 738.10 at 256x256)"),
-        MetricSpec("loss_iter87", "", None, "loss at iteration 87 (book: teapot 372.46 at 256x256)"),
+        MetricSpec("loss_iter0", ARBITRARY, None, "loss at iteration 0 (book: teapot 8414.53, cow 7313.08 at 256x256)"),
+        MetricSpec("loss_iter72", ARBITRARY, None, "loss at iteration 72 (book: cow 738.10 at 256x256)"),
+        MetricSpec("loss_iter87", ARBITRARY, None, "loss at iteration 87 (book: teapot 372.46 at 256x256)"),
         MetricSpec("success_rate", "%", True, "random starts ending below success_deg rotation error"),
         MetricSpec("success_rate_low", "%", True, "Wilson 95% interval, lower bound"),
         MetricSpec("success_rate_high", "%", True, "Wilson 95% interval, upper bound"),

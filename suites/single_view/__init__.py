@@ -16,6 +16,7 @@ from bench.context import Context
 from bench.data.generated.shape_parts import CATEGORIES
 from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
+from bench.metrics.units import ARBITRARY
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 
 
@@ -80,7 +81,7 @@ class SingleViewSuite(Suite):
         *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
         MetricSpec.of("iou", "voxel_iou", "voxel IoU at 0.5 (voxel decoder)"),
         MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
-        MetricSpec("final_loss", "", False, "training loss at the last iteration"),
+        MetricSpec("final_loss", ARBITRARY, False, "training loss at the last iteration"),
         MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
     )
 

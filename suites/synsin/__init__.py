@@ -29,6 +29,7 @@ import torch
 from bench.config import param
 from bench.context import Context
 from bench.errors import NotAvailable
+from bench.metrics.units import ARBITRARY
 from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.synsin import evaluate as ev
 from suites.synsin.model import ModelConfig, SynSin, reproject
@@ -114,7 +115,7 @@ def _metrics() -> tuple[MetricSpec, ...]:
                   MetricSpec.of("psnr", "psnr_disoccluded" + s, f"{what}: PSNR over disoccluded target pixels"),
                   MetricSpec.of("perc_sim", "perc_sim" + s, f"{what}: SynSin's Perc Sim (VGG-16 weights given)"),
                   MetricSpec.of("lpips", "lpips" + s, f"{what}: LPIPS (alex; weights given)")]
-    return (*specs, MetricSpec("final_loss", "", False, "generator loss at the last iteration"),
+    return (*specs, MetricSpec("final_loss", ARBITRARY, False, "generator loss at the last iteration"),
             MetricSpec("inference_images_per_s", "images/s", True, "test predictions per second"))
 
 

@@ -20,6 +20,7 @@ from bench.context import Context
 from bench.methods import heldout
 from bench.methods.budget import check_fits
 from bench.methods.views import multiview_use, multiview_views
+from bench.metrics.units import ARBITRARY
 from bench.suite import BackendTolerance, Case, MetricSpec, Profile, Suite
 from suites.volumes.fit import VolumeConfig, fit_volume, make_model, render_views
 
@@ -64,7 +65,7 @@ class VolumesSuite(Suite):
         MetricSpec.of("ssim", description="SSIM on held-out views (Gaussian 11/1.5)"),
         MetricSpec.of("lpips", description="LPIPS (alex) on held-out views, where its weights are available"),
         MetricSpec.of("iou", "silhouette_iou", "IoU of rendered opacity > 0.5 vs the held-out silhouettes"),
-        MetricSpec("final_loss", "", False, "colour + silhouette pseudo-Huber loss at the last iteration"),
+        MetricSpec("final_loss", ARBITRARY, False, "colour + silhouette pseudo-Huber loss at the last iteration"),
     )
 
     # Both backends render the same scene from the same seed; they differ by float rounding in rendering

@@ -11,13 +11,16 @@ from bench.methods.views import Views
 
 class FakeCtx:
     def __init__(self):
-        self.metrics, self.logs = {}, []
+        self.metrics, self.logs, self.unavailable_reasons = {}, [], {}
 
     def metric(self, name, value, *, items=None, item_ids=None, fingerprint=None, **kw):
         self.metrics[name] = (value, items, item_ids)
 
     def log(self, msg):
         self.logs.append(msg)
+
+    def unavailable(self, name, reason):
+        self.unavailable_reasons[name] = reason
 
 
 def test_scores_per_view_and_records_them_with_ids():
@@ -40,8 +43,9 @@ def test_scores_per_view_and_records_them_with_ids():
     assert ctx.metrics["psnr"][2] == ["a", "b", "c"]
     assert ctx.metrics["psnr"][0].value == pytest.approx(np.mean(expected))
     assert set(ctx.metrics) >= {"psnr", "ssim", "silhouette_iou"}
-    if "lpips" not in res:  # LPIPS unavailable here: nothing recorded under its name, the reason logged once
-        assert "lpips" not in ctx.metrics and len(ctx.logs) == 1 and "lpips" in ctx.logs[0].lower()
+    if "lpips" not in res:  # LPIPS unavailable here: no value under its name, the reason recorded (ctx.unavailable)
+        assert "lpips" not in ctx.metrics and ctx.unavailable_reasons == {"lpips": res["lpips_unavailable"]}
+        assert "lpips" in res["lpips_unavailable"].lower()
     with pytest.raises(ValueError, match="differ in shape"):
         score(torch.from_numpy(pred[:, :8]), torch.from_numpy(alpha), views)
 

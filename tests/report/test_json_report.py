@@ -28,7 +28,7 @@ def test_json_matches_records(stored):
     assert [(c["suite"], c["case"], c["status"]) for c in obj["cases"]] == [
         (c.suite, c.case, c.status) for c in stored.cases]
     for got, want in zip(obj["cases"], stored.cases, strict=True):
-        assert list(got) == ["suite", "case", "status", "metrics", "timings", "error", "details"]
+        assert list(got) == ["suite", "case", "status", "metrics", "unavailable", "timings", "error", "details"]
         assert got["error"] == want.error
         for m in want.metrics:
             value = got["metrics"][m.name]
