@@ -32,6 +32,24 @@ def mesh_metric_specs(prefix: str = "", what: str = "prediction") -> tuple[Metri
     return tuple(out)
 
 
+def baseline_metric_specs() -> tuple[MetricSpec, ...]:
+    """The metrics :func:`record_baseline` records: the mesh columns and voxel IoU of the mean shape."""
+    return (*mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
+            MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"))
+
+
+def record_baseline(ctx: Any, means: dict[str, torch.Tensor], gt: ShapeSet, *, num_samples: int, seed: int
+                    ) -> dict[str, dict[str, float]]:
+    """Score and record the mean-shape baseline (the category's mean training occupancy rotated into each
+    item's view, thresholded at 0.5 and cubified) as ``baseline_*``; return its table rows."""
+    from bench.methods.single_view import mean_shape_prediction, voxel_meshes
+
+    probs = mean_shape_prediction(means, gt)
+    res = score_meshes(voxel_meshes(ctx.backend, probs, 0.5), gt, num_samples=num_samples, seed=seed)
+    ctx.metric("baseline_voxel_iou", voxel_iou(probs, gt, 0.5), item_ids=gt.ids)
+    return record_meshes(ctx, res, gt, "baseline_")
+
+
 def score_meshes(pred: Sequence[tuple[torch.Tensor, torch.Tensor]], gt: ShapeSet, *, num_samples: int,
                  seed: int) -> dict[str, Any]:
     """compare_meshes (protocol "meshrcnn") of N predicted (verts, faces) against the N ground-truth meshes."""

@@ -89,6 +89,23 @@ def project(verts: torch.Tensor, T: torch.Tensor, fov: torch.Tensor) -> torch.Te
     return torch.stack([-s * cam[..., 0] / z, -s * cam[..., 1] / z], -1)
 
 
+def frustum_to_grid(maps: torch.Tensor, T: torch.Tensor, fov: torch.Tensor, size: int) -> torch.Tensor:
+    """Mesh R-CNN's voxel branch predicts occupancy in the camera frustum: per image cell, ``D`` channels over
+    depth. maps (N, D, h, w) (image-aligned, depth bins over view-frame z in [-1, 1], nearest first) ->
+    (N, size, size, size) on the view-frame grid in cubify's (D, H, W) layout: each voxel centre is projected
+    into the image (:func:`project`) and the map is sampled trilinearly there and at its depth. Outside the
+    image the border value is used (the object is inside the view)."""
+    N = len(maps)
+    ax = -1.0 + (torch.arange(size, dtype=maps.dtype, device=maps.device) + 0.5) * 2.0 / size
+    z, y, x = torch.meshgrid(ax, ax, ax, indexing="ij")
+    pts = torch.stack([x, y, z], -1).reshape(1, -1, 3).expand(N, -1, -1)
+    uv = project(pts, T.to(maps), fov.to(maps))
+    coords = torch.cat([uv, pts[..., 2:]], -1)  # grid_sample's (x, y, z) = (image x, image y, depth)
+    out = F.grid_sample(maps[:, None], coords[:, :, None, None, :], mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out.reshape(N, size, size, size)
+
+
 class ImageEncoder(nn.Module):
     """A small CNN trained from scratch (smoke): 4 stride-2 conv blocks; returns the feature maps of the last
     two blocks (for vert_align) and a global vector. Mesh R-CNN uses a ResNet-50 at standard scale."""
@@ -147,6 +164,33 @@ def voxel_meshes(backend: Any, probs: torch.Tensor, thresh: float) -> list[tuple
         probs = flat.view_as(probs)
     m = backend.ops.cubify(probs, thresh, align="corner")
     return list(zip(m.verts_list(), m.faces_list(), strict=True))
+
+
+@dataclass
+class ViewData:
+    """Both splits of a case in the view frame, and the mean training shapes of the baseline."""
+
+    train: ShapeSet
+    test: ShapeSet
+    means: dict[str, torch.Tensor]
+
+
+def data_params(config: Any, _root: object) -> dict[str, Any]:
+    """``shapenet-like`` generation parameters from a case config (its categories, instances, test_instances,
+    views, image_size and mesh_resolution fields): the ``DatasetUse`` params of both suites."""
+    from bench.data.generated.shape_parts import CATEGORIES
+
+    return {"categories": list(CATEGORIES[: config.categories]), "instances": config.instances,
+            "test_instances": config.test_instances, "views": config.views, "image_size": config.image_size,
+            "mesh_resolution": config.mesh_resolution}
+
+
+def load_view_data(ctx: Any, voxel_size: int) -> ViewData:
+    """The case's ``shapenet-like`` dataset as view-frame train/test items on a ``voxel_size``^3 grid, and the
+    mean training occupancy per category (:func:`mean_shapes`)."""
+    ds = ctx.dataset("shapenet-like")
+    train = to_view_set(ds.load(split="train"), voxel_size)
+    return ViewData(train, to_view_set(ds.load(split="test"), voxel_size), mean_shapes(train))
 
 
 def sphere_radius_for(voxels: torch.Tensor) -> float:

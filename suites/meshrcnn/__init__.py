@@ -12,7 +12,6 @@ import torch
 
 from bench.config import param
 from bench.context import Context
-from bench.data.generated.shape_parts import CATEGORIES
 from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
 from bench.methods.predictions import read_predicted_meshes
@@ -51,12 +50,6 @@ class MeshRCNNConfig:
                                           "instead of training the built-in model")
 
 
-def _data_params(c: MeshRCNNConfig, _root: object) -> dict:
-    return {"categories": list(CATEGORIES[: c.categories]), "instances": c.instances,
-            "test_instances": c.test_instances, "views": c.views, "image_size": c.image_size,
-            "mesh_resolution": c.mesh_resolution}
-
-
 class MeshRCNNSuite(Suite):
     name = "meshrcnn"
     description = ("Mesh R-CNN ShapeNet setting (book ch. 10): voxel branch + cubify + vert_align/GraphConv "
@@ -65,10 +58,10 @@ class MeshRCNNSuite(Suite):
     Config = MeshRCNNConfig
     grid = {"mode": ["voxels", "voxmesh", "sphere"]}
     profiles = {
-        "smoke": Profile({"iterations": 100, "batch": 12, "lr": 2e-3, "samples": 500, "stages": 2, "hidden": 32,
+        "smoke": Profile({"iterations": 600, "batch": 12, "lr": 2e-3, "samples": 500, "stages": 2, "hidden": 32,
                           "graph_convs": 1, "width": 24, "sphere_level": 2, "eval_samples": 3000, "teacher": True,
                           "warmup": 0.5},
-                         description="CPU: small CNN, 2 refinement stages, 100 iterations (teacher-forced refinement)"),
+                         description="CPU: small CNN, 2 refinement stages, 600 iterations (teacher-forced refinement)"),
         "standard": Profile({"iterations": 20000, "image_size": 137, "instances": 64, "test_instances": 16,
                              "views": 8},
                             description="one GPU: the paper's head sizes on 137 px renders (estimate in README)"),
@@ -78,12 +71,11 @@ class MeshRCNNSuite(Suite):
     tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
             "iterations": 2, "batch": 2, "samples": 100, "stages": 1, "hidden": 8, "graph_convs": 1, "width": 8,
             "sphere_level": 1, "eval_samples": 300, "mesh_resolution": 20}
-    datasets = (DatasetUse("shapenet-like", params=_data_params),)
+    datasets = (DatasetUse("shapenet-like", params=SV.data_params),)
     metrics = (
         *E.mesh_metric_specs("", "model"),
-        *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
+        *E.baseline_metric_specs(),
         MetricSpec.of("iou", "voxel_iou", "voxel IoU of the voxel branch at cubify_thresh (view frame)"),
-        MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
         MetricSpec("final_loss", ARBITRARY, False, "total training loss at the last iteration"),
         MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
     )
@@ -95,10 +87,8 @@ class MeshRCNNSuite(Suite):
         c: MeshRCNNConfig = case.config
         B = ctx.backend
         with ctx.phase("setup", kind="setup"):
-            ds = ctx.dataset("shapenet-like")
-            train_set = SV.to_view_set(ds.load(split="train"), c.voxel_size)
-            test_set = SV.to_view_set(ds.load(split="test"), c.voxel_size)
-            means = SV.mean_shapes(train_set)
+            data = SV.load_view_data(ctx, c.voxel_size)
+            train_set, test_set = data.train, data.test
             model = MeshRCNN(B, c.mode, c.voxel_size, c.stages, c.hidden, c.graph_convs, c.width, c.cubify_thresh,
                              c.sphere_level, SV.sphere_radius_for(train_set.voxels)).to(ctx.device)
         if c.predictions is not None:
@@ -117,14 +107,11 @@ class MeshRCNNSuite(Suite):
                 ctx.metric("inference_images_per_s", len(test_set) / max(time.perf_counter() - t0, 1e-9))
         with ctx.phase("evaluate", kind="evaluate"):
             res = E.score_meshes(meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed)
-            base_probs = SV.mean_shape_prediction(means, test_set)
-            base_meshes = SV.voxel_meshes(B, base_probs, 0.5)
-            base = E.score_meshes(base_meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed)
-        rows = {c.predictions and "predictions" or f"meshrcnn ({c.mode})": E.record_meshes(ctx, res, test_set),
-                "mean shape": E.record_meshes(ctx, base, test_set, "baseline_")}
+            rows = {c.predictions and "predictions" or f"meshrcnn ({c.mode})": E.record_meshes(ctx, res, test_set),
+                    "mean shape": E.record_baseline(ctx, data.means, test_set, num_samples=c.eval_samples,
+                                                    seed=ctx.seed)}
         if probs is not None:
             ctx.metric("voxel_iou", E.voxel_iou(probs, test_set, c.cubify_thresh), item_ids=test_set.ids)
-        ctx.metric("baseline_voxel_iou", E.voxel_iou(base_probs, test_set, 0.5), item_ids=test_set.ids)
         ctx.text("table", E.table(rows, E.counts_of(test_set.categories)), kind="table", suffix=".md")
         if tr is not None:
             ctx.metric("final_loss", tr.losses[-1])

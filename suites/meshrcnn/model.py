@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.methods.single_view import ImageEncoder, project
+from bench.methods.single_view import ImageEncoder, frustum_to_grid, project
 
 
 class VoxelHead(nn.Module):
     """Feature map (N, C, h, w) -> voxel logits (N, G, G, G) in cubify's (D, H, W) layout: G channels over depth
-    (as Mesh R-CNN's voxel branch), image rows/columns flipped onto +y up / +x left of the view frame."""
+    per image cell (Mesh R-CNN's voxel branch, in the camera frustum), resampled onto the view-frame grid
+    through the known intrinsics (:func:`frustum_to_grid`)."""
 
     def __init__(self, in_ch: int, grid: int, width: int = 64) -> None:
         super().__init__()
@@ -31,11 +32,9 @@ class VoxelHead(nn.Module):
             nn.ConvTranspose2d(width, width, 2, stride=2), nn.ReLU(),
             nn.Conv2d(width, grid, 1))
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        x = self.net(feats)
-        if x.shape[-1] != self.grid:
-            x = F.interpolate(x, size=(self.grid, self.grid), mode="bilinear", align_corners=False)
-        return x.flip(2, 3)
+    def forward(self, feats: torch.Tensor, T: torch.Tensor, fov: torch.Tensor) -> torch.Tensor:
+        """feats (N, C, h, w), camera T (N, 3) and fov (N,) -> logits (N, G, G, G)."""
+        return frustum_to_grid(self.net(feats), T, fov, self.grid)
 
 
 class RefineStage(nn.Module):
@@ -103,7 +102,7 @@ class MeshRCNN(nn.Module):
         ``init``: meshes to refine instead of the cubified prediction (teacher forcing in training); without
         ``refine`` and a voxel branch, no mesh is built (the voxel-only warm-up)."""
         (f_mid, _), _ = self.encoder(images)
-        logits = self.voxel_head(f_mid) if self.voxel_head is not None else None
+        logits = self.voxel_head(f_mid, T, fov) if self.voxel_head is not None else None
         if not refine and logits is not None:
             return logits, []
         meshes = [init if init is not None else self.initial_meshes(logits, len(images), images.device)]

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 
 from bench.config import param
 from bench.context import Context
-from bench.data.generated.shape_parts import CATEGORIES
 from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
 from bench.metrics.units import ARBITRARY
@@ -44,12 +43,6 @@ class SingleViewConfig:
     mesh_resolution: int = param(48, "marching-cubes grid of the generated ground-truth meshes")
 
 
-def _data_params(c: SingleViewConfig, _root: object) -> dict:
-    return {"categories": list(CATEGORIES[: c.categories]), "instances": c.instances,
-            "test_instances": c.test_instances, "views": c.views, "image_size": c.image_size,
-            "mesh_resolution": c.mesh_resolution}
-
-
 def _pos_weight(voxels: torch.Tensor) -> torch.Tensor:
     """Empty / occupied voxel ratio of the training set: BCE's positive-class weight."""
     occ = float(voxels.mean())
@@ -75,12 +68,11 @@ class SingleViewSuite(Suite):
     tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
             "points": 50, "sphere_level": 1, "iterations": 2, "batch": 2, "width": 8, "latent": 16, "samples": 50,
             "eval_samples": 300, "mesh_resolution": 20}
-    datasets = (DatasetUse("shapenet-like", params=_data_params),)
+    datasets = (DatasetUse("shapenet-like", params=SV.data_params),)
     metrics = (
         *E.mesh_metric_specs("", "decoder output"),
-        *E.mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
+        *E.baseline_metric_specs(),
         MetricSpec.of("iou", "voxel_iou", "voxel IoU at 0.5 (voxel decoder)"),
-        MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"),
         MetricSpec("final_loss", ARBITRARY, False, "training loss at the last iteration"),
         MetricSpec("inference_images_per_s", "images/s", True, "test images through the model per second"),
     )
@@ -91,17 +83,33 @@ class SingleViewSuite(Suite):
         c: SingleViewConfig = case.config
         B = ctx.backend
         with ctx.phase("setup", kind="setup"):
-            ds = ctx.dataset("shapenet-like")
-            train_set = SV.to_view_set(ds.load(split="train"), c.voxel_size)
-            test_set = SV.to_view_set(ds.load(split="test"), c.voxel_size)
-            means = SV.mean_shapes(train_set)
+            data = SV.load_view_data(ctx, c.voxel_size)
             model = SingleView(B, c.decoder, width=c.width, latent=c.latent, grid=c.voxel_size, points=c.points,
-                               level=c.sphere_level, radius=SV.sphere_radius_for(train_set.voxels)).to(ctx.device)
-            with torch.random.fork_rng():
-                torch.manual_seed(ctx.seed)
-                pts, _ = B.ops.sample_points_from_meshes(B.structures.Meshes(train_set.verts, train_set.faces),
-                                                         c.samples if c.decoder == "mesh" else c.points,
-                                                         return_normals=True)
+                               level=c.sphere_level, radius=SV.sphere_radius_for(data.train.voxels)).to(ctx.device)
+        losses = self._train(ctx, c, model, data.train)
+        model.eval()
+        with ctx.phase("inference", kind="evaluate"), torch.no_grad():
+            t0 = time.perf_counter()
+            outs = [model(data.test.images[s:s + c.batch].to(ctx.device)) for s in range(0, len(data.test), c.batch)]
+            ctx.metric("inference_images_per_s", len(data.test) / max(time.perf_counter() - t0, 1e-9))
+        with ctx.phase("evaluate", kind="evaluate"):
+            rows = {f"single_view ({c.decoder})": self._score(ctx, c, outs, data.test),
+                    "mean shape": E.record_baseline(ctx, data.means, data.test, num_samples=c.eval_samples,
+                                                    seed=ctx.seed)}
+        ctx.metric("final_loss", losses[-1])
+        if c.decoder != "point":
+            ctx.text("table", E.table(rows, E.counts_of(data.test.categories)), kind="table", suffix=".md")
+        ctx.curve("loss_curve", list(range(len(losses))), losses, y_label="training loss")
+
+    def _train(self, ctx: Context, c: SingleViewConfig, model: torch.nn.Module, train_set: SV.ShapeSet
+               ) -> list[float]:
+        """Adam on random batches; each iteration is one timed ``train_step``. Returns the loss per iteration."""
+        B = ctx.backend
+        with torch.random.fork_rng():
+            torch.manual_seed(ctx.seed)
+            pts, _ = B.ops.sample_points_from_meshes(B.structures.Meshes(train_set.verts, train_set.faces),
+                                                     c.samples if c.decoder == "mesh" else c.points,
+                                                     return_normals=True)
         opt = torch.optim.Adam(model.parameters(), lr=c.lr)
         gen = torch.Generator().manual_seed(ctx.seed)
         pos_weight = _pos_weight(train_set.voxels).to(ctx.device)
@@ -124,22 +132,7 @@ class SingleViewSuite(Suite):
                     loss.backward()
                     opt.step()
                 losses.append(float(loss.detach()))
-        model.eval()
-        with ctx.phase("inference", kind="evaluate"), torch.no_grad():
-            t0 = time.perf_counter()
-            outs = [model(test_set.images[s:s + c.batch].to(ctx.device)) for s in range(0, len(test_set), c.batch)]
-            ctx.metric("inference_images_per_s", len(test_set) / max(time.perf_counter() - t0, 1e-9))
-        with ctx.phase("evaluate", kind="evaluate"):
-            rows = {f"single_view ({c.decoder})": self._score(ctx, c, outs, test_set)}
-            base_probs = SV.mean_shape_prediction(means, test_set)
-            base = E.score_meshes(SV.voxel_meshes(B, base_probs, 0.5), test_set, num_samples=c.eval_samples,
-                                  seed=ctx.seed)
-        rows["mean shape"] = E.record_meshes(ctx, base, test_set, "baseline_")
-        ctx.metric("baseline_voxel_iou", E.voxel_iou(base_probs, test_set, 0.5), item_ids=test_set.ids)
-        ctx.metric("final_loss", losses[-1])
-        if c.decoder != "point":
-            ctx.text("table", E.table(rows, E.counts_of(test_set.categories)), kind="table", suffix=".md")
-        ctx.curve("loss_curve", list(range(len(losses))), losses, y_label="training loss")
+        return losses
 
     def _score(self, ctx: Context, c: SingleViewConfig, outs: list, test_set: SV.ShapeSet) -> dict:
         """Score the decoder outputs: meshes (voxels via cubify) by compare_meshes; points by Chamfer and F1

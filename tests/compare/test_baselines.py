@@ -40,7 +40,8 @@ def test_nerf_and_meshrcnn_entries_equal_the_published_tables():
             float(ssim),
             float(lpips),
         )
-    mr = {(e.match["category"], e.metric): e.value for e in bl.load(bl.DEFAULT_DIR / "meshrcnn_shapenet.yaml").entries}
+    shapenet = bl.load(bl.DEFAULT_DIR / "meshrcnn_shapenet.yaml")
+    mr = {(e.match.get("category"), e.metric): e.value for e in shapenet.entries}
     for cat, vals in re.findall(r"(\w+) (\.\d+/\.\d+/\d+\.\d+/\d+\.\d+/\d+\.\d+)", text):
         got = [mr[(cat, m)] for m in ("chamfer_l2", "normal_consistency", "f1@0.1", "f1@0.3", "f1@0.5")]
         assert got == [float(v) for v in vals.split("/")]
@@ -122,6 +123,40 @@ def test_statuses_beside_run_values(tmp_path, rec):
     co = rows[("target=torus,coarse", "chamfer_l2")]
     assert co["status"] == bl.REFERENCE and co["reason"] == "points 1000 (published: 10000)"
     assert [r["case"] for r in bl.outside_worse(list(rows.values()))] == ["target=torus"]
+
+
+def test_meshrcnn_tables_match_what_the_suite_records(rec):
+    """The Mesh R-CNN tables name the `meshrcnn` suite and its voxmesh case; a run's metrics (with the
+    fingerprint compare_meshes really writes) show beside them, as reference only where the protocol differs:
+    the generated data and 3000 samples here; the same dataset and 10k samples make a real comparison."""
+    import torch
+
+    from bench.metrics import compare_meshes
+
+    tri = (torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+           torch.tensor([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]]))
+    tables = [b for b in bl.load_dir() if b.name in ("meshrcnn_shapenet", "meshrcnn_pixel2mesh")]
+    assert {b.suite for b in tables} == {"meshrcnn"}
+
+    def run_case(dataset: str, samples: int):
+        res = compare_meshes(tri, tri, num_samples=samples)
+        metrics = []
+        for name, key in (("f1@0.3", "F1@0.3"), ("normal_consistency", "AbsNormalConsistency")):
+            for suffix in ("", "_category_mean"):
+                metrics.append(rec.metric(name + suffix, value=res[key].value, fp=res[key].fingerprint))
+        return rec.case("mode=voxmesh", suite="meshrcnn", params={"mode": "voxmesh"}, metrics=metrics,
+                        datasets={dataset: "v1 sha256:0"})
+
+    rows = {(r["baseline"], r["metric"]): r for r in bl.rows_for_cases([run_case("shapenet-like", 3000)], tables)}
+    f1 = rows[("meshrcnn_shapenet", "f1@0.3_category_mean")]
+    assert f1["published"] == 81.5031 and f1["run"] > 90.0 and f1["status"] == bl.REFERENCE
+    assert "num_samples 3000 (published: 10000)" in f1["reason"] and "shapenet-like" in f1["reason"]
+    assert rows[("meshrcnn_shapenet", "f1@0.3")]["published"] == 82.4107  # the instance mean
+    p2m = rows[("meshrcnn_pixel2mesh", "normal_consistency_category_mean")]
+    assert p2m["status"] == bl.REFERENCE and "protocol meshrcnn (published: pixel2mesh)" in p2m["reason"]
+    same = {(r["baseline"], r["metric"]): r for r in bl.rows_for_cases([run_case("shapenet", 10000)], tables)}
+    assert same[("meshrcnn_shapenet", "f1@0.3")]["status"] == bl.OUTSIDE_BETTER  # ~97 against 82.4: compared
+    assert len(same) == len(rows) == 4 + 1  # no per-category row matches a run (they live in table.md)
 
 
 def test_cli_compare_with_a_baseline_file(tmp_path, rec, capsys):

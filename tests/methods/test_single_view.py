@@ -7,7 +7,7 @@ import math
 import torch
 
 from bench import backends
-from bench.methods.single_view import canonical_to_view, project, sphere_radius_for, voxel_meshes
+from bench.methods.single_view import canonical_to_view, frustum_to_grid, project, sphere_radius_for, voxel_meshes
 
 
 def _rot_y(deg: float) -> torch.Tensor:
@@ -60,3 +60,28 @@ def test_sphere_radius_matches_the_occupied_volume():
     vox = torch.zeros(1, 10, 10, 10)
     vox[0, :5] = 1.0  # half of the cube [-1, 1]^3: volume 4
     assert math.isclose(4.0 / 3.0 * math.pi * sphere_radius_for(vox) ** 3, 4.0, rel_tol=1e-6)
+
+
+def test_frustum_maps_land_on_the_view_grid_by_ray_and_depth():
+    """The voxel branch's frustum output on the view grid: a map lit on the image's left half lights the voxels
+    at +x (PyTorch3D's +x is image left) and the cone through a lit disc contains a sphere (its visual hull);
+    depth channels run from z = -1 (nearest) to z = +1."""
+    G, S, T, fov = 16, 32, torch.tensor([[0.0, 0.0, 2.5]]), torch.tensor([50.0])
+    ax = -1.0 + (torch.arange(G) + 0.5) * 2.0 / G
+    z, y, x = torch.meshgrid(ax, ax, ax, indexing="ij")
+    left = torch.zeros(1, G, S, S)
+    left[..., : S // 2] = 1.0
+    out = frustum_to_grid(left, T, fov, G)[0]
+    assert bool((out[x > 0.2] > 1.0 - 1e-6).all()) and bool((out[x < -0.2] < 1e-6).all())
+    r = 0.6  # a sphere at the origin: its silhouette is the disc of angular radius asin(r / 2.5)
+    px = -1.0 + (torch.arange(S) + 0.5) * 2.0 / S
+    v, u = torch.meshgrid(px, px, indexing="ij")
+    tan_fov = math.tan(math.radians(25.0))
+    disc = ((u * tan_fov) ** 2 + (v * tan_fov) ** 2).sqrt() < math.tan(math.asin(r / 2.5))
+    out = frustum_to_grid(disc.float().expand(1, G, S, S), T, fov, G)[0]
+    inside = (x**2 + y**2 + z**2).sqrt() < r - 0.1
+    tan_ray = (x**2 + y**2).sqrt() / (z + 2.5)
+    outside = tan_ray > math.tan(math.asin(r / 2.5)) * 1.15
+    assert bool((out[inside] > 0.5).all()) and bool((out[outside] < 0.5).all())
+    ramp = torch.arange(G, dtype=torch.float32).view(1, G, 1, 1).expand(1, G, S, S)
+    assert torch.allclose(frustum_to_grid(ramp, T, fov, G)[0], ((z + 1.0) * G / 2.0 - 0.5).clamp(0, G - 1))

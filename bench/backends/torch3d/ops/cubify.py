@@ -19,10 +19,47 @@ _CUBE_TRIANGLES = [[0, 1, 2], [1, 3, 2], [2, 3, 6], [3, 7, 6], [0, 2, 6], [0, 6,
 _SIDES = [(0, False), (1, True), (2, False), (1, False), (0, True), (2, True)]  # (axis, positive) of side s
 
 
-def _side_triangles(side: int) -> torch.Tensor:
-    """(2, 3, 3) corner offsets (x, y, z) of the two triangles of cube side ``side`` (PyTorch3D's split)."""
-    rows = torch.tensor(_CUBE_TRIANGLES[2 * side:2 * side + 2])
+def _side_triangles() -> torch.Tensor:
+    """(6, 2, 3, 3) corner offsets (x, y, z) of the two triangles of each cube side (PyTorch3D's split)."""
+    rows = torch.tensor(_CUBE_TRIANGLES).view(6, 2, 3)
     return torch.stack([rows >> 2 & 1, rows >> 1 & 1, rows & 1], -1)
+
+
+def _exposed_faces(occ: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Occupancy (N, D, H, W) bool -> the faces of the exposed cube sides, in PyTorch3D's face order (by
+    mesh, then voxel in (y, x, z) ravel order, then cube triangle row): corner ids (F, 3) on the
+    (H + 1, W + 1, D + 1) corner grid (PyTorch3D's (y, x, z) ravel order), mesh index (F,), voxel (x, y, z) (F, 3)."""
+    N, D, H, W = occ.shape
+    occupied = occ.permute(0, 2, 3, 1).nonzero()  # (K, 4): n, y, x, z, sorted in PyTorch3D's voxel order
+    xyz = occupied[:, [2, 1, 3]]
+    padded = F.pad(occ.permute(0, 3, 2, 1).to(torch.uint8), (1, 1, 1, 1, 1, 1)).bool()  # (N, W+2, H+2, D+2)
+    exposed = torch.empty((len(occupied), 6), dtype=torch.bool, device=occ.device)
+    for side, (axis, positive) in enumerate(_SIDES):
+        nb = xyz + 1  # the neighbour across this side, in the padded grid
+        nb[:, axis] += 1 if positive else -1
+        exposed[:, side] = ~padded[occupied[:, 0], nb[:, 0], nb[:, 1], nb[:, 2]]
+    k, side = exposed.nonzero().unbind(1)  # row-major: by voxel, then side (= PyTorch3D's triangle rows)
+    corners = xyz[k][:, None, None, :] + _side_triangles().to(occ.device)[side]  # (E, 2, 3, 3)
+    ids = (corners[..., 1] * (W + 1) + corners[..., 0]) * (D + 1) + corners[..., 2]
+    return ids.reshape(-1, 3), occupied[k, 0].repeat_interleave(2), xyz[k].repeat_interleave(2, 0)
+
+
+def _split_meshes(faces: torch.Tensor, mesh_of: torch.Tensor, vox: torch.Tensor, coords: torch.Tensor, N: int
+                  ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
+    """Faces (F, 3) of corner ids, grouped by mesh (mesh_of (F,)) -> per mesh: vertices (V_n, 3) (the used
+    grid corners, in ascending corner id), faces (F_n, 3) re-indexed into them, and the voxel (x, y, z) of
+    each face (F_n, 3) (None for an empty grid). Whole batch at once, no sort."""
+    nv = len(coords)
+    gid = faces + (mesh_of * nv)[:, None]  # corner ids made unique over the batch
+    mark = torch.zeros(N * nv, dtype=torch.bool, device=faces.device)
+    mark[gid] = True
+    used = mark.nonzero().squeeze(1)  # by mesh, then corner id (a sort-free torch.unique)
+    n_verts = torch.bincount(used // nv, minlength=N)
+    first = torch.cumsum(n_verts, 0) - n_verts  # index of each mesh's first vertex in ``used``
+    local = (torch.cumsum(mark, 0) - 1)[gid] - first[mesh_of][:, None]
+    n_faces = torch.bincount(mesh_of, minlength=N).tolist()
+    return (list(coords[used % nv].split(n_verts.tolist())), list(local.split(n_faces)),
+            [v if len(v) else None for v in vox.split(n_faces)])
 
 
 @torch.no_grad()
@@ -45,33 +82,7 @@ def cubify(voxels: torch.Tensor, thresh: float, *, feats: torch.Tensor | None = 
     N, D, H, W = voxels.shape
     if N == 0:
         return Meshes([], [])
-    occ = (voxels >= thresh).to(device)
-    occ_xyz = occ.permute(0, 3, 2, 1)  # (N, W, H, D): index by (x, y, z)
-    padded = F.pad(occ_xyz.to(torch.uint8), (1, 1, 1, 1, 1, 1)).bool()
-    sizes = (W, H, D)
-    grid = torch.tensor([H + 1, W + 1, D + 1], device=device)
-    faces_per_mesh: list[list[torch.Tensor]] = [[] for _ in range(N)]
-    voxel_of_face: list[list[torch.Tensor]] = [[] for _ in range(N)]
-    face_keys: list[list[torch.Tensor]] = [[] for _ in range(N)]
-    for side, (axis, positive) in enumerate(_SIDES):
-        shift = [0, 0, 0]
-        shift[axis] = 1 if positive else -1
-        sl = [slice(None)] + [slice(1 + s, 1 + s + n) for s, n in zip(shift, sizes, strict=False)]
-        exposed = occ_xyz & ~padded[tuple(sl)]
-        idx = exposed.nonzero()  # (K, 4): n, x, y, z
-        if not len(idx):
-            continue
-        corners = idx[:, None, None, 1:] + _side_triangles(side).to(device)[None]  # (K, 2, 3, 3)
-        # Vertex ids follow PyTorch3D's ravel order of the corner grid: (y, x, z).
-        ids = (corners[..., 1] * grid[1] + corners[..., 0]) * grid[2] + corners[..., 2]
-        # PyTorch3D's face order: by voxel in (y, x, z) ravel order, then by cube triangle row
-        vkey = ((idx[:, 2] * W + idx[:, 1]) * D + idx[:, 3]) * 12 + 2 * side
-        keys = torch.stack([vkey, vkey + 1], 1)
-        for n in idx[:, 0].unique().tolist():
-            sel = idx[:, 0] == n
-            faces_per_mesh[n].append(ids[sel].reshape(-1, 3))
-            voxel_of_face[n].append(idx[sel, 1:].repeat_interleave(2, 0))
-            face_keys[n].append(keys[sel].reshape(-1))
+    faces, mesh_of, vox = _exposed_faces((voxels >= thresh).to(device))
     y, x, z = torch.meshgrid(torch.arange(H + 1, device=device), torch.arange(W + 1, device=device),
                              torch.arange(D + 1, device=device), indexing="ij")
     coords = torch.stack([x, y, z], -1).reshape(-1, 3).float()
@@ -80,21 +91,9 @@ def cubify(voxels: torch.Tensor, thresh: float, *, feats: torch.Tensor | None = 
     margin = 0.0 if align == "corner" else 1.0
     scale = torch.tensor([W, H, D], device=device, dtype=torch.float32) - margin
     coords = coords * 2.0 / scale.clamp(min=1e-12) - 1.0
-    verts_list, faces_list, feats_list = [], [], []
-    for n in range(N):
-        if not faces_per_mesh[n]:
-            verts_list.append(torch.zeros((0, 3), device=device))
-            faces_list.append(torch.zeros((0, 3), dtype=torch.int64, device=device))
-            feats_list.append(None)
-            continue
-        order = torch.cat(face_keys[n]).argsort()
-        faces = torch.cat(faces_per_mesh[n])[order]
-        used, inverse = torch.unique(faces, return_inverse=True)
-        verts_list.append(coords[used])
-        faces_list.append(inverse.reshape(-1, 3))
-        if feats is not None:
-            vox = torch.cat(voxel_of_face[n])[order]
-            feats_list.append(feats[n].to(device)[:, vox[:, 2], vox[:, 1], vox[:, 0]].t()[:, None, None, :])
+    verts_list, faces_list, vox_list = _split_meshes(faces, mesh_of, vox, coords, N)
+    feats_list = [None if f is None else feats[n].to(device)[:, f[:, 2], f[:, 1], f[:, 0]].t()[:, None, None, :]
+                  for n, f in enumerate(vox_list)] if feats is not None else []
     textures = None
     if feats is not None:
         from ..renderer import TexturesAtlas
