@@ -7,7 +7,8 @@ Metrics whose convention fingerprints differ between backends are shown but neve
 for which the suite declares a :class:`~bench.suite.BackendTolerance` is checked against it: each other
 backend's value is ``within`` or outside ``abs + rel * |ref|`` of the reference's; ``failures`` lists the
 metrics outside their tolerance and the pairs not ok on every backend (``compare --backends
---fail-on-regression`` exits 1 on any).
+--fail-on-regression`` exits 1 on any). A case the suite lists in ``backend_known_differences`` keeps its
+outside-tolerance metrics in ``known`` with the suite's reason instead (a pair not ok is still a failure).
 """
 
 from __future__ import annotations
@@ -86,10 +87,12 @@ def _timings(by_backend: dict[str, CaseResult], backends: list[str], ref: str) -
 
 
 def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str | None = None,
-                  tolerances: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                  tolerances: Mapping[str, Mapping[str, Any]] | None = None,
+                  known: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The comparison of a run's ``case@backend`` results (see :func:`backend_comparison`); ``tolerances``:
-    suite -> metric -> :class:`~bench.suite.BackendTolerance`."""
-    tolerances = tolerances or {}
+    suite -> metric -> :class:`~bench.suite.BackendTolerance`; ``known``: suite -> case -> why the case is
+    not expected to agree."""
+    tolerances, known = tolerances or {}, known or {}
     backends = _backend_order(run_backend, cases)
     if not backends:
         raise UsageError("no cross-backend cases in this run (none named CASE@BACKEND); "
@@ -105,27 +108,34 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
             unpaired.append(f"{c.suite}/{c.case}")
         else:
             groups.setdefault((c.suite, base), {})[b] = c
-    out_cases, failures = [], []
+    out_cases, failures, known_out = [], [], []
     for (suite, base), by_backend in groups.items():
         ok = {b: c for b, c in by_backend.items() if c.status == "ok"}
         metrics = _metrics(ok, backends, ref, tolerances.get(suite, {})) if ok else []
         failures += [f"{suite}/{base}@{b}: {by_backend[b].status if b in by_backend else 'missing'}"
                      for b in backends if b not in ok]
-        failures += [f"{suite}/{base} {m['name']}@{b}: {m['values'][b]!r} vs {m['values'][ref]!r} on {ref}, "
-                     f"outside {m['tolerance']['abs']:g} + {m['tolerance']['rel']:g} * |ref|"
-                     for m in metrics for b, ok_b in m["within"].items() if not ok_b]
-        failures += [f"{suite}/{base} {m['name']}@{b}: not comparable with {ref} (not finite or fingerprints)"
-                     for m in metrics if m["tolerance"] is not None and ref in m["values"] for b in m["values"]
-                     if b != ref and b not in m["within"]]
+        outside = [f"{suite}/{base} {m['name']}@{b}: {m['values'][b]!r} vs {m['values'][ref]!r} on {ref}, "
+                   f"outside {m['tolerance']['abs']:g} + {m['tolerance']['rel']:g} * |ref|"
+                   for m in metrics for b, ok_b in m["within"].items() if not ok_b]
+        outside += [f"{suite}/{base} {m['name']}@{b}: not comparable with {ref} (not finite or fingerprints)"
+                    for m in metrics if m["tolerance"] is not None and ref in m["values"] for b in m["values"]
+                    if b != ref and b not in m["within"]]
+        why = known.get(suite, {}).get(base)
+        if why is None:
+            failures += outside
+        else:
+            known_out += [f"{line} (known: {why})" for line in outside]
         out_cases.append({
             "suite": suite, "case": base,
             "status": {b: by_backend[b].status for b in backends if b in by_backend},
             "backend_versions": {b: by_backend[b].backend for b in backends if b in by_backend},
             "errors": {b: c.error for b, c in by_backend.items() if c.status != "ok"},
+            "known_difference": why,
             "metrics": metrics,
             "timings": _timings(ok, backends, ref) if ok else [],
         })
-    return {"backends": backends, "reference": ref, "cases": out_cases, "unpaired": unpaired, "failures": failures}
+    return {"backends": backends, "reference": ref, "cases": out_cases, "unpaired": unpaired, "failures": failures,
+            "known": known_out}
 
 
 def declared_tolerances(suite_names: list[str]) -> dict[str, Mapping[str, Any]]:
@@ -139,17 +149,28 @@ def declared_tolerances(suite_names: list[str]) -> dict[str, Mapping[str, Any]]:
     return out
 
 
+def declared_known_differences(suite_names: list[str]) -> dict[str, Mapping[str, str]]:
+    """suite -> its declared ``backend_known_differences`` (case -> why)."""
+    from bench.suite import Registry
+
+    reg = Registry()
+    return {n: reg.get(n).backend_known_differences for n in suite_names if n in reg.names()}
+
+
 def backend_comparison(store: Any, run_id: str, reference: str | None = None) -> dict[str, Any]:
     """Pair a stored run's ``case@backend`` results by base name across backends.
 
     Returns ``{"run_id", "backends", "reference", "cases": [{suite, case, status, backend_versions, errors,
     metrics: [{name, unit, higher_is_better, values, diff, rel_diff, comparable, tolerance, within}], timings:
-    [{name, median, iqr, n, noisy, peak_memory_bytes, ratio}]}], "unpaired", "failures"}``; per-backend values
-    are dicts keyed by backend; tolerances are the suites' declared ``backend_tolerances``.
+    [{name, median, iqr, n, noisy, peak_memory_bytes, ratio}], known_difference}], "unpaired", "failures",
+    "known"}``; per-backend values are dicts keyed by backend; tolerances are the suites' declared
+    ``backend_tolerances``, known differences their ``backend_known_differences``.
     """
     run = store.get_run(run_id)
     cases = store.cases(run_id)
-    result = compare_cases(cases, run.backend, reference, declared_tolerances(sorted({c.suite for c in cases})))
+    suites = sorted({c.suite for c in cases})
+    result = compare_cases(cases, run.backend, reference, declared_tolerances(suites),
+                           declared_known_differences(suites))
     return {"run_id": run_id, **result}
 
 
@@ -194,8 +215,9 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
                 row[f"Δ% {b}"] = _pct(m["rel_diff"].get(b)) if m["comparable"] else "—"
             tol = m.get("tolerance")
             row["tolerance"] = "—" if tol is None else f"{tol['abs']:g} + {tol['rel']:g}·|ref|"
+            no = "NO (known)" if c.get("known_difference") else "NO"
             row["agrees"] = "—" if tol is None else ", ".join(
-                ("—" if b not in m["within"] else "yes" if m["within"][b] else "NO") for b in others)
+                ("—" if b not in m["within"] else "yes" if m["within"][b] else no) for b in others)
             metric_rows.append(row)
         for t in c["timings"]:
             row = {"case": label, "timing": t["name"]}
@@ -210,6 +232,9 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
         out += ["## Not compared", "", *not_ok, ""]
     if comparison.get("failures"):
         out += ["## Outside tolerance or not ok", "", *[f"- {f}" for f in comparison["failures"]], ""]
+    if comparison.get("known"):
+        out += ["## Outside tolerance, known differences (not failures)", "",
+                *[f"- {f}" for f in comparison["known"]], ""]
     if comparison.get("unpaired"):
         out += ["Cases without a backend suffix (not compared): " + ", ".join(comparison["unpaired"]), ""]
     return "\n".join(out)

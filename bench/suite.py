@@ -12,6 +12,9 @@ A suite is one method of the field (mesh fitting, NeRF, ...). It declares
 - ``tiny``: field values that make any case tiny, for the generated contract tests;
 - ``backend_tolerances`` (optional): metric -> :class:`BackendTolerance`, how far a case's metric may land
   from the same case on the reference backend (``bench3d compare RUN --backends``);
+- ``backend_known_differences`` (optional): case name -> why its metrics are not expected to agree across
+  backends (a measured defect of one backend, named with where it is documented): outside-tolerance
+  metrics of that case are listed as known differences, not failures;
 
 and implements ``run(case, ctx)``, reporting everything through ``ctx`` (:mod:`bench.context`), with
 ``case.config`` the case's typed configuration.
@@ -188,6 +191,8 @@ class Suite:
     tiny: ClassVar[Mapping[str, Any]] = {}
     # metric -> agreement tolerance between backends on the same case (smoke profile); see BackendTolerance.
     backend_tolerances: ClassVar[Mapping[str, BackendTolerance]] = {}
+    # case name ("k=v,...") -> why that case is not expected to agree across backends (documented defect).
+    backend_known_differences: ClassVar[Mapping[str, str]] = {}
 
     # --- declarations ----------------------------------------------------------------------
     def validate(self) -> None:
@@ -226,6 +231,13 @@ class Suite:
             if not isinstance(tol, BackendTolerance) or tol.abs < 0 or tol.rel < 0 or not tol.why:
                 raise UsageError(f"{where} backend_tolerances[{name!r}]: expected a BackendTolerance with "
                                  "abs, rel >= 0 and a reason (why)")
+        for case, why in self.backend_known_differences.items():
+            for part in str(case).split(","):
+                if part.partition("=")[0] not in self.grid:
+                    raise unknown_name(f"grid field in {where} backend_known_differences[{case!r}]",
+                                       part.partition("=")[0], self.grid)
+            if not isinstance(why, str) or not why:
+                raise UsageError(f"{where} backend_known_differences[{case!r}]: expected a reason (a string)")
 
     def metric_spec(self, name: str) -> MetricSpec | None:
         for m in (*self.metrics, *HARNESS_METRICS):

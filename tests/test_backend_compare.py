@@ -180,3 +180,47 @@ def test_cli_reference_backend_gives_builtin_over_pytorch3d_ratios(store, tmp_pa
     assert "| 0.5x" in out and "ratio torch" in out  # 0.2 s / 0.4 s
     assert main(["compare", "r1", "--reference", "pytorch3d", "--db", db]) != 0
     assert "--reference names a backend" in capsys.readouterr().err
+
+
+def test_known_difference_is_listed_not_failed():
+    from bench.suite import BackendTolerance
+
+    cases = [_case("x@torch", metrics={"psnr": 30.0}), _case("x@pytorch3d", metrics={"psnr": 20.0}),
+             _case("y@torch", metrics={"psnr": 30.0}), _case("y@pytorch3d", metrics={"psnr": 20.0}),
+             _case("z@torch", metrics={"psnr": 30.0}), _case("z@pytorch3d", status="error", error="boom")]
+    tols = {"demo": {"psnr": BackendTolerance(abs=0.5, why="test")}}
+    known = {"demo": {"x": "a defect of one backend", "z": "same"}}
+    out = compare_cases(cases, "torch,pytorch3d", tolerances=tols, known=known)
+    assert out["failures"] == ["demo/y psnr@pytorch3d: 20.0 vs 30.0 on torch, outside 0.5 + 0 * |ref|",
+                               "demo/z@pytorch3d: error"]  # a pair not ok stays a failure
+    assert out["known"] == ["demo/x psnr@pytorch3d: 20.0 vs 30.0 on torch, outside 0.5 + 0 * |ref| "
+                            "(known: a defect of one backend)"]
+    md = backend_comparison_markdown(out)
+    assert "## Outside tolerance, known differences (not failures)" in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("| demo/x"))
+    assert row.replace(" ", "").endswith("|NO(known)|")
+
+
+def test_known_differences_must_name_grid_fields_and_a_reason():
+    from dataclasses import dataclass
+
+    from bench.config import param
+    from bench.suite import MetricSpec, Profile, Suite
+
+    @dataclass(frozen=True)
+    class SceneConfig:
+        scene: str = param("a", "a scene")
+
+    class S(Suite):
+        name = "s"
+        Config = SceneConfig
+        grid = {"scene": ["a", "b"]}
+        profiles = {"smoke": Profile({})}
+        metrics = (MetricSpec("loss"),)
+        backend_known_differences = {"scen=a": "x"}
+
+    with pytest.raises(UsageError, match="scen"):
+        S().validate()
+    S.backend_known_differences = {"scene=a": ""}
+    with pytest.raises(UsageError, match="reason"):
+        S().validate()

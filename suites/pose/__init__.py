@@ -157,6 +157,15 @@ class PoseSuite(Suite):
         "loss_iter87": BackendTolerance(rel=0.05, why=_PATH),
         "start_rotation_error_deg": BackendTolerance(abs=0.5, why=_PATH),
     }
+    # The textured pass's gradient on PyTorch3D 0.7.9 is dominated by its perspective-correction backward at
+    # blurred pixels beyond a face's vanishing line (tests/backends/conformance/test_perspective_gradients.py).
+    backend_known_differences = {
+        "scene=cow": "PyTorch3D 0.7.9's rasterizer backward differentiates its clamped perspective denominator "
+                     "(1e-8) at blurred pixels beyond a face's vanishing line: float32 rounding x 1e16 in the "
+                     "gradient (cow at 64x64: 83 of 24119 pairs; d loss / d T_x 1724 vs -56.7 built-in; "
+                     "float64 finite differences agree with the built-in); Adam then leaves the start "
+                     "(docs/backends.md)",
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         p = case.params

@@ -90,7 +90,7 @@ def test_matches_brute_force_loop(persp, cull, blur):
     h, w, k = 11, 15, 3
     clip = blur > 0
     got = rasterize_meshes(meshes, image_size=(h, w), blur_radius=blur, faces_per_pixel=k,
-                           perspective_correct=persp, cull_backfaces=cull)
+                           perspective_correct=persp, clip_barycentric_coords=clip, cull_backfaces=cull)
     fv = meshes.verts_packed()[meshes.faces_packed()].numpy()
     ref = naive_rasterize(fv, meshes.faces_packed_to_mesh_idx().numpy(), 2, h, w, blur, k, persp, clip, cull)
     assert (got[0] >= 0).sum() > 20  # the scene covers a good part of the image

@@ -8,7 +8,6 @@ from collections import namedtuple
 import torch
 
 from ..structures.meshes import Meshes
-from .mesh_face_areas_normals import mesh_face_areas_normals
 from .packed_to_padded import packed_to_padded
 
 # Same fields as the rasteriser's Fragments: textures only read pix_to_face and bary_coords.
@@ -46,28 +45,31 @@ def sample_points_from_meshes(meshes: Meshes, num_samples: int = 10000, return_n
     valid = meshes.valid
     n_valid = int(valid.sum())
     first = meshes.mesh_to_faces_packed_first_idx()[valid]
+    fv = verts.index_select(0, faces.reshape(-1)).view(-1, 3, 3)  # (F, 3, 3), differentiable
     with torch.no_grad():
-        areas, _ = mesh_face_areas_normals(verts, faces)
+        # Face areas as mesh_face_areas_normals computes them (same values, so the same seeded draws).
+        areas = 0.5 * torch.linalg.cross(fv[:, 1] - fv[:, 0], fv[:, 2] - fv[:, 0], dim=1).norm(dim=1)
         max_faces = int(meshes.num_faces_per_mesh().max())
-        areas_padded = packed_to_padded(areas, first, max_faces)
+        areas_padded = areas[None] if len(meshes) == 1 else packed_to_padded(areas, first, max_faces)
         zero_area = areas_padded.sum(1) <= 0
         if zero_area.any():  # all faces degenerate: fall back to uniform over real faces
             counts = meshes.num_faces_per_mesh()[valid]
             uniform = (torch.arange(max_faces, device=verts.device)[None] < counts[:, None]).to(areas_padded.dtype)
             areas_padded = torch.where(zero_area[:, None], uniform, areas_padded)
         face_idx = areas_padded.multinomial(num_samples, replacement=True) + first[:, None]
-    fv = verts[faces]
-    v0, v1, v2 = fv[:, 0], fv[:, 1], fv[:, 2]
+    # One row gather (n_valid * S, 3, 3) instead of three advanced-index gathers.
+    sel = fv.index_select(0, face_idx.reshape(-1)).view(n_valid, num_samples, 3, 3)
     w0, w1, w2 = _rand_barycentric_coords(n_valid, num_samples, verts.dtype, verts.device)
-    pts = w0[..., None] * v0[face_idx] + w1[..., None] * v1[face_idx] + w2[..., None] * v2[face_idx]
-    samples = verts.new_zeros((len(meshes), num_samples, 3))
-    samples = samples.index_put((valid.nonzero()[:, 0],), pts)
+    pts = w0[..., None] * sel[:, :, 0] + w1[..., None] * sel[:, :, 1] + w2[..., None] * sel[:, :, 2]
+    rows = valid.nonzero()[:, 0]
+    samples = pts if n_valid == len(meshes) else verts.new_zeros((len(meshes), num_samples, 3)).index_put((rows,), pts)
     out = [samples]
     if return_normals:
+        v0, v1, v2 = fv.unbind(1)
         n = torch.linalg.cross(v1 - v0, v2 - v1, dim=1)
         n = n / n.norm(dim=1, keepdim=True).clamp(min=sys.float_info.epsilon)
         normals = verts.new_zeros((len(meshes), num_samples, 3))
-        out.append(normals.index_put((valid.nonzero()[:, 0],), n[face_idx]))
+        out.append(normals.index_put((rows,), n[face_idx]))
     if return_textures:
         out.append(_sample_textures(meshes, face_idx, valid, (w0, w1, w2)))
     return out[0] if len(out) == 1 else tuple(out)

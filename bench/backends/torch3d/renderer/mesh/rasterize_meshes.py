@@ -186,7 +186,7 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
 
 def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per_pixel: int = 8,
                      bin_size: int | None = None, max_faces_per_bin: int | None = None,
-                     perspective_correct: bool = False, clip_barycentric_coords: bool | None = None,
+                     perspective_correct: bool = False, clip_barycentric_coords: bool = False,
                      cull_backfaces: bool = False, z_clip_value: float | None = None,
                      cull_to_frustum: bool = False):
     """Rasterise meshes whose vertices are in NDC (x, y) with view depth as z.
@@ -194,6 +194,8 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     Returns (pix_to_face (N, H, W, K) long, zbuf (N, H, W, K), bary_coords (N, H, W, K, 3),
     dists (N, H, W, K)); empty slots hold -1. ``bin_size`` and ``max_faces_per_bin`` are accepted
     for API compatibility: binning here is automatic. ``dists`` are signed squared NDC distances.
+    ``clip_barycentric_coords`` defaults to False as in PyTorch3D's function (``MeshRasterizer`` turns it on
+    when ``blur_radius > 0``).
     """
     h, w = _parse_image_size(image_size)
     k = int(faces_per_pixel)
@@ -204,8 +206,6 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     if z_clip_value is not None:
         raise ValueError("z_clip_value: clipping faces at the near plane is not supported by the torch backend; "
                          "leave it None")
-    if clip_barycentric_coords is None:
-        clip_barycentric_coords = blur_radius > 0.0
     verts = meshes.verts_packed()
     faces = meshes.faces_packed()
     n = len(meshes)

@@ -81,10 +81,13 @@ class MeshRasterizer(nn.Module):
         perspective_correct = settings.perspective_correct
         if perspective_correct is None:
             perspective_correct = cameras.is_perspective()
+        clip = settings.clip_barycentric_coords
+        if clip is None:  # PyTorch3D's MeshRasterizer: clip where blurred pixels lie outside their faces
+            clip = settings.blur_radius > 0.0
         pix_to_face, zbuf, bary, dists = rasterize_meshes(
             meshes_proj, image_size=settings.image_size, blur_radius=settings.blur_radius,
             faces_per_pixel=settings.faces_per_pixel, bin_size=settings.bin_size,
             max_faces_per_bin=settings.max_faces_per_bin, perspective_correct=perspective_correct,
-            clip_barycentric_coords=settings.clip_barycentric_coords, cull_backfaces=settings.cull_backfaces,
+            clip_barycentric_coords=clip, cull_backfaces=settings.cull_backfaces,
             z_clip_value=settings.z_clip_value, cull_to_frustum=settings.cull_to_frustum)
         return Fragments(pix_to_face=pix_to_face, zbuf=zbuf, bary_coords=bary, dists=dists)
