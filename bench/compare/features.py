@@ -3,6 +3,8 @@
 When both cases of a pair registered a kept-features artifact (bench.metrics.fid_bootstrap.FEATURES_ARTIFACT)
 holding a compared metric, the metric's row gets the percentile interval of NEW - BASE over images in its reason;
 the mark itself is left as the metric comparison made it. Files are only read (and torch only imported) then.
+Only image counts below the feature dimension are bootstrapped here (each round is then an n x n problem,
+bench.metrics.frechet); for more images the row says so and the library function does it off-line.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def annotate(rows: list, base_run: RunRecord, base: CaseResult, new_run: RunReco
             kb, kn = load_features(pb, row.name), load_features(pn, row.name)
             if kn.reference is None or len(kn.reference) < 2:
                 raise ValueError("the reference's per-image features were not kept (statistics from mu/sigma)")
+            n, dim = max(len(kb.features), len(kn.features)), kn.features.shape[1]
+            if n >= dim:  # each round would need a d x d eigendecomposition: minutes to hours per row
+                raise ValueError(f"{n} images >= {dim} feature dimensions, too slow for compare; call "
+                                 "bench.metrics.fid_bootstrap.bootstrap_fid_difference on the two files")
             ref = GaussianStats.from_features(torch.from_numpy(kn.reference))
             text = bootstrap_fid_difference(kb, kn, ref, rounds=rounds).describe()
         except IncomparableError as exc:
