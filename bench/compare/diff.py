@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.compare import stats
+from bench.compare import features, stats
 from bench.compare.machines import machine_mismatch
 from bench.compare.samples import normalised_samples, sensitivity_fit
 from bench.compare.stats import Verdict
@@ -348,7 +348,9 @@ def compare_cases(
     cmp.notes.extend(_machine_notes(base, new, mismatches, s))
     for key in [*bmap, *(k for k in nmap if k not in bmap)]:
         if key in bmap and key in nmap:
-            cmp.rows.extend(_pair_rows(bmap[key], nmap[key], s, mismatches[key]))
+            rows = _pair_rows(bmap[key], nmap[key], s, mismatches[key])
+            features.annotate(rows, base, bmap[key], new, nmap[key])  # FID bootstrap over kept image features
+            cmp.rows.extend(rows)
         else:
             cmp.rows.append(
                 Row(

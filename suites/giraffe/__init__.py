@@ -28,10 +28,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from bench.config import param
 from bench.context import Context
+from bench.metrics.fid_bootstrap import FEATURES_ARTIFACT, save_features
 from bench.metrics.fid_reference import (
     GenerativeProtocol,
     extract,
@@ -181,10 +180,10 @@ class GiraffeSuite(Suite):
         samples, _ = sample_images(g, min(32, protocol.num_images), protocol.batch_size, ctx.seed + 1, ctx.device)
         ctx.image("samples", grid(samples))
         ctx.image("moving_object", moving_strip(g, 8, ctx.seed + 3, ctx.device))
-        path = ctx.artifact_path("inception_features.npz")
-        np.savez_compressed(path, trained=last[1].numpy(), untrained=first[1].numpy(),
-                            reference=ref.features.numpy() if ref.features is not None else np.zeros((0, 0)))
-        ctx.artifact_file("inception_features", path, "data")
+        path = save_features(ctx.artifact_path(f"{FEATURES_ARTIFACT}.npz"),
+                             {"fid": (last[1], last[0]["fid"].fingerprint),
+                              "fid_init": (first[1], first[0]["fid"].fingerprint)}, ref.features)
+        ctx.artifact_file(FEATURES_ARTIFACT, path, "data")  # bench3d compare bootstraps FID over these
         ctx.log(f"FID {first[0]['fid'].value:.1f} (untrained) -> {last[0]['fid'].value:.1f} (trained), "
                 f"{protocol.num_images} generated images each; controllability {share} (footprint {area:.2f})")
 
