@@ -52,6 +52,9 @@ class MetricSpec:
     ``implementation`` names the ``bench.metrics`` function whose :class:`~bench.metrics.MetricResult`
     this metric records (then unit and direction come from its catalog entry, and the case must pass that
     result, fingerprint included); None for a quantity of the suite's own (a loss, a ratio, a count).
+
+    ``initial`` marks the value at the start (``chamfer_l2_init``: the initial sphere), a condition of the
+    case rather than its outcome: reports never rank cases by it.
     """
 
     name: str
@@ -59,10 +62,11 @@ class MetricSpec:
     higher_is_better: bool | None = None
     description: str = ""
     implementation: str | None = None
+    initial: bool = False
 
     @classmethod
     def of(cls, implementation: str, name: str | None = None, description: str | None = None, *,
-           unit: str | None = None) -> MetricSpec:
+           unit: str | None = None, initial: bool = False) -> MetricSpec:
         """A metric computed by ``bench.metrics.<implementation>``, recorded as ``name`` (default: the same).
 
         ``unit`` names the input unit of an implementation whose results are in it (``mpjpe(..., unit="mm")``);
@@ -75,7 +79,7 @@ class MetricSpec:
             raise ValueError(f"MetricSpec.of({implementation!r}, unit={unit!r}): its results are always in "
                              f"{m.unit!r}; only implementations in the inputs' unit take a unit")
         return cls(name or implementation, m.unit if unit is None else unit, m.higher_is_better,
-                   description or m.description, implementation)
+                   description or m.description, implementation, initial)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from bench.report import artifacts, axes
 from bench.results import CaseResult, RunRecord
 
 MAX_FIGURES = 24  # per kind; more are listed as left out
-_LAYOUT = {"template": "none", "height": 380, "margin": {"l": 60, "r": 20, "t": 56, "b": 100},
+_LAYOUT = {"template": "none", "height": 380, "margin": {"l": 60, "r": 20, "t": axes.TITLE_TOP, "b": 100},
            "font": {"family": "system-ui, sans-serif", "size": 12},
            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -25,7 +25,7 @@ def _json(fig: go.Figure) -> str:
 
 
 def _title(text: str) -> dict[str, Any]:
-    return {"text": text, "x": 0.01, "xanchor": "left"}
+    return axes.title(text)
 
 
 def _paired(base: list[CaseResult], new: list[CaseResult]) -> list[tuple[CaseResult, CaseResult]]:

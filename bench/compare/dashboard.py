@@ -25,7 +25,7 @@ from bench.report.model import fmt_seconds, fmt_value
 _LAYOUT = {
     "template": "none",
     "height": 320,
-    "margin": {"l": 60, "r": 20, "t": 40, "b": 60},
+    "margin": {"l": 60, "r": 20, "t": axes.TITLE_TOP, "b": 60},
     "font": {"family": "system-ui, sans-serif", "size": 12},
     "legend": {"orientation": "h", "y": -0.25},
 }
@@ -50,7 +50,7 @@ def trend_figure(title: str, series: list[history.Series], links: dict[str, str]
     ys = [v for s in series for p in s.points for v in (p.value, p.q1, p.q3) if v is not None]
     yaxis = {"title": {"text": "median s per call" if timing else (series[0].unit or "value")},
              **({"type": "log", **axes.log_ticks(ys)} if timing else axes.log_or_linear(ys, decades=3))}
-    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title, "x": 0.01, "xanchor": "left"}, "yaxis": yaxis,
+    fig = go.Figure(layout={**_LAYOUT, "title": axes.title(title), "yaxis": yaxis,
                             "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": order,
                                       "automargin": True, "tickangle": -30},
                             "height": 360 + 18 * len(series),

@@ -1,10 +1,20 @@
-"""Plotly axis settings shared by the run report, the compare page and the dashboard."""
+"""Plotly axis and title settings shared by the run report, the compare page and the dashboard."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 from typing import Any
+
+TITLE_TOP = 60  # px of top margin that hold the mode bar (about 26 px) above a title placed by :func:`title`
+
+
+def title(text: str) -> dict[str, Any]:
+    """A chart title at the left, its baseline just above the plot area (paper y = 1), so it sits under
+    plotly's mode bar, which is drawn at the container's top right: a long title is never covered by the
+    toolbar. The layout needs a top margin of at least ``TITLE_TOP`` px."""
+    return {"text": text, "x": 0.01, "xanchor": "left", "y": 1.0, "yref": "paper", "yanchor": "bottom",
+            "pad": {"b": 10}}
 
 
 def _label(v: float) -> str:

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from bench.report import artifacts, axes, model, pivot
 from bench.report.model import ReportView
 
-_LAYOUT = {"template": "none", "height": 360, "margin": {"l": 60, "r": 20, "t": 56, "b": 90},
+_LAYOUT = {"template": "none", "height": 360, "margin": {"l": 60, "r": 20, "t": axes.TITLE_TOP, "b": 90},
            "font": {"family": "system-ui, sans-serif", "size": 12},
            "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
 
@@ -42,7 +42,7 @@ def _figure_json(fig: go.Figure) -> str:
 
 def curve_figure(title: str, curve: dict[str, Any]) -> str:
     """A line per series of a curve artifact; a log y axis (readable ticks) when it spans decades."""
-    fig = go.Figure(layout={**_LAYOUT, "title": {"text": title, "x": 0.01, "xanchor": "left"},
+    fig = go.Figure(layout={**_LAYOUT, "title": axes.title(title),
                             "xaxis": {"title": {"text": curve["x_label"]}},
                             "yaxis": {"title": {"text": curve["y_label"]},
                                       **axes.log_or_linear(v for ys in curve["series"].values() for v in ys)}})
@@ -59,9 +59,8 @@ def timing_figure(suite: model.SuiteView) -> str | None:
     if not traces:
         return None
     ms = [v for tr in traces for v in tr.x]
-    fig = go.Figure(traces, layout={**_LAYOUT, "title": {"text": f"{suite.name}: timing samples", "x": 0.01,
-                                                         "xanchor": "left"},
-                                    "height": 90 + 26 * len(traces), "showlegend": False,
+    fig = go.Figure(traces, layout={**_LAYOUT, "title": axes.title(f"{suite.name}: timing samples"),
+                                    "height": 94 + 26 * len(traces), "showlegend": False,
                                     "xaxis": {"title": {"text": "ms per call"}, "type": "log", **axes.log_ticks(ms)},
                                     "yaxis": {"automargin": True, "autorange": "reversed"}})
     return _figure_json(fig)

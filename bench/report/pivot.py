@@ -19,6 +19,7 @@ from bench.results import CaseResult, MetricRecord
 
 INTERVAL_SUFFIXES = ("_low", "_high")
 MAX_PARAM_COLUMNS = 3
+SAME_REL = 1e-6  # values closer than this (relative) are the same value up to rounding: no best mark
 UNAVAILABLE_WORDS = ("unavailable", "not recorded", "not available", "not computed", "cannot be computed")
 
 
@@ -29,6 +30,7 @@ class Column:
     direction: str  # "↑", "↓" or ""
     description: str = ""
     interval: bool = False  # cells carry X_low / X_high
+    ranked: bool = True  # False for a declared initial value (MetricSpec.initial): no best mark
 
     @property
     def header(self) -> str:
@@ -114,9 +116,13 @@ def _cell(row: MetricRow, rec: MetricRecord, low: MetricRecord | None, high: Met
 
 
 def _mark_best(col: Column, cells: list[Cell]) -> None:
-    """Bold the best finite value of a column that has a direction and at least two values that differ."""
+    """Bold the best finite value of a ranked column that has a direction and at least two values that differ
+    by more than rounding (``SAME_REL``); an initial value (the same start for every case) is never ranked."""
     vals = [(c.value, c) for c in cells if c.value is not None and math.isfinite(c.value)]
-    if col.direction not in ("↑", "↓") or len({v for v, _ in vals}) < 2:
+    if not col.ranked or col.direction not in ("↑", "↓") or len(vals) < 2:
+        return
+    lo, hi = min(v for v, _ in vals), max(v for v, _ in vals)
+    if hi - lo <= SAME_REL * max(abs(lo), abs(hi)):
         return
     best = (max if col.direction == "↑" else min)(v for v, _ in vals)
     for v, c in vals:
@@ -164,8 +170,10 @@ def build(view: SuiteView) -> Pivot:
     folded = {n for n in names for s in INTERVAL_SUFFIXES if n.endswith(s) and n[: -len(s)] in recorded}
     names = sorted((n for n in names if n not in folded), key=lambda n: (order.get(n, len(order)), names.index(n)))
     first = {r.name: r for r in reversed(view.metrics)}
+    initial = {s.name for s in declared if getattr(s, "initial", False)}
     columns = [Column(n, first[n].unit, first[n].direction, desc.get(n, ""),
-                      interval=f"{n}_low" in recorded and f"{n}_high" in recorded) for n in names]
+                      interval=f"{n}_low" in recorded and f"{n}_high" in recorded, ranked=n not in initial)
+               for n in names]
     pivot = Pivot(columns=columns, unavailable=_unavailable(view, recorded, declared))
     cases = [c for c in view.cases if records[c.case]]
     grid: list[list[Cell]] = []

@@ -121,7 +121,7 @@ class GiraffeSuite(Suite):
             "control_scenes": 2, "n_objects": 1}
     metrics = (
         MetricSpec.of("fid", description="FID of the trained generator against the reference (see fingerprint)"),
-        MetricSpec.of("fid", "fid_init", "FID of the untrained generator, same protocol"),
+        MetricSpec.of("fid", "fid_init", "FID of the untrained generator, same protocol", initial=True),
         MetricSpec.of("fid", "fid_real_floor", "FID of as many real training images (disjoint from the reference): "
                       "the finite-sample floor, same protocol"),
         MetricSpec("fid_drop", "", True, "fid_init - fid"),

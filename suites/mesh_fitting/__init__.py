@@ -43,7 +43,7 @@ class MeshFittingSuite(Suite):
     tiny = {"iterations": 2, "samples": 200, "target_points": 500, "eval_samples": 1000}
     metrics = (
         MetricSpec.of("chamfer_l2", description="Chamfer-L2 (squared, Mesh R-CNN scale 10) fitted mesh vs target"),
-        MetricSpec.of("chamfer_l2", "chamfer_l2_init", "the same for the initial sphere"),
+        MetricSpec.of("chamfer_l2", "chamfer_l2_init", "the same for the initial sphere", initial=True),
         MetricSpec("chamfer_reduction", "x", True, "chamfer_l2_init / chamfer_l2"),
         MetricSpec.of("abs_normal_consistency", "normal_consistency", "absolute normal consistency (Mesh R-CNN)"),
         MetricSpec.of("f1", "f1@0.1", "F1 at 0.1 (scale 10)"),

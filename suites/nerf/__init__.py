@@ -81,7 +81,7 @@ class NerfSuite(Suite):
             "mesh": "teapot", "test_views": 2}
     metrics = (
         MetricSpec.of("psnr", description="PSNR of full renders of held-out views (data_range 1)"),
-        MetricSpec.of("psnr", "psnr_init", "the same for the initial field"),
+        MetricSpec.of("psnr", "psnr_init", "the same for the initial field", initial=True),
         MetricSpec("psnr_gain", "dB", True, "psnr - psnr_init"),
         MetricSpec.of("ssim", description="SSIM on held-out views (Gaussian 11/1.5)"),
         MetricSpec.of("lpips", description="LPIPS (alex) on held-out views, where its weights are available"),

@@ -56,15 +56,36 @@ def report_reference(ctx: Context, t3d: Any, scene: Scene, renderers: Renderers,
     if not reached:
         ctx.log(f"reference start did not get below the loss threshold {cfg.loss_threshold:g} in "
                 f"{len(res.losses)} iterations (final loss {res.final_loss(0):.2f})")
-    for it in book_iters:
-        if it <= stop:
-            ctx.metric(f"loss_iter{it}", float(res.losses[it, 0]),
-                       fingerprint={"image_size": int(masks.shape[-1]), "loss": "sum squared silhouette"
-                                    + (" + w * sum squared rgb" if scene.textured else "")})
+    record_book_losses(ctx, res, book_iters, cfg, int(masks.shape[-1]), scene.textured)
     _curve(ctx, scene, res, int(masks.shape[-1]), cfg)
     target = images[0] if scene.textured else masks[0][..., None].expand(-1, -1, 3)
     final = final_img[0] if scene.textured else final_mask[0][..., None].expand(-1, -1, 3)
     _strip(ctx, [target.cpu().numpy(), *res.frames, final.cpu().numpy()])
+
+
+def record_book_losses(ctx: Context, res: OptResult, book_iters: tuple[int, ...], cfg: OptConfig, size: int,
+                       textured: bool) -> None:
+    """``loss_iter{it}`` of the reference start at each book iteration it reached; else the reason, recorded
+    with ``ctx.unavailable`` so the report and compare show it."""
+    stop, reached = res.stop_iter[0], res.reached[0]
+    for it in book_iters:
+        if it <= stop:
+            ctx.metric(f"loss_iter{it}", float(res.losses[it, 0]),
+                       fingerprint={"image_size": size, "loss": "sum squared silhouette"
+                                    + (" + w * sum squared rgb" if textured else "")})
+        else:
+            ctx.unavailable(f"loss_iter{it}", book_loss_unavailable(it, stop, reached, cfg))
+
+
+def book_loss_unavailable(it: int, stop: int, reached: bool, cfg: OptConfig) -> str:
+    """Why the reference start has no loss at book iteration ``it`` (> ``stop``, its last iteration): it got below
+    the threshold earlier, the run has fewer iterations, or the loss became non-finite."""
+    if reached:
+        return (f"the loss got below the threshold {cfg.loss_threshold:g} at iteration {stop}, so the optimisation "
+                f"stopped before iteration {it}")
+    if stop >= cfg.iterations - 1:
+        return f"the run has {cfg.iterations} iterations (iterations 0 to {cfg.iterations - 1}); set iterations > {it}"
+    return f"the loss became non-finite at iteration {stop}, so the optimisation stopped before iteration {it}"
 
 
 def _curve(ctx: Context, scene: Scene, res: OptResult, size: int, cfg: OptConfig) -> None:

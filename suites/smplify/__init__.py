@@ -110,7 +110,8 @@ class SmplifySuite(Suite):
             "render_images": 1}
     metrics = (
         MetricSpec.of("pa_mpjpe", description="PA-MPJPE (mm) of the 14 LSP keypoints after the fit", unit="mm"),
-        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape", unit="mm"),
+        MetricSpec.of("pa_mpjpe", "pa_mpjpe_init", "PA-MPJPE (mm) of the initial mean pose and shape", unit="mm",
+                      initial=True),
         MetricSpec.of("pa_mpjpe", "pa_mpjpe_without_flip", "PA-MPJPE (mm) had the flip test been off", unit="mm"),
         MetricSpec.of("mpjpe", description="MPJPE (mm) of the 14 keypoints centred on the root (the mid-hip; "
                       "Human3.6M's pelvis for data=h36m)",

@@ -60,7 +60,7 @@ class VolumesSuite(Suite):
             "batch_size": 2, "mesh": "teapot"}
     metrics = (
         MetricSpec.of("psnr", description="PSNR of the fitted grid's renders on held-out views (data_range 1)"),
-        MetricSpec.of("psnr", "psnr_init", "the same for the initial grid (grey fog)"),
+        MetricSpec.of("psnr", "psnr_init", "the same for the initial grid (grey fog)", initial=True),
         MetricSpec("psnr_gain", "dB", True, "psnr - psnr_init"),
         MetricSpec.of("ssim", description="SSIM on held-out views (Gaussian 11/1.5)"),
         MetricSpec.of("lpips", description="LPIPS (alex) on held-out views, where its weights are available"),

@@ -65,3 +65,23 @@ def test_compare_html_has_summary_first_then_charts(tmp_path, rec, capsys):
     assert page.index("regression(s)") < page.index("Curves, BASE dashed") < page.index("<h2>Values")
     assert len(re.findall(r'<div class="chart" id="cfig\d+"', page)) == 3
     assert page.count("Plotly.newPlot") == 1
+
+
+def test_values_table_gives_each_reason_a_full_width_line_under_its_row(rec):
+    """The reason is not a squeezed last column: a line of its own spanning every column after the mark."""
+    from bench.compare.diff import compare_cases
+    from bench.compare.render import to_html
+
+    base = [rec.case("a", metrics=[rec.metric("peak_memory_mb", value=33.0, hib=False)])]
+    new = [rec.case("a", metrics=[rec.metric("peak_memory_mb", value=40.0, hib=False)])]
+    cmp = compare_cases(rec.run("rb"), base, rec.run("rn"), new)
+    (row,) = cmp.rows
+    assert row.reason  # a lone value: the relative tolerance is the reason
+    page = to_html(cmp)
+    table = page[page.index('<table class="values">'):]
+    header = re.search(r"<thead>(.*?)</thead>", table, re.S).group(1)
+    n_cols = header.count("<th>")
+    assert "reason" not in header and n_cols == 10
+    why = re.search(r'<tr class="why"><td></td><td colspan="(\d+)">([^<]*)</td></tr>', table)
+    assert why and int(why.group(1)) == n_cols - 1 and why.group(2) == row.reason
+    assert table.index("peak_memory_mb") < table.index(row.reason)  # under its own row

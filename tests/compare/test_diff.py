@@ -123,7 +123,7 @@ def test_cli_compare_exit_codes_and_json(tmp_path, rng, capsys, rec):
     assert "| ▼ | worse |" in capsys.readouterr().out
     html = tmp_path / "c.html"
     assert main(["compare", "run-base", "run-new", "--db", db, "--format", "html", "--output", str(html)]) == 0
-    assert "worse" in html.read_text() and "<table>" in html.read_text()
+    assert "worse" in html.read_text() and '<table class="values">' in html.read_text()
     assert main(["compare", "nope", "latest", "--db", db]) == 2
     assert "unknown run 'nope'" in capsys.readouterr().err
     assert main(["compare", "run-base", "run-base", "--db", db]) == 2

@@ -72,3 +72,24 @@ def test_reports_show_the_pivot_first(stored):
     assert "chamfer_l2 ↓<br><span class=\"unit\">" in suite
     md = markdown.render(model.build(stored.run, stored.cases))
     assert "### Results" in md and md.index("### Results") < md.index("### Metrics (one row")
+
+
+def test_initial_value_and_rounding_level_differences_are_never_marked_best():
+    """mesh_fitting declares chamfer_l2_init as its initial value (MetricSpec.initial): the start is not an
+    outcome, so it gets no best mark even though it differs between targets; the fitted chamfer_l2 does.
+    A column whose values differ only by rounding gets no mark either."""
+    def case(name, init, fit, edge):
+        return _case(name, [MetricRecord("chamfer_l2_init", init, "units²", False),
+                            MetricRecord("chamfer_l2", fit, "units²", False),
+                            MetricRecord("mean_edge_length", edge, "units", False)], suite="mesh_fitting")
+
+    pv = pivot.build(_view([case("target=torus", 0.30, 0.004, 0.05), case("target=ellipsoid", 0.10, 0.002,
+                                                                             0.05 * (1 + 1e-9))]))
+    names = [c.name for c in pv.columns]
+    cols = {c.name: c for c in pv.columns}
+    assert not cols["chamfer_l2_init"].ranked and cols["chamfer_l2"].ranked
+    (_, torus), (_, ellipsoid) = pv.rows
+    i, f, e = names.index("chamfer_l2_init"), names.index("chamfer_l2"), names.index("mean_edge_length")
+    assert not torus[i].best and not ellipsoid[i].best  # 0.10 < 0.30, but it is the start: not ranked
+    assert ellipsoid[f].best and not torus[f].best  # the outcome is ranked (lower is better)
+    assert not torus[e].best and not ellipsoid[e].best  # equal up to rounding
