@@ -90,7 +90,8 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
                   tolerances: Mapping[str, Mapping[str, Any]] | None = None,
                   known: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The comparison of a run's ``case@backend`` results (see :func:`backend_comparison`); ``tolerances``:
-    suite -> metric -> :class:`~bench.suite.BackendTolerance`; ``known``: suite -> case -> why the case is
+    suite (or "suite/case", which wins for that case) -> metric -> :class:`~bench.suite.BackendTolerance`;
+    ``known``: suite -> case -> why the case is
     not expected to agree."""
     tolerances, known = tolerances or {}, known or {}
     backends = _backend_order(run_backend, cases)
@@ -111,7 +112,8 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
     out_cases, failures, known_out = [], [], []
     for (suite, base), by_backend in groups.items():
         ok = {b: c for b, c in by_backend.items() if c.status == "ok"}
-        metrics = _metrics(ok, backends, ref, tolerances.get(suite, {})) if ok else []
+        tols = {**tolerances.get(suite, {}), **tolerances.get(f"{suite}/{base}", {})}  # a case's own win
+        metrics = _metrics(ok, backends, ref, tols) if ok else []
         failures += [f"{suite}/{base}@{b}: {by_backend[b].status if b in by_backend else 'missing'}"
                      for b in backends if b not in ok]
         outside = [f"{suite}/{base} {m['name']}@{b}: {m['values'][b]!r} vs {m['values'][ref]!r} on {ref}, "
@@ -139,13 +141,16 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
 
 
 def declared_tolerances(suite_names: list[str]) -> dict[str, Mapping[str, Any]]:
-    """suite -> its declared ``backend_tolerances`` (suites that are not registered here: none)."""
+    """suite -> its declared ``backend_tolerances``, and "suite/case" -> its ``backend_case_tolerances[case]``
+    (suites that are not registered here: none)."""
     from bench.suite import Registry
 
     reg, out = Registry(), {}
     for name in suite_names:
         if name in reg.names():
-            out[name] = reg.get(name).backend_tolerances
+            suite = reg.get(name)
+            out[name] = suite.backend_tolerances
+            out.update({f"{name}/{case}": t for case, t in suite.backend_case_tolerances.items()})
     return out
 
 

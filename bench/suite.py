@@ -12,6 +12,9 @@ A suite is one method of the field (mesh fitting, NeRF, ...). It declares
 - ``tiny``: field values that make any case tiny, for the generated contract tests;
 - ``backend_tolerances`` (optional): metric -> :class:`BackendTolerance`, how far a case's metric may land
   from the same case on the reference backend (``bench3d compare RUN --backends``);
+- ``backend_case_tolerances`` (optional): case name -> metric -> :class:`BackendTolerance`, replacing the
+  suite-wide bound of those metrics for that case (a case whose metric is measured to spread further under
+  rounding-level perturbations on one backend);
 - ``backend_known_differences`` (optional): case name -> why its metrics are not expected to agree across
   backends (a measured defect of one backend, named with where it is documented): outside-tolerance
   metrics of that case are listed as known differences, not failures;
@@ -195,6 +198,8 @@ class Suite:
     tiny: ClassVar[Mapping[str, Any]] = {}
     # metric -> agreement tolerance between backends on the same case (smoke profile); see BackendTolerance.
     backend_tolerances: ClassVar[Mapping[str, BackendTolerance]] = {}
+    # case name ("k=v,...") -> metric -> tolerance replacing backend_tolerances[metric] for that case.
+    backend_case_tolerances: ClassVar[Mapping[str, Mapping[str, BackendTolerance]]] = {}
     # case name ("k=v,...") -> why that case is not expected to agree across backends (documented defect).
     backend_known_differences: ClassVar[Mapping[str, str]] = {}
 
@@ -229,17 +234,23 @@ class Suite:
         dupes = {n for n in names if names.count(n) > 1} | (set(names) & {m.name for m in HARNESS_METRICS})
         if dupes:
             raise UsageError(f"{where} declares metric {sorted(dupes)[0]!r} twice (or a harness metric)")
-        for name, tol in self.backend_tolerances.items():
-            if self.metric_spec(name) is None:
-                raise unknown_name(f"metric in {where} backend_tolerances", name, names)
-            if not isinstance(tol, BackendTolerance) or tol.abs < 0 or tol.rel < 0 or not tol.why:
-                raise UsageError(f"{where} backend_tolerances[{name!r}]: expected a BackendTolerance with "
-                                 "abs, rel >= 0 and a reason (why)")
+        tables = {"backend_tolerances": self.backend_tolerances,
+                  **{f"backend_case_tolerances[{c!r}]": t for c, t in self.backend_case_tolerances.items()}}
+        for table, tols in tables.items():
+            for name, tol in tols.items():
+                if self.metric_spec(name) is None:
+                    raise unknown_name(f"metric in {where} {table}", name, names)
+                if not isinstance(tol, BackendTolerance) or tol.abs < 0 or tol.rel < 0 or not tol.why:
+                    raise UsageError(f"{where} {table}[{name!r}]: expected a BackendTolerance with "
+                                     "abs, rel >= 0 and a reason (why)")
+        for table, cases in (("backend_case_tolerances", self.backend_case_tolerances),
+                             ("backend_known_differences", self.backend_known_differences)):
+            for case in cases:
+                for part in str(case).split(","):
+                    if part.partition("=")[0] not in self.grid:
+                        raise unknown_name(f"grid field in {where} {table}[{case!r}]",
+                                           part.partition("=")[0], self.grid)
         for case, why in self.backend_known_differences.items():
-            for part in str(case).split(","):
-                if part.partition("=")[0] not in self.grid:
-                    raise unknown_name(f"grid field in {where} backend_known_differences[{case!r}]",
-                                       part.partition("=")[0], self.grid)
             if not isinstance(why, str) or not why:
                 raise UsageError(f"{where} backend_known_differences[{case!r}]: expected a reason (a string)")
 

@@ -224,3 +224,47 @@ def test_known_differences_must_name_grid_fields_and_a_reason():
     S.backend_known_differences = {"scene=a": ""}
     with pytest.raises(UsageError, match="reason"):
         S().validate()
+
+
+def test_case_tolerance_replaces_the_suite_bound_for_that_case_only():
+    from bench.suite import BackendTolerance
+
+    cases = [_case("x@torch", metrics={"psnr": 30.0}), _case("x@pytorch3d", metrics={"psnr": 28.0}),
+             _case("y@torch", metrics={"psnr": 30.0}), _case("y@pytorch3d", metrics={"psnr": 28.0})]
+    tols = {"demo": {"psnr": BackendTolerance(abs=0.5, why="suite")},
+            "demo/x": {"psnr": BackendTolerance(abs=2.5, why="case x spreads")}}
+    out = compare_cases(cases, "torch,pytorch3d", tolerances=tols)
+    assert out["failures"] == ["demo/y psnr@pytorch3d: 28.0 vs 30.0 on torch, outside 0.5 + 0 * |ref|"]
+    x = next(c for c in out["cases"] if c["case"] == "x")["metrics"][0]
+    assert x["within"] == {"pytorch3d": True} and x["tolerance"]["why"] == "case x spreads"
+
+
+def test_case_tolerances_must_name_grid_fields_metrics_and_a_reason():
+    from dataclasses import dataclass
+
+    from bench.backend_compare import declared_tolerances
+    from bench.config import param
+    from bench.suite import BackendTolerance, MetricSpec, Profile, Suite
+
+    @dataclass(frozen=True)
+    class SceneConfig:
+        scene: str = param("a", "a scene")
+
+    class S(Suite):
+        name = "s"
+        Config = SceneConfig
+        grid = {"scene": ["a", "b"]}
+        profiles = {"smoke": Profile({})}
+        metrics = (MetricSpec("loss"),)
+        backend_case_tolerances = {"scen=a": {"loss": BackendTolerance(abs=1.0, why="x")}}
+
+    with pytest.raises(UsageError, match="scen"):
+        S().validate()
+    S.backend_case_tolerances = {"scene=a": {"los": BackendTolerance(abs=1.0, why="x")}}
+    with pytest.raises(UsageError, match="los"):
+        S().validate()
+    S.backend_case_tolerances = {"scene=a": {"loss": BackendTolerance(abs=1.0)}}
+    with pytest.raises(UsageError, match="reason"):
+        S().validate()
+    tols = declared_tolerances(["pose"])  # a registered suite's case bounds reach compare as "suite/case"
+    assert tols["pose/scene=multiview"]["rotation_error_deg"].abs > tols["pose"]["rotation_error_deg"].abs

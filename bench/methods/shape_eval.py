@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from bench.methods.single_view import ShapeSet
-from bench.suite import MetricSpec
+from bench.suite import BackendTolerance, MetricSpec
 
 MESH_KEYS = {"chamfer_l2": "Chamfer-L2", "normal_consistency": "AbsNormalConsistency", "f1@0.1": "F1@0.1",
              "f1@0.3": "F1@0.3", "f1@0.5": "F1@0.5"}
@@ -36,6 +36,30 @@ def baseline_metric_specs() -> tuple[MetricSpec, ...]:
     """The metrics :func:`record_baseline` records: the mesh columns and voxel IoU of the mean shape."""
     return (*mesh_metric_specs("baseline_", "mean training shape of the category, in the item's view"),
             MetricSpec.of("iou", "baseline_voxel_iou", "voxel IoU of the mean-shape baseline at 0.5"))
+
+
+def shape_backend_tolerances(path_why: str) -> dict[str, BackendTolerance]:
+    """Backend tolerances of the trained model's Mesh R-CNN columns, voxel IoU and final loss, and of the
+    mean-shape baseline, for suites scored by this module (single_view, meshrcnn).
+
+    The baseline is not trained (the same mean occupancy cubified and sampled with the same seed on both
+    backends): rounding only, rel 1e-4 (measured equal). The model's metrics follow a training path on
+    which float32 rounding of the backend ops is amplified; the bounds are about 3-5x the largest
+    differences measured at smoke (docs/backends.md: single_view run 20261205-180725-4f52, Chamfer-L2
+    0.9%, F1 0.6 points, normal consistency 0.006, final loss 6%); ``path_why`` says so per suite.
+    """
+    model = {"chamfer_l2": BackendTolerance(rel=0.05, why=path_why),
+             "normal_consistency": BackendTolerance(abs=0.03, why=path_why),
+             **{n: BackendTolerance(abs=2.0, why=path_why) for n in _IMPL if n.startswith("f1@")}}
+    out = {}
+    for name, tol in model.items():
+        out[name] = out[f"{name}_category_mean"] = tol
+        base = BackendTolerance(rel=1e-4, abs=1e-6, why="untrained mean shape, same samples: rounding only")
+        out[f"baseline_{name}"] = out[f"baseline_{name}_category_mean"] = base
+    out["voxel_iou"] = BackendTolerance(abs=0.01, why=path_why)
+    out["baseline_voxel_iou"] = BackendTolerance(abs=1e-6, why="untrained mean shape: rounding only")
+    out["final_loss"] = BackendTolerance(rel=0.2, why=path_why)
+    return out
 
 
 def record_baseline(ctx: Any, means: dict[str, torch.Tensor], gt: ShapeSet, *, num_samples: int, seed: int

@@ -157,6 +157,26 @@ class PoseSuite(Suite):
         "loss_iter87": BackendTolerance(rel=0.05, why=_PATH),
         "start_rotation_error_deg": BackendTolerance(abs=0.5, why=_PATH),
     }
+    # scene=multiview: its metrics are not stable under rounding-level changes of the input on ONE backend.
+    # Study (issue 22, built-in backend, smoke, --threads 1, seed 0; runs 20261205-1837..1842, figures in
+    # docs/backends.md): the reference start's angle 30 deg moved by +-1e-6, +-1e-5, -1e-4 deg and start_shift
+    # 0.1 by +-1e-6 gives, with the unperturbed run, rotation error 0.32-2.51 deg, centre error 0.017-0.112,
+    # IoU 0.962-0.984, final loss 15.9-28.7, iterations to threshold 50-58; seeds 0-4 (other random starts)
+    # give start error 1.02-1.84 deg (shift +-1e-6: 1.28-1.84). PyTorch3D lies inside those ranges (1.20 and,
+    # at +1e-5 deg, 0.89 deg). So the cross-backend gap (1.31 deg, centre 0.052, start error 0.63) is the
+    # spread of one backend; the bounds below are those ranges rounded up. Not covered: at +1e-4 deg the
+    # built-in fit never reached the threshold (53 deg); a multiview miss needs a perturbed rerun to judge.
+    _RIG = "one backend's spread under rounding-level input perturbations (study in docs/backends.md)"
+    backend_case_tolerances = {
+        "scene=multiview": {
+            "rotation_error_deg": BackendTolerance(abs=2.5, why=_RIG + ": 0.32-2.51 deg"),
+            "camera_center_error": BackendTolerance(abs=0.1, why=_RIG + ": 0.017-0.112"),
+            "silhouette_iou": BackendTolerance(abs=0.025, why=_RIG + ": 0.962-0.984"),
+            "final_loss": BackendTolerance(rel=0.8, why=_RIG + ": 15.9-28.7"),
+            "iterations_to_threshold": BackendTolerance(abs=8, why=_RIG + ": 50-58"),
+            "start_rotation_error_deg": BackendTolerance(abs=1.0, why=_RIG + ": seeds 0-4 1.02-1.84 deg"),
+        },
+    }
     # The textured pass's gradient on PyTorch3D 0.7.9 is dominated by its perspective-correction backward at
     # blurred pixels beyond a face's vanishing line (tests/backends/conformance/test_perspective_gradients.py).
     backend_known_differences = {

@@ -30,7 +30,7 @@ from bench.config import param
 from bench.context import Context
 from bench.errors import NotAvailable
 from bench.metrics.units import ARBITRARY
-from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+from bench.suite import BackendTolerance, Case, DatasetUse, MetricSpec, Profile, Suite
 from suites.synsin import evaluate as ev
 from suites.synsin.model import ModelConfig, SynSin, reproject
 from suites.synsin.train import TrainConfig, predict, train_synsin
@@ -105,6 +105,24 @@ def split(pairs: dict[str, Any], name: str) -> dict[str, Any]:
     return out
 
 
+def _backend_tolerances() -> dict[str, BackendTolerance]:
+    """Backend agreement bounds, from smoke on both backends, --threads 1 (docs/backends.md). The model is
+    trained from the same initialisation and seed; the backend's PointsRasterizer + AlphaCompositor agree
+    to float32 rounding, which training amplifies, most along the GAN path: loss=l1 (run
+    20261205-181544-6d27) PSNR 0.48 dB, disoccluded PSNR 0.19 dB, SSIM 0.012, final loss 0.3%; loss=l1+gan
+    (run 20261205-182232-c864) PSNR 0.84 dB, disoccluded 0.58 dB, SSIM 0.066, final loss 0.75%. Bounds about
+    2x the GAN path's. The copy / reprojection baselines are not trained: equal (copy) or 5e-7 relative
+    (reprojection through the backend's splatting). Perc Sim and LPIPS need weights not present here: not
+    measured on both backends, so not bounded."""
+    path = "float32 rounding amplified along training, most by the GAN (l1+gan: PSNR 0.84 dB, SSIM 0.066)"
+    out = {"psnr": BackendTolerance(abs=1.5, why=path), "psnr_disoccluded": BackendTolerance(abs=1.5, why=path),
+           "ssim": BackendTolerance(abs=0.1, why=path), "final_loss": BackendTolerance(rel=0.05, why=path)}
+    for method in ("copy", "reproject"):
+        for m in ("psnr", "ssim", "psnr_disoccluded"):
+            out[m + ev.suffix(method)] = BackendTolerance(abs=1e-6, rel=1e-4, why="untrained baseline: rounding only")
+    return out
+
+
 def _metrics() -> tuple[MetricSpec, ...]:
     specs = []
     for method, what in (("model", "SynSin"), ("copy", "copy the source"), ("reproject", "reproject with true depth")):
@@ -146,6 +164,7 @@ class SynSinSuite(Suite):
             "radius_px": 1.5, "points_per_pixel": 2, "iterations": 2, "batch_size": 2, "ndf": 4, "grid_pairs": 1,
             "rgb_skip": True, "residual": True}
     metrics = _metrics()
+    backend_tolerances = _backend_tolerances()
 
     def run(self, case: Case, ctx: Context) -> None:
         c: SynSinConfig = case.config
