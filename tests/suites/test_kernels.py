@@ -109,7 +109,8 @@ def test_case_settings_override_only_known_keys():
 @pytest.mark.slow
 def test_smoke_run_stores_timings_memory_and_checks(bench_env):
     proc = subprocess.run(bench3d_cmd("run", "--suite", "kernels", "--case", "kernel=soft_silhouette_128_k50",
-                                      "--case", "kernel=sample_points_10k", "--json", "--no-report"),
+                                      "--case", "kernel=sample_points_10k", "--backend", "torch",
+                                      "--json", "--no-report"),
                           capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert proc.returncode == 0, proc.stderr
     cases = {c["case"]: c for c in json.loads(proc.stdout)["cases"]}

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_smoke_fit_reduces_chamfer_and_full_loss_gives_better_normals(bench_env):
     proc = subprocess.run(bench3d_cmd("run", "--suite", "mesh_fitting", "--case", "target=torus,loss=full",
-                                      "--case", "target=torus,loss=chamfer", "--json"),
+                                      "--case", "target=torus,loss=chamfer", "--backend", "torch", "--json"),
                           capture_output=True, text=True, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
     cases = {c["case"]: c for c in json.loads(proc.stdout)["cases"]}

@@ -33,7 +33,8 @@ def _spec(tmp_path, **params):
 @pytest.mark.slow
 def test_smoke_teapot_recovers_camera_from_tutorial_start(bench_env):
     proc = subprocess.run(bench3d_cmd("run", "--suite", "pose", "--case", "scene=teapot", "--set", "random_starts=2",
-                                      "--json"), capture_output=True, text=True, env=os.environ.copy())
+                                      "--backend", "torch", "--json"),
+                          capture_output=True, text=True, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
     case = json.loads(proc.stdout)["cases"][0]
     m = case["metrics"]
@@ -47,7 +48,8 @@ def test_smoke_teapot_recovers_camera_from_tutorial_start(bench_env):
 @pytest.mark.slow
 def test_smoke_rig_recovers_pose_and_most_random_starts_succeed(bench_env):
     proc = subprocess.run(bench3d_cmd("run", "--suite", "pose", "--case", "scene=multiview", "--set", "random_starts=2",
-                                      "--json"), capture_output=True, text=True, env=os.environ.copy())
+                                      "--backend", "torch", "--json"),
+                          capture_output=True, text=True, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
     m = json.loads(proc.stdout)["cases"][0]["metrics"]
     assert m["rotation_error_deg"] < 5.0 and m["iterations_to_threshold"] is not None, m  # 30 deg start
