@@ -115,7 +115,9 @@ def _images(rdir: Path, views: list[int], size: int) -> torch.Tensor:
 
 def load_instance(r2n2_root: Path, v1_root: Path, synset: str, model: str, views: list[int], image_size: int,
                   voxel_size: int, names: dict[str, str]) -> dict[str, Any]:
-    """One model as an instance of :func:`bench.methods.single_view.to_view_set` (scaled by ``UNIT_RADIUS``)."""
+    """One model as an instance of :func:`bench.methods.single_view.to_view_set`, scaled by ``UNIT_RADIUS``:
+    images (V, S, S, 3), R (V, 3, 3), T (V, 3), fov (V,), verts (P, 3) / faces (F, 3) in the mesh frame, voxels
+    (G, G, G) bool canonical occupancy over [-1, 1]^3 (G = ``voxel_size``), view_names (R2N2's ``00``..``23``)."""
     rdir = r2n2_root / fmt.RENDER / synset / model / "rendering"
     meta_path = rdir / "rendering_metadata.txt"
     meta = fmt.read_metadata(meta_path)
@@ -132,10 +134,10 @@ def load_instance(r2n2_root: Path, v1_root: Path, synset: str, model: str, views
     scale, shift = bbox_alignment(occ, v, vox_path)
     R, T = fmt.r2n2_cameras(meta[views])
     return {"id": f"{synset}/{model}", "category": names.get(synset, SYNSET_NAMES.get(synset, synset)),
-            "images": _images(rdir, views, image_size), "R": torch.tensor(R, dtype=torch.float32),
-            "T": torch.tensor(T * unit, dtype=torch.float32), "fov": torch.full((len(views),), fmt.FOV_DEG),
-            "verts": torch.tensor(v * unit, dtype=torch.float32), "faces": torch.as_tensor(np.asarray(f),
-                                                                                          dtype=torch.int64),
+            "view_names": [f"{k:02d}" for k in views], "images": _images(rdir, views, image_size),
+            "R": torch.tensor(R, dtype=torch.float32), "T": torch.tensor(T * unit, dtype=torch.float32),
+            "fov": torch.full((len(views),), fmt.FOV_DEG), "verts": torch.tensor(v * unit, dtype=torch.float32),
+            "faces": torch.as_tensor(np.asarray(f), dtype=torch.int64),
             "voxels": canonical_voxels(occ, scale, shift, unit, voxel_size)}
 
 

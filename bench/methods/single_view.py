@@ -61,7 +61,8 @@ def canonical_to_view(occ: torch.Tensor, R: torch.Tensor, size: int) -> torch.Te
 
 
 def to_view_set(instances: list[dict[str, Any]], voxel_size: int = 32) -> ShapeSet:
-    """Flatten loaded instances (``shapenet-like`` or R2N2 items) into view-frame items, one per view."""
+    """Flatten loaded instances (``shapenet-like`` or R2N2 items) into view-frame items, one per view; an item's
+    id is ``<instance id>/<view name>`` (an instance's ``view_names``, R2N2's ``00``..``23``) or ``.../v<k>``."""
     images, verts, faces, T, fov, ids, cats, canon, Rs = [], [], [], [], [], [], [], [], []
     for inst in instances:
         for k in range(len(inst["R"])):
@@ -71,7 +72,7 @@ def to_view_set(instances: list[dict[str, Any]], voxel_size: int = 32) -> ShapeS
             faces.append(inst["faces"])
             T.append(inst["T"][k].float())
             fov.append(float(inst["fov"][k]) if torch.is_tensor(inst["fov"]) else float(inst["fov"]))
-            ids.append(f"{inst['id']}/v{k}")
+            ids.append(f"{inst['id']}/{inst['view_names'][k]}" if "view_names" in inst else f"{inst['id']}/v{k}")
             cats.append(inst["category"])
             canon.append(inst["voxels"])
             Rs.append(R)

@@ -176,8 +176,8 @@ def test_standard_case_runs_on_the_r2n2_fixture(root, tmp_path, suite_name, over
     assert res.status == "ok", res.error
     m = {r.name: r for r in res.metrics}
     assert 0.0 <= m["voxel_iou"].value <= 1.0 and 0.0 <= m["baseline_voxel_iou"].value <= 1.0
-    # the test split of splits.json, two views of each (a2: 0, 5; c2: 3, 4), one item each
-    ids = ["02691156/a2/v0", "02691156/a2/v1", "03001627/c2/v0", "03001627/c2/v1"]
+    # the test split of splits.json, the first two views of each (a2: 0, 5; c2: 3, 4), named as R2N2's images
+    ids = ["02691156/a2/00", "02691156/a2/05", "03001627/c2/03", "03001627/c2/04"]
     assert m["f1@0.3"].item_ids == ids and m["baseline_f1@0.3"].item_ids == ids
     assert all(0.0 <= v <= 100.0 for v in m["baseline_f1@0.3"].items)
     assert m["chamfer_l2_category_mean"].value is not None and np.isfinite(m["chamfer_l2_category_mean"].value)
