@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.suite import DatasetUse
+
 
 @dataclass
 class ShapeSet:
@@ -59,7 +61,8 @@ def canonical_to_view(occ: torch.Tensor, R: torch.Tensor, size: int) -> torch.Te
 
 
 def to_view_set(instances: list[dict[str, Any]], voxel_size: int = 32) -> ShapeSet:
-    """Flatten loaded instances (``shapenet-like`` or R2N2 items) into view-frame items, one per view."""
+    """Flatten loaded instances (``shapenet-like`` or R2N2 items) into view-frame items, one per view; an item's
+    id is ``<instance id>/<view name>`` (an instance's ``view_names``, R2N2's ``00``..``23``) or ``.../v<k>``."""
     images, verts, faces, T, fov, ids, cats, canon, Rs = [], [], [], [], [], [], [], [], []
     for inst in instances:
         for k in range(len(inst["R"])):
@@ -69,7 +72,7 @@ def to_view_set(instances: list[dict[str, Any]], voxel_size: int = 32) -> ShapeS
             faces.append(inst["faces"])
             T.append(inst["T"][k].float())
             fov.append(float(inst["fov"][k]) if torch.is_tensor(inst["fov"]) else float(inst["fov"]))
-            ids.append(f"{inst['id']}/v{k}")
+            ids.append(f"{inst['id']}/{inst['view_names'][k]}" if "view_names" in inst else f"{inst['id']}/v{k}")
             cats.append(inst["category"])
             canon.append(inst["voxels"])
             Rs.append(R)
@@ -185,12 +188,24 @@ def data_params(config: Any, _root: object) -> dict[str, Any]:
             "mesh_resolution": config.mesh_resolution}
 
 
-def load_view_data(ctx: Any, voxel_size: int) -> ViewData:
-    """The case's ``shapenet-like`` dataset as view-frame train/test items on a ``voxel_size``^3 grid, and the
-    mean training occupancy per category (:func:`mean_shapes`)."""
+def load_view_data(ctx: Any, voxel_size: int, config: Any = None) -> ViewData:
+    """The case's dataset as view-frame train/test items on a ``voxel_size``^3 grid, and the mean training
+    occupancy per category (:func:`mean_shapes`): ``shapenet-like``, or R2N2 + ShapeNetCore v1 when the config's
+    ``data`` is ``"r2n2"`` (:mod:`bench.methods.r2n2_views`)."""
+    if getattr(config, "data", "generated") == "r2n2":
+        from bench.methods.r2n2_views import r2n2_view_data
+
+        return r2n2_view_data(ctx, config, voxel_size)
     ds = ctx.dataset("shapenet-like")
     train = to_view_set(ds.load(split="train"), voxel_size)
     return ViewData(train, to_view_set(ds.load(split="test"), voxel_size), mean_shapes(train))
+
+
+def dataset_uses() -> tuple[DatasetUse, ...]:
+    """The datasets of both suites: ``shapenet-like`` built from the case (``data=generated``), or the R2N2
+    renders and voxels with their ShapeNetCore v1 meshes under the data root (``data=r2n2``)."""
+    return (DatasetUse("shapenet-like", when={"data": "generated"}, params=data_params),
+            DatasetUse("r2n2", when={"data": "r2n2"}), DatasetUse("shapenetcore-v1", when={"data": "r2n2"}))
 
 
 def sphere_radius_for(voxels: torch.Tensor) -> float:

@@ -16,7 +16,7 @@ from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
 from bench.methods.predictions import read_predicted_meshes
 from bench.metrics.units import ARBITRARY
-from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+from bench.suite import Case, MetricSpec, Profile, Suite
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,17 @@ class MeshRCNNConfig:
 
     mode: Literal["voxels", "voxmesh", "sphere"] = param(
         "voxmesh", "voxels: cubify only; voxmesh: cubify + refinement stages; sphere: refine an ico-sphere")
-    categories: int = param(8, "number of procedural categories (chair, table, lamp, mug, bottle, airplane, car, sofa)")
-    instances: int = param(16, "instances per category (the last test_instances are held out)")
+    data: Literal["generated", "r2n2"] = param(
+        "generated", "generated: the shapenet-like categories; r2n2: 3D-R2N2 renders + voxels with ShapeNetCore v1 "
+        "meshes under --data-root (r2n2/, shapenetcore-v1/)")
+    splits: str = param("", "r2n2: a splits JSON {split: {synset: {model: [view ids]}}} (Mesh R-CNN's "
+                            "pix2mesh_splits_val05.json; relative: in the r2n2 folder); empty: the last "
+                            "test_instances models of each synset are held out")
+    categories: int = param(8, "number of procedural categories (chair, table, lamp, mug, bottle, airplane, car, "
+                               "sofa); r2n2: the first synsets (sorted)")
+    instances: int = param(16, "instances per category (the last test_instances are held out; r2n2: at most)")
     test_instances: int = param(4, "held-out instances per category")
-    views: int = param(3, "rendered views per instance (one item each)")
+    views: int = param(3, "rendered views per instance (one item each; r2n2: the first of the split's views)")
     image_size: int = param(64, "input image size in pixels (R2N2: 137)")
     voxel_size: int = param(32, "voxel grid G of the voxel branch (G^3, view frame)")
     iterations: int = param(20000, "training iterations (Adam)")
@@ -63,15 +70,18 @@ class MeshRCNNSuite(Suite):
                           "warmup": 0.5},
                          description="CPU: small CNN, 2 refinement stages, 600 iterations (teacher-forced refinement)"),
         "standard": Profile({"iterations": 20000, "image_size": 137, "instances": 64, "test_instances": 16,
-                             "views": 8},
-                            description="one GPU: the paper's head sizes on 137 px renders (estimate in README)"),
+                             "views": 8}, grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}},
+                            description="one GPU: the paper's head sizes on R2N2's 137 px renders of 13 ShapeNet "
+                                        "categories (r2n2/ + shapenetcore-v1/ under --data-root; --set "
+                                        "data=generated for the generated ones; estimate in README)"),
         "full": Profile({"iterations": 100000, "image_size": 137, "instances": 256, "test_instances": 64,
-                         "views": 24}, description="paper-scale training on the generated categories"),
+                         "views": 24}, grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}},
+                        description="longer training on more R2N2 models (the paper trains on all of them)"),
     }
     tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
             "iterations": 2, "batch": 2, "samples": 100, "stages": 1, "hidden": 8, "graph_convs": 1, "width": 8,
             "sphere_level": 1, "eval_samples": 300, "mesh_resolution": 20}
-    datasets = (DatasetUse("shapenet-like", params=SV.data_params),)
+    datasets = SV.dataset_uses()
     metrics = (
         *E.mesh_metric_specs("", "model"),
         *E.baseline_metric_specs(),
@@ -95,7 +105,7 @@ class MeshRCNNSuite(Suite):
         c: MeshRCNNConfig = case.config
         B = ctx.backend
         with ctx.phase("setup", kind="setup"):
-            data = SV.load_view_data(ctx, c.voxel_size)
+            data = SV.load_view_data(ctx, c.voxel_size, c)
             train_set, test_set = data.train, data.test
             model = MeshRCNN(B, c.mode, c.voxel_size, c.stages, c.hidden, c.graph_convs, c.width, c.cubify_thresh,
                              c.sphere_level, SV.sphere_radius_for(train_set.voxels)).to(ctx.device)

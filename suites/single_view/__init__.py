@@ -16,7 +16,7 @@ from bench.context import Context
 from bench.methods import shape_eval as E
 from bench.methods import single_view as SV
 from bench.metrics.units import ARBITRARY
-from bench.suite import Case, DatasetUse, MetricSpec, Profile, Suite
+from bench.suite import Case, MetricSpec, Profile, Suite
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,16 @@ class SingleViewConfig:
     """One decoder case (defaults: the write-up's sizes where it gives them)."""
 
     decoder: Literal["voxel", "point", "mesh"] = param("voxel", "what the latent vector is decoded into")
-    categories: int = param(8, "number of procedural categories")
-    instances: int = param(16, "instances per category (the last test_instances are held out)")
+    data: Literal["generated", "r2n2"] = param(
+        "generated", "generated: the shapenet-like categories; r2n2: 3D-R2N2 renders + voxels with ShapeNetCore v1 "
+        "meshes under --data-root (r2n2/, shapenetcore-v1/)")
+    splits: str = param("", "r2n2: a splits JSON {split: {synset: {model: [view ids]}}} (Mesh R-CNN's "
+                            "pix2mesh_splits_val05.json; relative: in the r2n2 folder); empty: the last "
+                            "test_instances models of each synset are held out")
+    categories: int = param(8, "number of procedural categories (r2n2: the first synsets, sorted)")
+    instances: int = param(16, "instances per category (the last test_instances are held out; r2n2: at most)")
     test_instances: int = param(4, "held-out instances per category")
-    views: int = param(3, "rendered views per instance")
+    views: int = param(3, "rendered views per instance (r2n2: the first of the split's views)")
     image_size: int = param(64, "input image size in pixels")
     voxel_size: int = param(32, "voxel grid G (write-up: 32^3)")
     points: int = param(5000, "points of the point decoder (write-up: n points, 5000 here)")
@@ -61,14 +67,17 @@ class SingleViewSuite(Suite):
                           "width": 24, "latent": 128, "samples": 1000, "eval_samples": 3000},
                          description="CPU: small CNN, 150 iterations"),
         "standard": Profile({"image_size": 137, "instances": 64, "test_instances": 16, "views": 8},
-                            description="one GPU: the write-up's sizes on 137 px renders (estimate in README)"),
+                            grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}},
+                            description="one GPU: the write-up's sizes on R2N2's 137 px renders of 13 ShapeNet "
+                                        "categories (r2n2/ + shapenetcore-v1/ under --data-root; --set "
+                                        "data=generated for the generated ones; estimate in README)"),
         "full": Profile({"iterations": 50000, "image_size": 137, "instances": 256, "test_instances": 64,
-                         "views": 24}),
+                         "views": 24}, grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}}),
     }
     tiny = {"categories": 2, "instances": 3, "test_instances": 1, "views": 1, "image_size": 32, "voxel_size": 16,
             "points": 50, "sphere_level": 1, "iterations": 2, "batch": 2, "width": 8, "latent": 16, "samples": 50,
             "eval_samples": 300, "mesh_resolution": 20}
-    datasets = (DatasetUse("shapenet-like", params=SV.data_params),)
+    datasets = SV.dataset_uses()
     metrics = (
         *E.mesh_metric_specs("", "decoder output"),
         *E.baseline_metric_specs(),
@@ -92,7 +101,7 @@ class SingleViewSuite(Suite):
         c: SingleViewConfig = case.config
         B = ctx.backend
         with ctx.phase("setup", kind="setup"):
-            data = SV.load_view_data(ctx, c.voxel_size)
+            data = SV.load_view_data(ctx, c.voxel_size, c)
             model = SingleView(B, c.decoder, width=c.width, latent=c.latent, grid=c.voxel_size, points=c.points,
                                level=c.sphere_level, radius=SV.sphere_radius_for(data.train.voxels)).to(ctx.device)
         losses = self._train(ctx, c, model, data.train)

@@ -1,7 +1,14 @@
 """3D-R2N2: ShapeNet renderings (24 RGBA views per model, ``rendering_metadata.txt``) and 32^3 binvox voxels.
 
 Each metadata line is ``azimuth elevation in-plane-rotation distance-ratio fov`` (degrees); the
-camera sits ``ratio * 1.75`` from the origin (R2N2's maximum camera distance) looking at it.
+camera sits ``ratio * 1.75`` from the origin (R2N2's maximum camera distance) looking at it. The cameras
+follow Mesh R-CNN (``shapenet/utils/coords.py``: ``compute_extrinsic_matrix``, which folds in Blender's
+90-degree x rotation on OBJ import) as PyTorch3D's ``pytorch3d/datasets/r2n2/r2n2.py`` converts them to its
+frame (``_compute_camera_calibration``): in ShapeNet v1's mesh frame the camera centre is
+``d (cos el cos az, sin el, cos el sin az)``, +y up, aiming at the origin; the in-plane column is unused, as
+there. The projection is Blender's (Mesh R-CNN's intrinsic: focal 2.1875 in NDC, a 35 mm lens on a 32 mm
+sensor), i.e. a ``FoVPerspectiveCameras`` field of view of 2 atan(1 / 2.1875) = 49.13 degrees; the
+metadata's fov column (25) is not that angle and is kept only in ``metadata``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ VIEWS = 24
 MAX_CAMERA_DISTANCE = 1.75
 RENDER = "ShapeNetRendering"
 VOX = "ShapeNetVox32"
+BLENDER_FOCAL = 2.1875  # Mesh R-CNN shapenet/utils/coords.py (and PyTorch3D's BLENDER_INTRINSIC)
+FOV_DEG = float(np.degrees(2.0 * np.arctan(1.0 / BLENDER_FOCAL)))
 
 
 def read_metadata(path: Path) -> np.ndarray:
@@ -51,12 +60,19 @@ def look_at_p3d(dist: np.ndarray, elev_deg: np.ndarray, azim_deg: np.ndarray) ->
     return R, -np.einsum("ni,nij->nj", eye, R)
 
 
+def r2n2_cameras(meta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch3D-convention R (V, 3, 3), T (V, 3) of metadata rows (V, 5) in ShapeNet v1's mesh frame: Mesh
+    R-CNN's extrinsics are a look-at from ``d (cos el cos az, sin el, cos el sin az)``, which is
+    :func:`look_at_p3d` at azimuth ``90 - az`` (equal to 1e-7 to PyTorch3D's R2N2 cameras, tested)."""
+    return look_at_p3d(meta[:, 3] * MAX_CAMERA_DISTANCE, meta[:, 1], 90.0 - meta[:, 0])
+
+
 @dataclass
 class R2N2(Sequence):
     """Lazy list of models present in both renderings and voxels.
 
     ``ds[i]`` -> dict(synset, model_id, images (V, H, W, 3) on white, alpha (V, H, W), voxels (32, 32, 32) bool,
-    metadata (V, 5), R (V, 3, 3), T (V, 3), fov (V,) degrees).
+    metadata (V, 5), R (V, 3, 3), T (V, 3), fov (V,) degrees) with the cameras of :func:`r2n2_cameras`.
     """
 
     root: Path
@@ -82,12 +98,12 @@ class R2N2(Sequence):
         rgba = np.stack([read_image(rdir / f"{v:02d}.png", "RGBA") for v in range(len(meta))])
         alpha = rgba[..., 3]
         rgb = rgba[..., :3] * alpha[..., None] + (1.0 - alpha[..., None])
-        R, T = look_at_p3d(meta[:, 3] * MAX_CAMERA_DISTANCE, meta[:, 1], meta[:, 0])
+        R, T = r2n2_cameras(meta)
         vox = read_binvox(self.root / VOX / synset / model / "model.binvox").data
         return {"synset": synset, "model_id": model, "images": torch.from_numpy(rgb.astype(np.float32)),
                 "alpha": torch.from_numpy(alpha), "voxels": torch.from_numpy(vox),
                 "metadata": torch.tensor(meta, dtype=torch.float32), "R": torch.tensor(R, dtype=torch.float32),
-                "T": torch.tensor(T, dtype=torch.float32), "fov": torch.tensor(meta[:, 4], dtype=torch.float32)}
+                "T": torch.tensor(T, dtype=torch.float32), "fov": torch.full((len(meta),), FOV_DEG)}
 
 
 def load(root: Path, synsets: tuple[str, ...] | None = None) -> R2N2:

@@ -60,10 +60,12 @@ def test_r2n2_values_and_cameras(tmp_path):
     for i in range(24):
         centre = -T[i] @ R[i].T
         az, el, d = np.radians(meta[i, 0]), np.radians(meta[i, 1]), meta[i, 3] * 1.75
-        np.testing.assert_allclose(centre, d * np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)]),
+        # Mesh R-CNN's compute_extrinsic_matrix (as PyTorch3D's R2N2 reads it): az = 0 on +x, az = 90 on +z
+        np.testing.assert_allclose(centre, d * np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)]),
                                    atol=1e-5)
         np.testing.assert_allclose(T[i], [0, 0, d], atol=1e-5)  # the origin lies straight ahead
         assert (np.array([0.0, 1.0, 0.0]) @ R[i])[1] > 0  # world up is camera up
+    np.testing.assert_allclose(item["fov"].numpy(), np.degrees(2 * np.arctan(1 / 2.1875)), rtol=1e-6)  # Blender's
 
 
 def test_r2n2_problems_are_named(tmp_path):
