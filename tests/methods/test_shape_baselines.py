@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import torch
 
-from bench.methods.shape_eval import BASELINE_THRESHOLD, BASELINES, baseline_predictions, view_mean_shapes
+from bench.methods.shape_eval import BASELINES, baseline_predictions, best_threshold, view_mean_shapes
 from bench.methods.single_view import ShapeSet, mean_shapes
 
 G = 4
@@ -53,12 +53,24 @@ def test_view_frame_means_are_the_voxelwise_means_of_the_training_grids():
     # all four: A 3/4, B, C, D 1/4 each, the rest 0.
     expect_all = _grid() + 0.25 * (_grid(B) + _grid(C) + _grid(D)) + 0.75 * _grid(A)
     assert torch.allclose(m["*"], expect_all)
-    p = baseline_predictions(_train(), mean_shapes(_train()), _test())
+    p, th = baseline_predictions(_train(), mean_shapes(_train()), _test())
     assert set(p) == set(BASELINES)
-    assert torch.equal(p["baseline_all_"][0] > BASELINE_THRESHOLD, _grid(A).bool())
-    assert torch.equal(p["baseline_all_"][0], p["baseline_all_"][1])  # one constant prediction
-    assert torch.equal(p["baseline_category_"][0] > BASELINE_THRESHOLD, _grid(A).bool())  # test item 0 is an "a"
-    assert torch.equal(p["baseline_category_"][1] > BASELINE_THRESHOLD, _grid(D).bool())  # test item 1 is a "b"
+    # thresholds chosen on the training items by voxel IoU (worked by hand; ties go to the lowest):
+    # all: {A} (t in [0.25, 0.75)) scores (1/2 + 1/2 + 1 + 0) / 4 = 0.5 > {A, B, C, D} (t < 0.25) 0.375 -> 0.25;
+    # a: {A} (t >= 1/3) scores 2/3 > {A, B, C} 5/9 -> 0.35; b: any t < 1 is exact -> 0.05.
+    assert th == {"*": 0.25, "a": 0.35, "b": 0.05}
+    assert torch.equal(p["baseline_all_"][0], _grid(A)) and torch.equal(p["baseline_all_"][1], _grid(A))
+    assert torch.equal(p["baseline_category_"][0], _grid(A))  # test item 0 is an "a"
+    assert torch.equal(p["baseline_category_"][1], _grid(D))  # test item 1 is a "b"
+
+
+def test_best_threshold_trades_the_faint_views_against_the_core():
+    core, ring = _grid(A), _grid(B, C)
+    mean = core + 0.4 * ring  # the ring is in 2 of 5 grids
+    grids = torch.stack([core + ring] * 2 + [core] * 3)
+    # t < 0.4: {A, B, C}: IoU (1 + 1 + 1/3 * 3) / 5 = 0.6; t >= 0.4: {A}: (1/3 * 2 + 1 * 3) / 5 = 0.733...
+    assert best_threshold(mean, grids) == 0.4
+    assert best_threshold(mean, torch.stack([core + ring] * 4 + [core])) == 0.05  # now the ring pays
 
 
 def test_the_oracle_is_the_per_instance_category_mean_in_the_true_view():
@@ -66,28 +78,28 @@ def test_the_oracle_is_the_per_instance_category_mean_in_the_true_view():
     # object-frame mean of "a": one vote per instance -> (grid(A, B) + grid(C)) / 2; with R = I the view grid is
     # the object grid in cubify's (D, H, W) = (z, y, x) layout.
     mean_a = (_grid(A, B) + _grid(C)) / 2
-    p = baseline_predictions(train, mean_shapes(train), test)["baseline_oracle_"]
+    p = baseline_predictions(train, mean_shapes(train), test)[0]["baseline_oracle_"]
     assert torch.allclose(p[0], mean_a.permute(2, 1, 0), atol=1e-6)
     assert torch.allclose(p[1], _grid(D).permute(2, 1, 0), atol=1e-6)
     # a half turn about y maps object x -> -x and z -> -z: cell (x, y, z) lands in (3 - x, y, 3 - z).
     half = torch.diag(torch.tensor([-1.0, 1.0, -1.0]))
     turned = dataclasses.replace(test, R=torch.stack([half, torch.eye(3)]))
-    q = baseline_predictions(train, mean_shapes(train), turned)["baseline_oracle_"]
+    q = baseline_predictions(train, mean_shapes(train), turned)[0]["baseline_oracle_"]
     assert torch.allclose(q[0], mean_a.flip(0, 2).permute(2, 1, 0), atol=1e-6)
 
 
 def test_no_baseline_depends_on_the_test_items_shapes_or_images():
     train, test = _train(), _test()
-    before = baseline_predictions(train, mean_shapes(train), test)
+    before, th_before = baseline_predictions(train, mean_shapes(train), test)
     other = dataclasses.replace(test, voxels=torch.ones_like(test.voxels), images=torch.zeros_like(test.images),
                                 canonical=torch.ones_like(test.canonical))
-    after = baseline_predictions(train, mean_shapes(train), other)
-    assert all(torch.equal(before[k], after[k]) for k in BASELINES)
+    after, th_after = baseline_predictions(train, mean_shapes(train), other)
+    assert all(torch.equal(before[k], after[k]) for k in BASELINES) and th_before == th_after
     # ...while a training item does move them (so the check above can fail).
     moved = dataclasses.replace(train, voxels=train.voxels.clone(), canonical=train.canonical.clone())
     moved.voxels[2] = _grid(A, B)
     moved.canonical[2] = _grid(A, B).bool()
-    changed = baseline_predictions(moved, mean_shapes(moved), test)
+    changed = baseline_predictions(moved, mean_shapes(moved), test)[0]
     assert all(not torch.equal(before[k], changed[k]) for k in BASELINES)
 
 
