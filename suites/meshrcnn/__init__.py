@@ -126,8 +126,8 @@ class MeshRCNNSuite(Suite):
         with ctx.phase("evaluate", kind="evaluate"):
             res = E.score_meshes(meshes, test_set, num_samples=c.eval_samples, seed=ctx.seed)
             rows = {c.predictions and "predictions" or f"meshrcnn ({c.mode})": E.record_meshes(ctx, res, test_set),
-                    "mean shape": E.record_baseline(ctx, data.means, test_set, num_samples=c.eval_samples,
-                                                    seed=ctx.seed)}
+                    **E.record_baselines(ctx, data.train, data.means, test_set, num_samples=c.eval_samples,
+                                            seed=ctx.seed)}
         if probs is not None:
             ctx.metric("voxel_iou", E.voxel_iou(probs, test_set, c.cubify_thresh), item_ids=test_set.ids)
         ctx.text("table", E.table(rows, E.counts_of(test_set.categories)), kind="table", suffix=".md")

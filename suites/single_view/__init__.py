@@ -112,8 +112,8 @@ class SingleViewSuite(Suite):
             ctx.metric("inference_images_per_s", len(data.test) / max(time.perf_counter() - t0, 1e-9))
         with ctx.phase("evaluate", kind="evaluate"):
             rows = {f"single_view ({c.decoder})": self._score(ctx, c, outs, data.test),
-                    "mean shape": E.record_baseline(ctx, data.means, data.test, num_samples=c.eval_samples,
-                                                    seed=ctx.seed)}
+                    **E.record_baselines(ctx, data.train, data.means, data.test, num_samples=c.eval_samples,
+                                            seed=ctx.seed)}
         ctx.metric("final_loss", losses[-1])
         if c.decoder != "point":
             ctx.text("table", E.table(rows, E.counts_of(data.test.categories)), kind="table", suffix=".md")
