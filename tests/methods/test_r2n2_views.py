@@ -175,17 +175,22 @@ def test_standard_case_runs_on_the_r2n2_fixture(root, tmp_path, suite_name, over
     res = _run(suite_name, root, tmp_path, **over)
     assert res.status == "ok", res.error
     m = {r.name: r for r in res.metrics}
-    assert 0.0 <= m["voxel_iou"].value <= 1.0 and 0.0 <= m["baseline_voxel_iou"].value <= 1.0
+    assert 0.0 <= m["voxel_iou"].value <= 1.0
+    for kind in ("all", "category", "oracle"):  # the three mean-shape baselines, each per item
+        assert 0.0 <= m[f"baseline_{kind}_voxel_iou"].value <= 1.0
     # the test split of splits.json, the first two views of each (a2: 0, 5; c2: 3, 4), named as R2N2's images
     ids = ["02691156/a2/00", "02691156/a2/05", "03001627/c2/03", "03001627/c2/04"]
-    assert m["f1@0.3"].item_ids == ids and m["baseline_f1@0.3"].item_ids == ids
-    assert all(0.0 <= v <= 100.0 for v in m["baseline_f1@0.3"].items)
+    assert m["f1@0.3"].item_ids == ids
+    for kind in ("all", "category", "oracle"):
+        assert m[f"baseline_{kind}_f1@0.3"].item_ids == ids
+        assert all(0.0 <= v <= 100.0 for v in m[f"baseline_{kind}_f1@0.3"].items)
     assert m["chamfer_l2_category_mean"].value is not None and np.isfinite(m["chamfer_l2_category_mean"].value)
     assert sorted(res.datasets) == ["r2n2", "shapenetcore-v1"]
     table = next(a for a in res.artifacts if a.name == "table")
     text = (tmp_path / table.path).read_text()
     for cat in ("airplane", "chair"):  # R2N2's names of the synsets, one row per category and method
-        assert sum(f"| {cat} | 2 |" in line for line in text.splitlines()) == 2, text
+        # methods: the model and the three mean-shape baselines (all, category, true-pose oracle)
+        assert sum(f"| {cat} | 2 |" in line for line in text.splitlines()) == 4, text
 
 
 def test_standard_case_is_skipped_without_the_data(root, tmp_path):
