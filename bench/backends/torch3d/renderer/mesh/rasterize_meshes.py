@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 
 _EPS = 1e-8  # PyTorch3D's kEpsilon
-CHUNK_PAIRS = 1 << 20  # candidate (pixel, face) pairs examined per vectorised step
+CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -101,8 +101,8 @@ def _topk_per_pixel(pix: torch.Tensor, z: torch.Tensor, extra: tuple[torch.Tenso
     pos = torch.arange(n, device=pix.device)
     start = torch.ones(n, dtype=torch.bool, device=pix.device)
     start[1:] = pix[1:] != pix[:-1]
-    first = torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
-    rank = pos - first
+    rank = pos - torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
+    del pos, start
     if n and int(rank.max()) < k:  # no pixel is over k: keep all, in sorted order
         keep = order
     else:
@@ -157,7 +157,7 @@ class _Pairs(NamedTuple):
     pz: torch.Tensor  # (M,) depth
     bary: torch.Tensor  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
     dist: torch.Tensor  # (M,) signed squared distance to the nearest edge, negative inside
-    edge: torch.Tensor  # (M,) int64 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
+    edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
     inside: torch.Tensor  # (M,) bool
 
 
@@ -219,17 +219,20 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         inside = inside.index_select(0, idx)
         pix = (mesh.index_select(0, idx) * h + rr.index_select(0, idx)) * w + cc.index_select(0, idx)
         kept.append((pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
-                     torch.where(inside, -d2, d2), edge, inside))
+                     torch.where(inside, -d2, d2), edge.to(torch.int8), inside))
         kept_size += idx.numel()
         if kept_size > max(CHUNK_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
-            p, zz, extra, _ = _topk_per_pixel(*_cat_pairs(kept), k)
+            cols, kept = _cat_pairs(kept), []
+            p, zz, extra, _ = _topk_per_pixel(*cols, k)
+            del cols
             kept, kept_size = [(p, zz, *extra)], p.numel()
             merged_size = kept_size
     if not kept:
         e = torch.zeros(0, dtype=torch.long, device=fv.device)
         z = fv.new_zeros(0)
         return _Pairs(e, e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
-    p, zz, (f, bary, dist, edge, inside), rank = _topk_per_pixel(*_cat_pairs(kept), k)
+    cols, kept = _cat_pairs(kept), []
+    p, zz, (f, bary, dist, edge, inside), rank = _topk_per_pixel(*cols, k)
     return _Pairs(p, rank, f, zz, bary, dist, edge, inside)
 
 
@@ -272,8 +275,10 @@ class _KeptPairsFn(torch.autograd.Function):
         pix = slot // k
         ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
         px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
-        if g_dists is not None:
-            _dist_backward(grad, fv, g_dists.index_select(0, slot), face, edge, inside, px, py)
+        for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
+            c = slice(s, s + CHUNK_PAIRS)
+            _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
+                           px[c], py[c])
         if g_zbuf is not None or g_bary is not None:
             _bary_depth_backward(grad, fv, slot, face, px, py, g_zbuf, g_bary, persp, clip)
         return (grad,) + (None,) * 7
