@@ -282,6 +282,7 @@ def test_small_search_and_backward_chunks_change_nothing(monkeypatch):
 
     def run(chunk):
         monkeypatch.setattr(rm, "CHUNK_PAIRS", chunk)
+        monkeypatch.setattr(rm, "MERGE_PAIRS", 2 * chunk)
         verts = sphere.verts_packed().clone().requires_grad_(True)
         frag = _render(Meshes([verts], [sphere.faces_packed()]), cam, 12, k=3, blur=0.01, perspective_correct=True)
         w = torch.linspace(0.5, 1.5, frag.dists.numel()).view(frag.dists.shape)

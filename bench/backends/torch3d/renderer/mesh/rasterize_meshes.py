@@ -10,13 +10,36 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
 
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
+MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread() -> Iterator[None]:
+    """Run the per-pair steps single-threaded (restoring torch's thread count after).
+
+    They are hundreds of small ops on CHUNK_PAIRS-sized tensors: below ATen's parallel grain for most,
+    and where an op does fork, each fork waits for every thread. On a busy machine that wait costs a
+    scheduler slice per op (measured: 2 threads 5-8x slower than 1 at load 8 on 2 cores, see
+    docs/backends.md); the (N, H, W, K) buffers, the shader and autograd outside keep the caller's threads.
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -221,7 +244,7 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         kept.append((pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
                      torch.where(inside, -d2, d2), edge.to(torch.int8), inside))
         kept_size += idx.numel()
-        if kept_size > max(CHUNK_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
+        if kept_size > max(MERGE_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
             cols, kept = _cat_pairs(kept), []
             p, zz, extra, _ = _topk_per_pixel(*cols, k)
             del cols
@@ -272,16 +295,24 @@ class _KeptPairsFn(torch.autograd.Function):
         grad = torch.zeros_like(fv)
         if not ctx.needs_input_grad[0] or slot.numel() == 0:
             return (grad,) + (None,) * 7
-        pix = slot // k
-        ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-        px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
-        for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
-            c = slice(s, s + CHUNK_PAIRS)
-            _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
-                           px[c], py[c])
-        if g_zbuf is not None or g_bary is not None:
-            _bary_depth_backward(grad, fv, slot, face, px, py, g_zbuf, g_bary, persp, clip)
+        with _one_intra_op_thread():
+            _pairs_backward(grad, fv, slot, face, edge, inside, (k, h, w, persp, clip), g_zbuf, g_bary, g_dists)
         return (grad,) + (None,) * 7
+
+
+def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, face: torch.Tensor,
+                    edge: torch.Tensor, inside: torch.Tensor, settings: tuple, g_zbuf, g_bary, g_dists) -> None:
+    """Add to grad (F, 3, 3) the gradients of the kept pairs' distances, depths and barycentrics."""
+    k, h, w, persp, clip = settings
+    pix = slot // k
+    ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
+    px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
+    for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
+        c = slice(s, s + CHUNK_PAIRS)
+        _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
+                       px[c], py[c])
+    if g_zbuf is not None or g_bary is not None:
+        _bary_depth_backward(grad, fv, slot, face, px, py, g_zbuf, g_bary, persp, clip)
 
 
 _EDGE_A = (0, 0, 1)  # first vertex of edges v0-v1, v0-v2, v1-v2
@@ -360,8 +391,9 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     n = len(meshes)
     fv = verts[faces]  # (F, 3, 3), differentiable
     face_mesh = meshes.faces_packed_to_mesh_idx()
-    pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
-                          bool(clip_barycentric_coords), bool(cull_backfaces))
+    with _one_intra_op_thread():
+        pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
+                              bool(clip_barycentric_coords), bool(cull_backfaces))
     total = n * h * w * k
     pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
     pix_to_face[pairs.pix * k + pairs.rank] = pairs.face
