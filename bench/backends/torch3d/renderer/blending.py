@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import torch
 
+from .utils import one_intra_op_thread
+
 
 class BlendParams(NamedTuple):
     """sigma: edge sharpness of the coverage probability; gamma: depth softmax temperature."""
@@ -55,8 +57,9 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, dists: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
-        one_minus_p = torch.div(dists, -sigma).sigmoid_().mul_(mask).neg_().add_(1.0)
-        prod = torch.prod(one_minus_p, dim=-1)
+        with one_intra_op_thread():
+            one_minus_p = torch.div(dists, -sigma).sigmoid_().mul_(mask).neg_().add_(1.0)
+            prod = torch.prod(one_minus_p, dim=-1)
         ctx.save_for_backward(dists, mask, prod)
         ctx.sigma = sigma
         return 1.0 - prod
@@ -65,8 +68,9 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha: torch.Tensor):
         dists, mask, prod = ctx.saved_tensors
-        scale = (grad_alpha * prod).div_(-ctx.sigma)
-        grad = torch.div(dists, -ctx.sigma).sigmoid_().mul_(mask).mul_(scale[..., None])
+        with one_intra_op_thread():
+            scale = (grad_alpha * prod).div_(-ctx.sigma)
+            grad = torch.div(dists, -ctx.sigma).sigmoid_().mul_(mask).mul_(scale[..., None])
         return grad, None, None
 
 

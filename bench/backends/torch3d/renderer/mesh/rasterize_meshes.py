@@ -10,36 +10,16 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
 
+from ..utils import one_intra_op_thread
+
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
 MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
-
-
-@contextlib.contextmanager
-def _one_intra_op_thread() -> Iterator[None]:
-    """Run the per-pair steps single-threaded (restoring torch's thread count after).
-
-    They are hundreds of small ops on CHUNK_PAIRS-sized tensors: below ATen's parallel grain for most,
-    and where an op does fork, each fork waits for every thread. On a busy machine that wait costs a
-    scheduler slice per op (measured: 2 threads 5-8x slower than 1 at load 8 on 2 cores, see
-    docs/backends.md); the (N, H, W, K) buffers, the shader and autograd outside keep the caller's threads.
-    """
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -295,7 +275,7 @@ class _KeptPairsFn(torch.autograd.Function):
         grad = torch.zeros_like(fv)
         if not ctx.needs_input_grad[0] or slot.numel() == 0:
             return (grad,) + (None,) * 7
-        with _one_intra_op_thread():
+        with one_intra_op_thread():
             _pairs_backward(grad, fv, slot, face, edge, inside, (k, h, w, persp, clip), g_zbuf, g_bary, g_dists)
         return (grad,) + (None,) * 7
 
@@ -391,13 +371,13 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     n = len(meshes)
     fv = verts[faces]  # (F, 3, 3), differentiable
     face_mesh = meshes.faces_packed_to_mesh_idx()
-    with _one_intra_op_thread():
+    with one_intra_op_thread():
         pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
                               bool(clip_barycentric_coords), bool(cull_backfaces))
-    total = n * h * w * k
-    pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
-    pix_to_face[pairs.pix * k + pairs.rank] = pairs.face
-    zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
-                                               bool(clip_barycentric_coords))
+        total = n * h * w * k
+        pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
+        pix_to_face[pairs.pix * k + pairs.rank] = pairs.face
+        zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
+                                                   bool(clip_barycentric_coords))
     shape = (n, h, w, k)
     return pix_to_face.view(shape), zbuf.view(shape), bary_out.view(shape + (3,)), dists.view(shape)
