@@ -91,27 +91,42 @@ def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
     return r0.long(), r1.long(), c0.long(), c1.long()
 
 
-def _topk_per_pixel(pix: torch.Tensor, z: torch.Tensor, extra: tuple[torch.Tensor, ...], k: int):
-    """Keep the k smallest-z candidates of each pixel; returns (pix, z, extra, rank) sorted by (pixel, z).
+def _topk_per_pixel(cols: list[torch.Tensor], k: int) -> torch.Tensor:
+    """Keep the k smallest-z candidates of each pixel, sorted by (pixel, z); returns their rank (M',).
 
+    cols: per-candidate tensors (first dim M), cols[0] the flat pixel index, cols[1] the depth; replaced
+    in place, one at a time, by their kept and sorted rows (so only one column is ever held twice).
     One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
-    ``extra``: per-candidate tensors (first dim M) carried along.
     """
-    zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    order = torch.argsort((pix << 32) | zbits, stable=True)
-    pix = pix.index_select(0, order)
+    zbits = cols[1].to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
+    order = torch.argsort((cols[0] << 32) | zbits, stable=True)
+    del zbits
+    pix = cols[0].index_select(0, order)
     n = pix.shape[0]
     pos = torch.arange(n, device=pix.device)
     start = torch.ones(n, dtype=torch.bool, device=pix.device)
     start[1:] = pix[1:] != pix[:-1]
     rank = pos - torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
-    del pos, start
-    if n and int(rank.max()) < k:  # no pixel is over k: keep all, in sorted order
-        keep = order
-    else:
+    del pos, start, pix
+    if n and int(rank.max()) >= k:
         sel = (rank < k).nonzero().squeeze(1)
-        keep, pix, rank = order.index_select(0, sel), pix.index_select(0, sel), rank.index_select(0, sel)
-    return pix, z.index_select(0, keep), tuple(t.index_select(0, keep) for t in extra), rank
+        order, rank = order.index_select(0, sel), rank.index_select(0, sel)
+    for i in range(len(cols)):
+        cols[i] = cols[i].index_select(0, order)
+    return rank
+
+
+def _cat_columns(kept: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """Concatenate the chunks' columns one column at a time, releasing each chunk column as it goes."""
+    cols = []
+    for c in range(len(kept[0])):
+        parts = [chunk[c] for chunk in kept]
+        for chunk in kept:
+            chunk[c] = None
+        cols.append(torch.cat(parts) if len(parts) > 1 else parts[0])
+        del parts
+    kept.clear()
+    return cols
 
 
 def _bary_plane_coefficients(fv: torch.Tensor, perspective_correct: bool) -> torch.Tensor:
@@ -197,7 +212,7 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     # Per-face tables gathered once per candidate: plane coefficients + 2D vertices; box origin and mesh.
     ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), fv[..., :2].reshape(-1, 6)), 1)
     itab = torch.stack((r0, c0, bw, starts, face_mesh), 1)
-    kept: list[tuple[torch.Tensor, ...]] = []
+    kept: list[list[torch.Tensor]] = []
     kept_size, merged_size = 0, 0
     bounds = _face_groups(counts, starts, total)
     for f0, f1 in zip(bounds[:-1], bounds[1:], strict=True):
@@ -221,27 +236,22 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
                                             py.index_select(0, idx))
         inside = inside.index_select(0, idx)
         pix = (mesh.index_select(0, idx) * h + rr.index_select(0, idx)) * w + cc.index_select(0, idx)
-        kept.append((pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
-                     torch.where(inside, -d2, d2), edge.to(torch.int8), inside))
+        kept.append([pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
+                     torch.where(inside, -d2, d2), edge.to(torch.int8), inside])
         kept_size += idx.numel()
         if kept_size > max(MERGE_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
-            cols, kept = _cat_pairs(kept), []
-            p, zz, extra, _ = _topk_per_pixel(*cols, k)
-            del cols
-            kept, kept_size = [(p, zz, *extra)], p.numel()
+            cols = _cat_columns(kept)
+            _topk_per_pixel(cols, k)
+            kept, kept_size = [cols], cols[0].numel()
             merged_size = kept_size
     if not kept:
         e = torch.zeros(0, dtype=torch.long, device=fv.device)
         z = fv.new_zeros(0)
         return _Pairs(e, e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
-    cols, kept = _cat_pairs(kept), []
-    p, zz, (f, bary, dist, edge, inside), rank = _topk_per_pixel(*cols, k)
+    cols = _cat_columns(kept)
+    rank = _topk_per_pixel(cols, k)
+    p, zz, f, bary, dist, edge, inside = cols
     return _Pairs(p, rank, f, zz, bary, dist, edge, inside)
-
-
-def _cat_pairs(kept: list[tuple[torch.Tensor, ...]]):
-    cols = [torch.cat(t) if len(t) > 1 else t[0] for t in zip(*kept, strict=True)]
-    return cols[0], cols[1], tuple(cols[2:])
 
 
 class _KeptPairsFn(torch.autograd.Function):
