@@ -97,6 +97,7 @@ def _dense_select(fv, face_mesh, h, w, blur_radius, k, perspective_correct, clip
     """Every face against every pixel of a row, row by row: the brute-force search, same per-pair math."""
     ys, xs = rm.pixel_centers_ndc(h, w, fv.dtype, fv.device)
     coef = rm._bary_plane_coefficients(fv, perspective_correct)
+    edges = rm._edge_table(fv)
     n_faces = fv.shape[0]
     cand = []
     for n in range(int(face_mesh.max()) + 1 if n_faces else 0):
@@ -106,14 +107,18 @@ def _dense_select(fv, face_mesh, h, w, blur_radius, k, perspective_correct, clip
             cc = torch.arange(w).repeat_interleave(ids.numel())
             fvi = fv[fi]
             px, py = xs[cc], ys[r].expand(cc.shape)
-            _, pz, inside = rm._bary_depth_fast(coef[fi], px, py, perspective_correct, clip)
-            ok = (pz >= 0) & (inside | (rm.triangle_dist2(fvi, px, py) < blur_radius))
+            bary, pz, inside = rm._bary_depth_fast(coef[fi], px, py, perspective_correct, clip)
+            d2, edge = rm._triangle_dist2_edge(edges[fi], px, py)
+            ok = (pz >= 0) & (inside | (d2 < blur_radius))
             area = (fvi[:, 2, 0] - fvi[:, 0, 0]) * (fvi[:, 1, 1] - fvi[:, 0, 1]) - \
                 (fvi[:, 2, 1] - fvi[:, 0, 1]) * (fvi[:, 1, 0] - fvi[:, 0, 0])
             ok &= area.abs() > rm._EPS
-            cand.append(((n * h + r) * w + cc[ok], pz[ok], fi[ok]))
-    p, _, f, rank = rm._topk_per_pixel(*(torch.cat(t) for t in zip(*cand, strict=True)), k)
-    return p, rank, f
+            cand.append([(n * h + r) * w + cc[ok], pz[ok], fi[ok], bary[ok],
+                         torch.where(inside, -d2, d2)[ok], edge[ok].to(torch.int8), inside[ok]])
+    cols = [torch.cat(t) for t in zip(*cand, strict=True)]
+    rank = rm._topk_per_pixel(cols, k)
+    pix, pz, face, bary, dist, edge, inside = cols
+    return rm._Pairs(pix, rank, face, pz, bary, dist, edge, inside)
 
 
 @pytest.mark.benchmark(group="soft-silhouette-128-k50")

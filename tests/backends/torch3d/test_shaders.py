@@ -23,7 +23,9 @@ from bench.backends.torch3d.renderer import (
     SoftSilhouetteShader,
     TexturesUV,
     TexturesVertex,
+    sigmoid_alpha_blend,
 )
+from bench.backends.torch3d.renderer.mesh.rasterizer import Fragments
 from bench.backends.torch3d.structures import Meshes
 
 D = torch.float64
@@ -178,3 +180,34 @@ def test_gouraud_needs_vertex_textures():
     frag = MeshRasterizer(_camera(), RasterizationSettings(image_size=8))(mesh)
     with pytest.raises(ValueError, match="TexturesVertex"):
         HardGouraudShader(cameras=_camera())(frag, mesh)
+
+
+def test_silhouette_alpha_closed_form_backward_matches_autograd_and_gradcheck():
+    """sigmoid_alpha_blend's hand-written backward against autograd of 1 - prod(1 - sigmoid(-d / sigma) * mask),
+    with saturated slots (p == 1 in float64 and far outside), empty slots (-1) and a pixel with no face."""
+    g = torch.Generator().manual_seed(0)
+    sigma = 1e-2
+    dists = (torch.rand(2, 3, 4, 5, generator=g, dtype=D) - 0.5) * 0.1
+    dists[0, 0, 0, :2] = torch.tensor([-50.0, -0.5], dtype=D)  # p == 1 exactly (and twice)
+    dists[0, 0, 1, 0] = 10.0  # p == 0
+    p2f = torch.randint(0, 9, dists.shape, generator=g)
+    p2f[1, 2, 3] = -1  # an empty pixel
+    p2f[0, 1, :, 3:] = -1  # empty slots, dists -1 as the rasterizer leaves them
+    dists = torch.where(p2f >= 0, dists, torch.full_like(dists, -1.0))
+    w = torch.rand(2, 3, 4, generator=g, dtype=D)
+
+    def ours(d):
+        frag = Fragments(p2f, d, d.new_ones(()).expand(d.shape + (3,)), d)
+        return sigmoid_alpha_blend(frag.bary_coords, frag, BlendParams(sigma=sigma))[..., 3]
+
+    def reference(d):
+        return 1 - torch.prod(1 - torch.sigmoid(-d / sigma) * (p2f >= 0), -1)
+
+    d1, d2 = dists.clone().requires_grad_(True), dists.clone().requires_grad_(True)
+    a1, a2 = ours(d1), reference(d2)
+    assert torch.equal(a1, a2)
+    (a1 * w).sum().backward()
+    (a2 * w).sum().backward()
+    torch.testing.assert_close(d1.grad, d2.grad, rtol=1e-12, atol=1e-12)
+    assert float(d1.grad[0, 0, 0].abs().max()) == 0.0  # a saturated face makes the pixel flat
+    assert torch.autograd.gradcheck(lambda d: (ours(d) * w).sum(), (dists.clone().requires_grad_(True),))

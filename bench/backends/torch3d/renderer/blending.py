@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import torch
 
+from .utils import one_intra_op_thread
+
 
 class BlendParams(NamedTuple):
     """sigma: edge sharpness of the coverage probability; gamma: depth softmax temperature."""
@@ -46,10 +48,36 @@ def _coverage(fragments, sigma: float) -> torch.Tensor:
     return torch.sigmoid(-fragments.dists / sigma) * mask
 
 
+class _SilhouetteAlphaFn(torch.autograd.Function):
+    """alpha (N, H, W) = 1 - prod_k (1 - p_k), p_k = sigmoid(-d_k / sigma) on filled slots, from dists (N, H, W, K).
+
+    Saves only the mask and the product (N, H, W): d alpha / d d_k = -prod_k(1 - p) p_k / sigma, the
+    closed form of prod_{j != k}(1 - p_j) p_k (1 - p_k) / sigma, recomputing p in the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, dists: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
+        with one_intra_op_thread():
+            one_minus_p = torch.div(dists, -sigma).sigmoid_().mul_(mask).neg_().add_(1.0)
+            prod = torch.prod(one_minus_p, dim=-1)
+        ctx.save_for_backward(dists, mask, prod)
+        ctx.sigma = sigma
+        return 1.0 - prod
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_alpha: torch.Tensor):
+        dists, mask, prod = ctx.saved_tensors
+        with one_intra_op_thread():
+            scale = (grad_alpha * prod).div_(-ctx.sigma)
+            grad = torch.div(dists, -ctx.sigma).sigmoid_().mul_(mask).mul_(scale[..., None])
+        return grad, None, None
+
+
 def sigmoid_alpha_blend(colors: torch.Tensor, fragments, blend_params: BlendParams) -> torch.Tensor:
     """(N, H, W, 4): RGB of the nearest face and a soft silhouette alpha = 1 - prod_k (1 - p_k)."""
-    prob = _coverage(fragments, blend_params.sigma)
-    alpha = 1.0 - torch.prod(1.0 - prob, dim=-1)
+    mask = fragments.pix_to_face >= 0
+    alpha = _SilhouetteAlphaFn.apply(fragments.dists, mask, float(blend_params.sigma))
     return torch.cat((colors[..., 0, :3], alpha[..., None]), -1)
 
 

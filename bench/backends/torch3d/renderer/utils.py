@@ -6,12 +6,35 @@ single value is shared by every batch element and per-element values can be inde
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 Device = str | torch.device
+
+
+@contextlib.contextmanager
+def one_intra_op_thread() -> Iterator[None]:
+    """Run a kernel made of many torch ops on one intra-op thread, restoring the thread count after.
+
+    The soft rasteriser's search, scatter and backward and the silhouette blend are hundreds of ops, most
+    on small chunks; where an op forks, each fork waits for every thread, and on a busy machine that wait
+    costs a scheduler slice per op (measured on 2 shared cores at load 9: soft silhouette 128/k50 fwd+bwd
+    3.4-9.3 s at 2 threads, 0.28 s at 1; docs/backends.md). PyTorch3D's CPU rasteriser is single-threaded
+    as well (its CPU time equals its wall time at 1 and 2 threads).
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _to_tensor(value: Any, dtype: torch.dtype, device: Device) -> torch.Tensor:

@@ -2,19 +2,24 @@
 
 Pixels are enumerated per face over its screen bounding box (expanded by the blur radius),
 in fixed-size chunks, so memory scales with the number of candidate (pixel, face) pairs,
-not with faces x pixels. Selection of the K nearest faces per pixel is done without
-gradients; barycentrics, depth and distances of the kept pairs are then recomputed with
-differentiable torch ops, which gives the same gradients as PyTorch3D's analytic backward.
+not with faces x pixels. Depth, barycentrics and edge distances are computed once per
+candidate, without gradients, and carried through the selection of the K nearest faces per
+pixel. The backward (``_KeptPairsFn``) works from the kept pairs' (face, pixel) indices alone,
+as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive for it.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
+from ..utils import one_intra_op_thread
+
 _EPS = 1e-8  # PyTorch3D's kEpsilon
-CHUNK_PAIRS = 1 << 20  # candidate (pixel, face) pairs examined per vectorised step
+CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
+MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -51,19 +56,43 @@ def _segment_dist2(px, py, ax, ay, bx, by):
     return (px - qx) ** 2 + (py - qy) ** 2
 
 
-def triangle_dist2(fv: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Squared 2D distance (M,) from pixels (px, py) to the edges of triangles fv (M, 3, >=2).
+def _edge_table(fv: torch.Tensor) -> torch.Tensor:
+    """Per-triangle edge table (F, 15): for edges v0-v1, v0-v2, v1-v2 the start (ax, ay), direction (dx, dy)
+    and squared length l2. A degenerate edge (l2 <= eps) is stored as the point b with zero direction and
+    l2 = 1, so that the per-pixel maths below measures to b without a branch (as ``_segment_dist2``)."""
+    x, y = fv[..., 0], fv[..., 1]
+    cols = []
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        ax, ay, bx, by = x[:, i], y[:, i], x[:, j], y[:, j]
+        dx, dy = bx - ax, by - ay
+        l2 = dx * dx + dy * dy
+        deg = l2 <= _EPS
+        cols += [torch.where(deg, bx, ax), torch.where(deg, by, ay), dx.masked_fill(deg, 0.0),
+                 dy.masked_fill(deg, 0.0), l2.masked_fill(deg, 1.0)]
+    return torch.stack(cols, 1)
 
-    One (M,) tensor per coordinate and edge: on CPU this is ~3x faster than (M, 3, 2) tensors.
+
+def _triangle_dist2_edge(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+    """Squared 2D distance (M,) from pixels (px, py) to triangles' edges and the nearest edge (M,) int64.
+
+    tab: (M, 15) rows of :func:`_edge_table`; edges 0: v0-v1, 1: v0-v2, 2: v1-v2. Same operations, in the
+    same order, as ``_segment_dist2``, so the values are bit-identical to it.
     """
-    x0, x1, x2 = fv[:, :, 0].unbind(1)
-    y0, y1, y2 = fv[:, :, 1].unbind(1)
-    d = torch.stack((
-        _segment_dist2(px, py, x0, y0, x1, y1),
-        _segment_dist2(px, py, x0, y0, x2, y2),
-        _segment_dist2(px, py, x1, y1, x2, y2),
-    ), 1)
-    return d.min(1).values
+    d = torch.empty((px.shape[0], 3), dtype=px.dtype, device=px.device)
+    for e in range(3):
+        ax, ay, dx, dy, l2 = tab[:, 5 * e:5 * e + 5].unbind(1)
+        ex, ey = px - ax, py - ay
+        t = (ex * dx).add_(ey * dy).div_(l2).clamp_(0.0, 1.0)
+        rx = px - (t * dx).add_(ax)
+        ry = py - (t * dy).add_(ay)
+        torch.add(rx.mul_(rx), ry.mul_(ry), out=d[:, e])
+    best = d.min(1)
+    return best.values, best.indices
+
+
+def triangle_dist2(fv: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Squared 2D distance (M,) from pixels (px, py) to the edges of triangles fv (M, 3, >=2)."""
+    return _triangle_dist2_edge(_edge_table(fv), px, py)[0]
 
 
 def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
@@ -80,22 +109,42 @@ def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
     return r0.long(), r1.long(), c0.long(), c1.long()
 
 
-def _topk_per_pixel(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, k: int):
-    """Keep the k smallest-z candidates of each pixel; returns them sorted by (pixel, z) with their rank.
+def _topk_per_pixel(cols: list[torch.Tensor], k: int) -> torch.Tensor:
+    """Keep the k smallest-z candidates of each pixel, sorted by (pixel, z); returns their rank (M',).
 
+    cols: per-candidate tensors (first dim M), cols[0] the flat pixel index, cols[1] the depth; replaced
+    in place, one at a time, by their kept and sorted rows (so only one column is ever held twice).
     One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
     """
-    zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    order = torch.argsort((pix << 32) | zbits, stable=True)
-    pix, z, face = pix.index_select(0, order), z.index_select(0, order), face.index_select(0, order)
+    zbits = cols[1].to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
+    order = torch.argsort((cols[0] << 32) | zbits, stable=True)
+    del zbits
+    pix = cols[0].index_select(0, order)
     n = pix.shape[0]
     pos = torch.arange(n, device=pix.device)
     start = torch.ones(n, dtype=torch.bool, device=pix.device)
     start[1:] = pix[1:] != pix[:-1]
-    first = torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
-    rank = pos - first
-    keep = (rank < k).nonzero().squeeze(1)
-    return pix[keep], z[keep], face[keep], rank[keep]
+    rank = pos - torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
+    del pos, start, pix
+    if n and int(rank.max()) >= k:
+        sel = (rank < k).nonzero().squeeze(1)
+        order, rank = order.index_select(0, sel), rank.index_select(0, sel)
+    for i in range(len(cols)):
+        cols[i] = cols[i].index_select(0, order)
+    return rank
+
+
+def _cat_columns(kept: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """Concatenate the chunks' columns one column at a time, releasing each chunk column as it goes."""
+    cols = []
+    for c in range(len(kept[0])):
+        parts = [chunk[c] for chunk in kept]
+        for chunk in kept:
+            chunk[c] = None
+        cols.append(torch.cat(parts) if len(parts) > 1 else parts[0])
+        del parts
+    kept.clear()
+    return cols
 
 
 def _bary_plane_coefficients(fv: torch.Tensor, perspective_correct: bool) -> torch.Tensor:
@@ -135,10 +184,37 @@ def _bary_depth_fast(coef: torch.Tensor, px: torch.Tensor, py: torch.Tensor, per
     return bary, (bary * coef[:, 9:12]).sum(1), inside
 
 
+class _Pairs(NamedTuple):
+    """The kept (pixel, face) pairs, sorted by (pixel, depth): M entries each."""
+
+    pix: torch.Tensor  # (M,) flat index (mesh * H + row) * W + col
+    rank: torch.Tensor  # (M,) position among the pixel's faces, 0 nearest
+    face: torch.Tensor  # (M,) packed face index
+    pz: torch.Tensor  # (M,) depth
+    bary: torch.Tensor  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
+    dist: torch.Tensor  # (M,) signed squared distance to the nearest edge, negative inside
+    edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
+    inside: torch.Tensor  # (M,) bool
+
+
+def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list[int]:
+    """Face-index bounds [b0, b1, ..., F] so that each group's pairs start within one CHUNK_PAIRS window."""
+    if total == 0:
+        return [0, counts.shape[0]]
+    marks = torch.arange(0, total, CHUNK_PAIRS, device=counts.device)
+    bounds = torch.searchsorted(starts, marks).tolist()
+    return sorted(set(bounds) | {0, counts.shape[0]})
+
+
 @torch.no_grad()
 def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blur_radius: float, k: int,
-                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool):
-    """Non-differentiable search: (pixel flat index, rank, face) of the top-k faces of every pixel."""
+                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool) -> _Pairs:
+    """Non-differentiable search and forward values of the top-k faces of every pixel.
+
+    Candidates are enumerated face by face over their pixel boxes, in groups of about CHUNK_PAIRS pairs;
+    depth, barycentrics, inside test and edge distance are computed once per candidate and carried
+    through the top-k selection (the forward needs no second pass).
+    """
     x, y = fv[..., 0], fv[..., 1]
     area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
     valid = (area.abs() > _EPS) & (fv[..., 2].max(1).values >= _EPS) & torch.isfinite(fv).all((1, 2))
@@ -149,39 +225,152 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     counts = torch.where(valid, bw * (r1 - r0 + 1).clamp(min=0), torch.zeros_like(bw))
     cum = torch.cumsum(counts, 0)
     total = int(cum[-1]) if cum.numel() else 0
+    starts = cum - counts
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    coef = _bary_plane_coefficients(fv, perspective_correct)
-    kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    kept_size = 0
-    # Per-face integer table gathered once per pair: first row, first column, box width, first pair index.
-    table = torch.stack((r0, c0, bw, cum - counts, face_mesh), 1)
-    for start in range(0, total, CHUNK_PAIRS):
-        j = torch.arange(start, min(start + CHUNK_PAIRS, total), device=fv.device)
-        fi = torch.searchsorted(cum, j, right=True)
-        row0, col0, bwi, first, mesh = table.index_select(0, fi).unbind(1)
-        off = j - first
-        rr, cc = row0 + off // bwi, col0 + off % bwi
+    # Per-face tables gathered once per candidate: plane coefficients + edge table; box origin and mesh.
+    ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), _edge_table(fv)), 1)
+    itab = torch.stack((r0, c0, bw, starts, face_mesh), 1)
+    kept: list[list[torch.Tensor]] = []
+    kept_size, merged_size = 0, 0
+    bounds = _face_groups(counts, starts, total)
+    for f0, f1 in zip(bounds[:-1], bounds[1:], strict=True):
+        m = int(cum[f1 - 1] - starts[f0]) if f1 > f0 else 0
+        if m == 0:
+            continue
+        fi = torch.repeat_interleave(torch.arange(f0, f1, device=fv.device), counts[f0:f1], output_size=m)
+        row0, col0, bwi, first, mesh = itab.index_select(0, fi).unbind(1)
+        off = torch.arange(m, device=fv.device) + (starts[f0] - first)
+        q = torch.div(off, bwi, rounding_mode="floor")
+        rr, cc = row0 + q, col0 + (off - q * bwi)
         py, px = ys.index_select(0, rr), xs.index_select(0, cc)
-        _, pz, inside = _bary_depth_fast(coef.index_select(0, fi), px, py, perspective_correct,
-                                         clip_barycentric_coords)
-        front = pz >= 0
-        ok = front & inside
-        if blur_radius > 0:  # distances only for pixels outside their face
-            out = (front & ~inside).nonzero().squeeze(1)
-            fo = fv.index_select(0, fi.index_select(0, out))
-            ok[out] = triangle_dist2(fo, px.index_select(0, out), py.index_select(0, out)) < blur_radius
-        idx = ok.nonzero().squeeze(1)
+        g = ftab.index_select(0, fi)
+        bary, pz, inside = _bary_depth_fast(g, px, py, perspective_correct, clip_barycentric_coords)
+        if blur_radius > 0:  # edge distances decide the pixels outside their face
+            d2, edge = _triangle_dist2_edge(g[:, 15:], px, py)
+            idx = ((pz >= 0) & (inside | (d2 < blur_radius))).nonzero().squeeze(1)
+            d2, edge = d2.index_select(0, idx), edge.index_select(0, idx)
+        else:
+            idx = ((pz >= 0) & inside).nonzero().squeeze(1)
+            d2, edge = _triangle_dist2_edge(g.index_select(0, idx)[:, 15:], px.index_select(0, idx),
+                                            py.index_select(0, idx))
+        inside = inside.index_select(0, idx)
         pix = (mesh.index_select(0, idx) * h + rr.index_select(0, idx)) * w + cc.index_select(0, idx)
-        kept.append((pix, pz.index_select(0, idx), fi.index_select(0, idx)))
+        kept.append([pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
+                     torch.where(inside, -d2, d2), edge.to(torch.int8), inside])
         kept_size += idx.numel()
-        if kept_size > CHUNK_PAIRS and len(kept) > 1:
-            p, zz, f, _ = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept, strict=True)), k)
-            kept, kept_size = [(p, zz, f)], p.numel()
+        if kept_size > max(MERGE_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
+            cols = _cat_columns(kept)
+            _topk_per_pixel(cols, k)
+            kept, kept_size = [cols], cols[0].numel()
+            merged_size = kept_size
     if not kept:
-        empty = torch.zeros(0, dtype=torch.long, device=fv.device)
-        return empty, empty, empty
-    p, _, f, rank = _topk_per_pixel(*(torch.cat(t) for t in zip(*kept, strict=True)), k)
-    return p, rank, f
+        e = torch.zeros(0, dtype=torch.long, device=fv.device)
+        z = fv.new_zeros(0)
+        return _Pairs(e, e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
+    cols = _cat_columns(kept)
+    rank = _topk_per_pixel(cols, k)
+    p, zz, f, bary, dist, edge, inside = cols
+    return _Pairs(p, rank, f, zz, bary, dist, edge, inside)
+
+
+class _KeptPairsFn(torch.autograd.Function):
+    """Scatter the kept pairs' zbuf, barycentrics and distances into (N*H*W*K[, 3]) buffers.
+
+    Backward from the (pair -> face, pixel) indices, nothing elementwise saved: distances by the
+    closed-form gradient of the squared point-segment distance (as PyTorch3D's ``PointLineDistanceBackward``:
+    d|p - q|^2 / da = -2 (1 - t) (p - q), / db = -2 t (p - q) at the nearest point q = a + t (b - a));
+    zbuf and barycentrics, only when they receive a gradient, by recomputing their maths with autograd in
+    chunks of CHUNK_PAIRS pairs.
+    """
+
+    @staticmethod
+    def forward(ctx, fv, pairs: _Pairs, total: int, k: int, h: int, w: int, persp: bool, clip: bool):
+        slot = pairs.pix * k + pairs.rank
+        zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pairs.pz)
+        bary = fv.new_full((total, 3), -1.0).index_put_((slot,), pairs.bary)
+        dists = fv.new_full((total,), -1.0).index_put_((slot,), pairs.dist)
+        ctx.save_for_backward(fv)
+        ctx.pairs = (slot, pairs.face, pairs.edge, pairs.inside)
+        ctx.settings = (k, h, w, persp, clip)
+        ctx.set_materialize_grads(False)
+        return zbuf, bary, dists
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_zbuf, g_bary, g_dists):
+        (fv,) = ctx.saved_tensors
+        slot, face, edge, inside = ctx.pairs
+        k, h, w, persp, clip = ctx.settings
+        grad = torch.zeros_like(fv)
+        if not ctx.needs_input_grad[0] or slot.numel() == 0:
+            return (grad,) + (None,) * 7
+        with one_intra_op_thread():
+            _pairs_backward(grad, fv, slot, face, edge, inside, (k, h, w, persp, clip), g_zbuf, g_bary, g_dists)
+        return (grad,) + (None,) * 7
+
+
+def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, face: torch.Tensor,
+                    edge: torch.Tensor, inside: torch.Tensor, settings: tuple, g_zbuf, g_bary, g_dists) -> None:
+    """Add to grad (F, 3, 3) the gradients of the kept pairs' distances, depths and barycentrics."""
+    k, h, w, persp, clip = settings
+    pix = slot // k
+    ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
+    px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
+    for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
+        c = slice(s, s + CHUNK_PAIRS)
+        _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
+                       px[c], py[c])
+    if g_zbuf is not None or g_bary is not None:
+        _bary_depth_backward(grad, fv, slot, face, px, py, g_zbuf, g_bary, persp, clip)
+
+
+_EDGE_A = (0, 0, 1)  # first vertex of edges v0-v1, v0-v2, v1-v2
+_EDGE_B = (1, 2, 2)
+
+
+def _dist_backward(grad: torch.Tensor, fv: torch.Tensor, g: torch.Tensor, face: torch.Tensor, edge: torch.Tensor,
+                   inside: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> None:
+    """Add to grad (F, 3, 3) the gradient of the signed squared edge distances (M,) given their grads g (M,)."""
+    g = torch.where(inside, -g, g)
+    ia = face * 3 + torch.tensor(_EDGE_A, device=fv.device).index_select(0, edge)
+    ib = face * 3 + torch.tensor(_EDGE_B, device=fv.device).index_select(0, edge)
+    v2d = fv[..., :2].reshape(-1, 2)
+    (ax, ay), (bx, by) = v2d.index_select(0, ia).unbind(1), v2d.index_select(0, ib).unbind(1)
+    dx, dy = bx - ax, by - ay
+    l2 = dx * dx + dy * dy
+    degenerate = l2 <= _EPS  # measured to b, as the forward
+    t = ((px - ax) * dx + (py - ay) * dy) / torch.where(degenerate, torch.ones_like(l2), l2)
+    t = torch.where(degenerate, torch.ones_like(t), t.clamp(0.0, 1.0))
+    qx = torch.where(degenerate, bx, ax + t * dx)
+    qy = torch.where(degenerate, by, ay + t * dy)
+    cx, cy = -2.0 * g * (px - qx), -2.0 * g * (py - qy)  # d dist / d q
+    flat = grad.view(-1)
+    index = torch.cat((ia * 3, ia * 3 + 1, ib * 3, ib * 3 + 1))
+    flat.index_add_(0, index, torch.cat(((1.0 - t) * cx, (1.0 - t) * cy, t * cx, t * cy)))
+
+
+def _bary_depth_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, face: torch.Tensor,
+                         px: torch.Tensor, py: torch.Tensor, g_zbuf: torch.Tensor | None,
+                         g_bary: torch.Tensor | None, persp: bool, clip: bool) -> None:
+    """Add to grad (F, 3, 3) the gradient of the pairs' depths and barycentrics, recomputed in chunks."""
+    with torch.enable_grad():
+        fvr = fv.detach().requires_grad_(True)
+        coef = _bary_plane_coefficients(fvr, persp)
+    g_coef = torch.zeros_like(coef)
+    for s in range(0, slot.numel(), CHUNK_PAIRS):
+        sl, fc = slot[s:s + CHUNK_PAIRS], face[s:s + CHUNK_PAIRS]
+        c = coef.detach().index_select(0, fc).requires_grad_(True)
+        with torch.enable_grad():
+            bary, pz, _ = _bary_depth_fast(c, px[s:s + CHUNK_PAIRS], py[s:s + CHUNK_PAIRS], persp, clip)
+        outs, grads = [], []
+        if g_bary is not None:
+            outs.append(bary)
+            grads.append(g_bary.index_select(0, sl))
+        if g_zbuf is not None:
+            outs.append(pz)
+            grads.append(g_zbuf.index_select(0, sl))
+        g_coef.index_add_(0, fc, torch.autograd.grad(outs, c, grads)[0])
+    grad += torch.autograd.grad(coef, fvr, g_coef)[0]
 
 
 def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per_pixel: int = 8,
@@ -211,23 +400,13 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     n = len(meshes)
     fv = verts[faces]  # (F, 3, 3), differentiable
     face_mesh = meshes.faces_packed_to_mesh_idx()
-    pix, rank, face = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
-                                    bool(clip_barycentric_coords), bool(cull_backfaces))
-    # Differentiable recomputation for the kept pairs only.
-    ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    rr, cc = (pix // w) % h, pix % w
-    pxk, pyk = xs.index_select(0, cc), ys.index_select(0, rr)
-    coef = _bary_plane_coefficients(fv, bool(perspective_correct)).index_select(0, face)
-    bary, pz, inside = _bary_depth_fast(coef, pxk, pyk, bool(perspective_correct), bool(clip_barycentric_coords))
-    dist2 = triangle_dist2(fv.index_select(0, face), pxk, pyk)
-    signed = torch.where(inside, -dist2, dist2)
-    slot = pix * k + rank
-    total = n * h * w * k
-    # In-place scatter into fresh buffers: autograd tracks the values without copying the buffers.
-    pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
-    pix_to_face[slot] = face
-    zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pz)
-    dists = fv.new_full((total,), -1.0).index_put_((slot,), signed)
-    bary_out = fv.new_full((total, 3), -1.0).index_put_((slot,), bary)
+    with one_intra_op_thread():
+        pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
+                              bool(clip_barycentric_coords), bool(cull_backfaces))
+        total = n * h * w * k
+        pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
+        pix_to_face[pairs.pix * k + pairs.rank] = pairs.face
+        zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
+                                                   bool(clip_barycentric_coords))
     shape = (n, h, w, k)
     return pix_to_face.view(shape), zbuf.view(shape), bary_out.view(shape + (3,)), dists.view(shape)
