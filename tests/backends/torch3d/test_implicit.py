@@ -169,6 +169,29 @@ def test_volume_sampler_is_exact_on_a_linear_field():
     assert VolumeSampler(vol)(rb_out)[0].abs().max() == 0
 
 
+def test_volume_sampler_points_along_rays_on_a_linear_field():
+    # points reached along rays (non-zero lengths, non-unit directions, anisotropic voxels, a translation)
+    # read the affine field at origin + length * direction: the direction must map by the linear part only
+    vol_size, voxel, trans = (6, 5, 7), torch.tensor([0.3, 0.2, 0.25]), torch.tensor([0.2, -0.1, 0.4])
+    probe = Volumes(torch.zeros(1, 1, *vol_size), voxel_size=voxel, volume_translation=trans)
+    world = probe.get_coord_grid()
+    a, b = torch.tensor([0.7, -1.3, 2.1]), 0.25
+    vol = Volumes((world @ a + b)[:, None], voxel_size=voxel, volume_translation=trans)
+    g = torch.Generator().manual_seed(3)
+    lo, hi = world.reshape(-1, 3).min(0).values, world.reshape(-1, 3).max(0).values
+    targets = lo + torch.rand(2, 10, 4, 3, generator=g) * (hi - lo)  # (rays 2 x 10, 4 points each)
+    origins = targets[:, :, 0] - torch.tensor([0.5, -0.3, 0.8])
+    directions = 2.5 * (targets[:, :, 1] - origins)
+    lengths = torch.rand(2, 10, 4, generator=g) * 0.2 + 0.3  # points between origin and the second target
+    rb = RayBundle(origins=origins[:1], directions=directions[:1], lengths=lengths[:1], xys=torch.zeros(1, 10, 2))
+    d, f = VolumeSampler(vol)(rb)
+    pts = origins[:1, :, None] + lengths[:1, ..., None] * directions[:1, :, None]
+    inside = ((pts >= lo) & (pts <= hi)).all(-1)
+    assert inside.sum() > 10
+    torch.testing.assert_close(d[..., 0][inside], (pts @ a + b)[inside], rtol=1e-4, atol=1e-5)
+    assert f.shape == (1, 10, 4, 0)  # a volume without features samples an empty feature axis
+
+
 def _slab_volume(sigma_step_dens: list[tuple[int, int, float, list[float]]], depth: int, voxel: float, centre_z: float):
     """A volume wide in x/y whose density/colour is set per z-slice range [k0, k1]."""
     dens = torch.zeros(1, 1, depth, 40, 40)

@@ -41,6 +41,19 @@ def test_world_coordinates_formula_and_round_trip():
     torch.testing.assert_close(g[0].mean(dim=(0, 1, 2)), -trans, rtol=1e-5, atol=1e-5)
 
 
+def test_world_to_local_directions_is_the_linear_part_of_the_point_map():
+    # world_to_local(o + t d) = world_to_local(o) + t * world_to_local_directions(d) for every o, d, t
+    vol = Volumes(torch.zeros(2, 1, 4, 6, 8), voxel_size=torch.tensor([[0.1, 0.2, 0.3], [0.5, 0.5, 0.5]]),
+                  volume_translation=torch.tensor([[1.0, -2.0, 0.5], [0.0, 0.3, 0.0]]))
+    g = torch.Generator().manual_seed(0)
+    o, d, t = torch.randn(2, 5, 3, generator=g), torch.randn(2, 5, 3, generator=g), torch.rand(2, 5, 1, generator=g)
+    torch.testing.assert_close(vol.world_to_local_coords(o + t * d),
+                               vol.world_to_local_coords(o) + t * vol.world_to_local_directions(d))
+    # local units per world unit along x of volume 0: 2 / ((8 - 1) * 0.1)
+    torch.testing.assert_close(vol.world_to_local_directions(torch.tensor([[[1.0, 0, 0]], [[0, 0, 0.0]]]))[0, 0, 0],
+                               torch.tensor(2 / 0.7))
+
+
 def test_per_volume_sizes_and_transforms_agree():
     vol = Volumes(torch.zeros(2, 1, 3, 3, 3), voxel_size=torch.tensor([[1.0], [2.0]]),
                   volume_translation=torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))

@@ -40,16 +40,19 @@ def _single_direction(x, y, x_lengths, y_lengths, x_normals, y_normals, weights,
     N, P1, _ = x.shape
     return_normals = x_normals is not None and y_normals is not None
     x_nn = knn_points(x, y, lengths1=x_lengths, lengths2=y_lengths, norm=norm, K=1)
-    pad = torch.arange(P1, device=x.device)[None] >= x_lengths[:, None]
+    # knn_points already zeroes rows past x_lengths; the mask only matters for a padded batch.
+    padded = bool(N) and int(x_lengths.min()) < P1
+    pad = torch.arange(P1, device=x.device)[None] >= x_lengths[:, None] if padded else None
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
-    cham_x = torch.where(pad, zero, x_nn.dists[..., 0])
+    cham_x = torch.where(pad, zero, x_nn.dists[..., 0]) if padded else x_nn.dists[..., 0]
     if weights is not None:
         cham_x = cham_x * weights.view(N, 1)
     cham_norm_x = None
     if return_normals:
         near = knn_gather(y_normals, x_nn.idx, y_lengths)[..., 0, :]
         cos = F.cosine_similarity(x_normals, near, dim=2, eps=1e-6)
-        cham_norm_x = torch.where(pad, zero, 1 - (cos.abs() if abs_cosine else cos))
+        cham_norm_x = 1 - (cos.abs() if abs_cosine else cos)
+        cham_norm_x = torch.where(pad, zero, cham_norm_x) if padded else cham_norm_x
         if weights is not None:
             cham_norm_x = cham_norm_x * weights.view(N, 1)
     if point_reduction == "max":

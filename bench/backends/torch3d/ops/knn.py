@@ -12,15 +12,20 @@ _KNN = namedtuple("KNN", "dists idx knn")
 _CHUNK_ELEMENTS = 1 << 24
 
 
-def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device, name: str) -> torch.Tensor:
+def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device,
+             name: str) -> tuple[torch.Tensor, bool]:
+    """(lengths as an int64 (n,) tensor, whether every cloud is full, i.e. no padding to mask)."""
     if lengths is None:
-        return torch.full((n,), p, dtype=torch.int64, device=device)
+        return torch.full((n,), p, dtype=torch.int64, device=device), True
     lengths = torch.as_tensor(lengths, device=device).to(torch.int64)
     if lengths.shape != (n,):
         raise ValueError(f"knn_points: {name} must have shape ({n},), got {tuple(lengths.shape)}")
-    if n and (int(lengths.min()) < 0 or int(lengths.max()) > p):
+    if not n:
+        return lengths, True
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo < 0 or hi > p:
         raise ValueError(f"knn_points: {name} must be in [0, {p}]")
-    return lengths
+    return lengths, lo == p
 
 
 # Above this many point pairs (P1 * P2 per cloud), on the CPU, nearest neighbours come from a KD-tree
@@ -98,8 +103,8 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         raise ValueError(f"knn_points: K must be a positive int, got {K!r}")
     N, P1, D = p1.shape
     P2 = p2.shape[1]
-    lengths1 = _lengths(lengths1, N, P1, p1.device, "lengths1")
-    lengths2 = _lengths(lengths2, N, P2, p1.device, "lengths2")
+    lengths1, full1 = _lengths(lengths1, N, P1, p1.device, "lengths1")
+    lengths2, full2 = _lengths(lengths2, N, P2, p1.device, "lengths2")
     Kc = min(K, P2)
     if Kc == 0:
         idx = torch.zeros((N, P1, 0), dtype=torch.int64, device=p1.device)
@@ -118,10 +123,11 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         pad = K - Kc
         idx = torch.cat([idx, idx.new_zeros((N, P1, pad))], -1)
         dists = torch.cat([dists, dists.new_zeros((N, P1, pad))], -1)
-    valid = (torch.arange(K, device=p1.device)[None, None] < lengths2[:, None, None]) & \
-        (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
-    dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
-    idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    if not (full1 and full2 and K <= P2):  # with no padding and K <= P2 every entry is valid: skip the mask
+        valid = (torch.arange(K, device=p1.device)[None, None] < lengths2[:, None, None]) & \
+            (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
+        dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
+        idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
     # as PyTorch3D: knn is knn_gather(p2, idx, lengths2), so a row past lengths1[n] (idx 0) holds p2[n, 0]
     knn = knn_gather(p2, idx, lengths2) if return_nn else None
     return _KNN(dists=dists, idx=idx, knn=knn)

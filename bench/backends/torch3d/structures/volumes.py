@@ -154,6 +154,12 @@ class Volumes:
         scale = self._scale().to(points_3d_world.dtype).view(view)
         return (points_3d_world + self._translation.to(points_3d_world.dtype).view(view)) / scale
 
+    def world_to_local_directions(self, directions_world: torch.Tensor) -> torch.Tensor:
+        """Map (N, ..., 3) world direction vectors to local ones: the linear part of world_to_local_coords."""
+        self._check_points(directions_world, "directions_world")
+        view = (len(self),) + (1,) * (directions_world.ndim - 2) + (3,)
+        return directions_world / self._scale().to(directions_world.dtype).view(view)
+
     def _check_points(self, pts: torch.Tensor, name: str) -> None:
         if pts.ndim < 2 or pts.shape[-1] != 3 or pts.shape[0] != len(self):
             raise ValueError(f"`{name}` must have shape ({len(self)}, ..., 3); got {tuple(pts.shape)}")

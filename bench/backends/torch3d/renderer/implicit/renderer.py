@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ...structures.volumes import Volumes
-from .utils import RayBundle, _validate_ray_bundle_variables, ray_bundle_to_ray_points
+from .utils import RayBundle, _validate_ray_bundle_variables, ray_bundle_variables_to_ray_points
 
 
 class ImplicitRenderer(torch.nn.Module):
@@ -60,18 +60,26 @@ class VolumeSampler(torch.nn.Module):
         if ray_bundle.origins.shape[0] != len(vols):
             raise ValueError(f"the ray bundle has batch size {ray_bundle.origins.shape[0]} but the volumes "
                              f"have {len(vols)}")
-        points_local = vols.world_to_local_coords(ray_bundle_to_ray_points(ray_bundle))
+        # As PyTorch3D (renderer/implicit/renderer.py, VolumeSampler.forward): origins and directions go to
+        # local coordinates (directions by the linear part only), then the points are formed, so the
+        # affine map runs on (N, ..., 3) rays rather than on every (N, ..., P, 3) sample.
+        origins_local = vols.world_to_local_coords(ray_bundle.origins)
+        directions_local = vols.world_to_local_directions(ray_bundle.directions)
+        points_local = ray_bundle_variables_to_ray_points(origins_local, directions_local, ray_bundle.lengths)
         dens = vols.densities()
         feats = vols.features()
         data = dens if feats is None else torch.cat((dens, feats), dim=1)
         grid = points_local.reshape(points_local.shape[0], -1, 1, 1, 3).to(data.dtype)
+        # One grid_sample of both fields (the sample coordinates are computed once), split, not sliced:
+        # a slice's backward zero-fills a whole (N, ..., P, C) gradient per field, a split's is one cat.
         sampled = torch.nn.functional.grid_sample(
             data, grid, mode=self._sample_mode, padding_mode="zeros", align_corners=vols.get_align_corners()
         )  # (N, C, M, 1, 1)
         sampled = sampled.reshape(sampled.shape[0], sampled.shape[1], -1).transpose(1, 2)
         sampled = sampled.reshape(*points_local.shape[:-1], data.shape[1])
         n_dens = dens.shape[1]
-        return sampled[..., :n_dens], sampled[..., n_dens:]
+        rays_densities, rays_features = sampled.split([n_dens, data.shape[1] - n_dens], dim=-1)
+        return rays_densities, rays_features
 
 
 class VolumeRenderer(torch.nn.Module):
