@@ -178,6 +178,13 @@ class ViewData:
     means: dict[str, torch.Tensor]
 
 
+# The `data` / `splits` fields both suites declare (one wording, used by their Config dataclasses).
+DATA_DOC = ("generated: the shapenet-like categories; r2n2: 3D-R2N2 renders + voxels with ShapeNetCore v1 meshes "
+            "under --data-root (r2n2/, shapenetcore-v1/)")
+SPLITS_DOC = ("r2n2: a splits JSON {split: {synset: {model: [view ids]}}} (Mesh R-CNN's pix2mesh_splits_val05.json; "
+              "relative: in the r2n2 folder); empty: the last test_instances models of each synset are held out")
+
+
 def data_params(config: Any, _root: object) -> dict[str, Any]:
     """``shapenet-like`` generation parameters from a case config (its categories, instances, test_instances,
     views, image_size and mesh_resolution fields): the ``DatasetUse`` params of both suites."""

@@ -25,12 +25,8 @@ class MeshRCNNConfig:
 
     mode: Literal["voxels", "voxmesh", "sphere"] = param(
         "voxmesh", "voxels: cubify only; voxmesh: cubify + refinement stages; sphere: refine an ico-sphere")
-    data: Literal["generated", "r2n2"] = param(
-        "generated", "generated: the shapenet-like categories; r2n2: 3D-R2N2 renders + voxels with ShapeNetCore v1 "
-        "meshes under --data-root (r2n2/, shapenetcore-v1/)")
-    splits: str = param("", "r2n2: a splits JSON {split: {synset: {model: [view ids]}}} (Mesh R-CNN's "
-                            "pix2mesh_splits_val05.json; relative: in the r2n2 folder); empty: the last "
-                            "test_instances models of each synset are held out")
+    data: Literal["generated", "r2n2"] = param("generated", SV.DATA_DOC)
+    splits: str = param("", SV.SPLITS_DOC)
     categories: int = param(8, "number of procedural categories (chair, table, lamp, mug, bottle, airplane, car, "
                                "sofa); r2n2: the first synsets (sorted)")
     instances: int = param(16, "instances per category (the last test_instances are held out; r2n2: at most)")

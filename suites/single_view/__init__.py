@@ -24,12 +24,8 @@ class SingleViewConfig:
     """One decoder case (defaults: the write-up's sizes where it gives them)."""
 
     decoder: Literal["voxel", "point", "mesh"] = param("voxel", "what the latent vector is decoded into")
-    data: Literal["generated", "r2n2"] = param(
-        "generated", "generated: the shapenet-like categories; r2n2: 3D-R2N2 renders + voxels with ShapeNetCore v1 "
-        "meshes under --data-root (r2n2/, shapenetcore-v1/)")
-    splits: str = param("", "r2n2: a splits JSON {split: {synset: {model: [view ids]}}} (Mesh R-CNN's "
-                            "pix2mesh_splits_val05.json; relative: in the r2n2 folder); empty: the last "
-                            "test_instances models of each synset are held out")
+    data: Literal["generated", "r2n2"] = param("generated", SV.DATA_DOC)
+    splits: str = param("", SV.SPLITS_DOC)
     categories: int = param(8, "number of procedural categories (r2n2: the first synsets, sorted)")
     instances: int = param(16, "instances per category (the last test_instances are held out; r2n2: at most)")
     test_instances: int = param(4, "held-out instances per category")
