@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import env as envmod
+from bench import worker as worker_mod
 from bench.compare.samples import pool
 from bench.config import case_identity
 from bench.liveness import pid_alive
@@ -120,39 +121,45 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / (f"{safe}.log" if repeat == 0 else f"{safe}.repeat{repeat}.log")
-    with tempfile.TemporaryDirectory(prefix=f"{CASE_DIR_PREFIX}{os.getpid()}-") as tmp:
-        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        artifacts = run_dir / "artifacts" if repeat == 0 else Path(tmp) / "artifacts"
-        spec = {"suite": case.suite, "case": case.name, "params": case.params, "profile": run.profile,
-                "device": run.device, "seed": run.seed,
-                "backend": case.backend or opts.backend, "case_backend": case.backend,  # per case: --backend a,b
-                "artifact_root": str(artifacts), "result_path": str(result_path),
-                "data_root": opts.data_root, "threads": opts.threads,
-                "repeat": repeat, "runner_pid": os.getpid()}
-        # The liveness pipe: this process keeps the write end until the worker has ended; the worker watches
-        # the read end and kills its process group at EOF, i.e. when this runner dies (bench.worker).
-        live_r, live_w = os.pipe()
-        spec["liveness_fd"] = live_r
-        spec_path.write_text(json.dumps(spec))
-        t0 = time.perf_counter()
+    # The case's temp folder is created only once its worker is running and watching this runner (see
+    # bench.worker.main): a runner killed at any moment leaves no folder that nobody removes.
+    tmp = Path(tempfile.gettempdir()) / f"{CASE_DIR_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+    spec_path, result_path = tmp / "spec.json", tmp / "result.json"
+    artifacts = run_dir / "artifacts" if repeat == 0 else tmp / "artifacts"
+    spec = {"suite": case.suite, "case": case.name, "params": case.params, "profile": run.profile,
+            "device": run.device, "seed": run.seed,
+            "backend": case.backend or opts.backend, "case_backend": case.backend,  # per case: --backend a,b
+            "artifact_root": str(artifacts), "result_path": str(result_path),
+            "data_root": opts.data_root, "threads": opts.threads,
+            "repeat": repeat, "runner_pid": os.getpid()}
+    # The liveness pipe: this process keeps the write end until the worker has ended; the worker watches
+    # the read end and kills its process group at EOF, i.e. when this runner dies (bench.worker).
+    live_r, live_w = os.pipe()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", worker_mod.RUNNER_PID_ENV: str(os.getpid()),
+           worker_mod.LIVENESS_FD_ENV: str(live_r)}
+    t0 = time.perf_counter()
+    try:
         with open(log_path, "wb") as log:
             try:
                 proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(spec_path)], stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(live_r,),
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                        stderr=subprocess.STDOUT, stdin=subprocess.PIPE, start_new_session=True,
+                                        pass_fds=(live_r,), env=env)
             except BaseException:
                 os.close(live_w)
                 raise
             finally:
                 os.close(live_r)
             try:
+                tmp.mkdir(mode=0o700)
+                spec_path.write_text(json.dumps(spec))
+                proc.stdin.close()  # the worker's go: its spec is complete
                 code = proc.wait(timeout=opts.timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 code = proc.wait()
                 timed_out = True
-            except BaseException:  # Ctrl-C, SIGTERM (see bench.cli_run): no worker outlives the runner
+            except BaseException:  # Ctrl-C, SIGTERM (see bench.cli_run), a failed hand-over: no worker outlives it
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
@@ -173,6 +180,8 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
                 result.status, result.error = "crashed", f"worker killed by {name}{hint}"
             else:
                 result.status, result.error = "crashed", f"worker exited with code {code} without a result"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     result.log_tail = _tail(log_path)
     return result
 

@@ -122,8 +122,9 @@ def _set_parent_death_signal(signum: int) -> bool:
 def _runner_gone(spec_dir: Path) -> None:
     """The runner died: remove this case's temp folder and kill the worker's process group (the worker and
     every process it started, e.g. data loaders; the runner started the worker in a session of its own)."""
-    if not _GONE.acquire(blocking=False):  # the other watcher is already at it
-        return
+    if not _GONE.acquire(blocking=False):  # the other watcher is already at it: it ends this process
+        while True:
+            time.sleep(60)
     shutil.rmtree(spec_dir, ignore_errors=True)
     try:
         os.killpg(os.getpgrp(), signal.SIGKILL)
@@ -137,7 +138,7 @@ def _death_signal() -> int | None:
     return getattr(signal, "SIGRTMIN", None)
 
 
-def watch_runner(spec: dict[str, Any], spec_dir: Path) -> None:
+def watch_runner(runner_pid: int | None, liveness_fd: int | None, spec_dir: Path) -> None:
     """Make this worker die with its runner, by two independent means (nothing is polled):
 
     * the liveness pipe: the runner holds the write end of a pipe whose read end (``liveness_fd``) this
@@ -148,11 +149,11 @@ def watch_runner(spec: dict[str, Any], spec_dir: Path) -> None:
       a thread), the parent pid is still the runner's: then the signal is ignored and the pipe decides.
 
     The parent may have died before the signal was armed, so the parent pid is checked against the runner's
-    pid from the spec afterwards. The clean-up (:func:`_runner_gone`) kills the worker's process group, so
-    the processes the case started die too. Both means run in Python; a case stuck inside C code that holds
-    the GIL is killed when it returns to Python (or by the runner's timeout, if the runner lives).
+    pid afterwards. The clean-up (:func:`_runner_gone`) removes ``spec_dir`` (the case's temp folder) and
+    kills the worker's process group, so the processes the case started die too. Both means run in Python;
+    a case stuck inside C code that holds the GIL is killed when it returns to Python (or by the runner's
+    timeout, if the runner lives).
     """
-    runner_pid = spec.get("runner_pid")
     if runner_pid is None:  # started by hand, not by a runner
         return
 
@@ -164,11 +165,10 @@ def watch_runner(spec: dict[str, Any], spec_dir: Path) -> None:
     if signum is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signum, on_parent_death)
         _set_parent_death_signal(signum)
-    fd = spec.get("liveness_fd")
-    if fd is not None:
+    if liveness_fd is not None:
         def wait_for_eof() -> None:
             try:
-                while os.read(fd, 4096):
+                while os.read(liveness_fd, 4096):
                     pass
             except OSError:
                 pass
@@ -179,6 +179,14 @@ def watch_runner(spec: dict[str, Any], spec_dir: Path) -> None:
         _runner_gone(spec_dir)
 
 
+RUNNER_PID_ENV, LIVENESS_FD_ENV = "BENCH3D_RUNNER_PID", "BENCH3D_LIVENESS_FD"
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
 def write_result(result: CaseResult, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result.to_dict(), allow_nan=True))
@@ -186,9 +194,24 @@ def write_result(result: CaseResult, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the case of ``argv[0]`` (a spec file). Started by a runner (:func:`bench.runner.run_case_subprocess`),
+    the worker learns the runner's pid and liveness pipe from the environment and arms its watch *before*
+    the case's temp folder exists: the runner creates the folder, writes the spec into it and then closes
+    this process's stdin. A runner killed at any point of that hand-over leaves no folder behind (the
+    watch removes it). Started by hand, the spec's own ``runner_pid``/``liveness_fd`` (if any) are used."""
     argv = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(argv[0]).read_text())
-    watch_runner(spec, Path(argv[0]).parent)
+    spec_path = Path(argv[0])
+    runner_pid = _env_int(RUNNER_PID_ENV)
+    if runner_pid is not None:
+        watch_runner(runner_pid, _env_int(LIVENESS_FD_ENV), spec_path.parent)
+        sys.stdin.buffer.read()  # EOF: the runner has written the spec, or it died or gave up
+        try:
+            spec = json.loads(spec_path.read_text())
+        except (OSError, ValueError):  # no whole spec: nothing to run, nobody to report to
+            _runner_gone(spec_path.parent)
+    else:
+        spec = json.loads(spec_path.read_text())
+        watch_runner(spec.get("runner_pid"), spec.get("liveness_fd"), spec_path.parent)
     result = run_spec(spec)
     write_result(result, Path(spec["result_path"]))
     sys.stderr.flush()
