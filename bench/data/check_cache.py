@@ -5,14 +5,17 @@ and its checksum reads every small metadata file: minutes per case on the real d
 its *listing* (relative path, size, ``st_mtime_ns`` of every file); a successful check and the checksum are cached
 under the listing's digest, in ``<cache>/checks/`` (``$BENCH3D_CACHE``, else ``~/.cache/bench3d``; never inside
 the dataset's folder, which may be read-only). The cache key is the folder's resolved path, the dataset's name
-and version and the check code's identity (the checker target, the sha256 of its module's source and bench3d's
-version), so a changed checker re-checks. A hit costs the walk only.
+and version and the check code's identity (the checker target, the sha256 of its module's source and of the
+``bench.data`` and ``bench.data.formats`` sources it builds on, bench3d's version), so a changed checker
+re-checks. A hit costs the walk only.
 
 Any file added, removed, resized or with a new mtime is a miss, and the full check runs again. A failed check is
-never cached. Limits: a metadata file rewritten with the same size *and* the same mtime (nanoseconds) is invisible
-to the listing; set ``BENCH3D_DATA_RECHECK=1`` (or ``touch`` the file) to force the full check. The cache file is
-written atomically (temp file + ``os.replace``); a corrupt, unreadable or unwritable cache is ignored (the check
-runs), never an error. Concurrent cases may race: the last writer wins, and both wrote a correct record.
+never cached. Limits: a metadata file rewritten with the same size *and* the same mtime is invisible to the
+listing (file systems stamp mtimes at their clock tick, a few ms on Linux: only a same-size rewrite within a tick
+of the last write, or one that restores the mtime, is missed); ``BENCH3D_DATA_RECHECK=1`` (or ``touch`` on the
+file) forces the full check. The record is written atomically (temp file + ``os.replace``); a corrupt,
+unreadable or unwritable cache is ignored (the check runs), never an error. Concurrent cases may race: the last
+writer wins, and both wrote a correct record.
 """
 
 from __future__ import annotations
@@ -72,15 +75,19 @@ def listing_digest(entries: list[Entry]) -> str:
 
 
 def code_identity(checker: str) -> str:
-    """The check code's identity: its ``module:function`` target, its module's source digest, bench3d's version."""
+    """The check code's identity: its ``module:function`` target, the sha256 of its module's source and of the
+    ``bench.data`` / ``bench.data.formats`` sources (the helpers checkers use), and bench3d's version."""
     from bench import __version__
 
     module = importlib.import_module(checker.partition(":")[0])
-    try:
-        source = hashlib.sha256(Path(module.__file__ or "").read_bytes()).hexdigest()[:16]
-    except OSError:
-        source = "unknown"
-    return f"{checker} src:{source} bench3d:{__version__}"
+    data = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in [Path(module.__file__ or ""), *sorted(data.glob("*.py")), *sorted(data.glob("formats/*.py"))]:
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(f"unreadable {path.name}".encode())
+    return f"{checker} src:{h.hexdigest()[:16]} bench3d:{__version__}"
 
 
 def _record_path(key: dict[str, Any]) -> Path:

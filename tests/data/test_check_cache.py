@@ -170,3 +170,39 @@ def test_walk_keeps_the_checksum_order_of_sorted_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "a")
     assert [e[1] for e in check_cache.walk(Path("."))] == ["b", "b.json"]
     assert [e[1] for e in check_cache.walk(Path("../a/"))] == ["b", "b.json"]
+
+
+def test_code_identity_follows_the_checker_source(tmp_path, monkeypatch):
+    module = tmp_path / "my_checker_i18.py"
+    module.write_text("def check(root):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = check_cache.code_identity("my_checker_i18:check")
+    assert check_cache.code_identity("my_checker_i18:check") == before
+    module.write_text("def check(root):\n    return 1\n")
+    assert check_cache.code_identity("my_checker_i18:check") != before
+
+
+def test_concurrent_writers_never_leave_a_partial_record(tmp_path, monkeypatch):
+    """Readers racing writers (atomic replace) see the whole record every time; no temp file is left."""
+    import threading
+
+    monkeypatch.setenv(check_cache.CACHE_ENV, str(tmp_path / "cache"))
+    key = {"folder": "/x", "dataset": "d", "version": "1", "code": "c"}
+    check_cache.store(key, "digest", "0123456789abcdef")
+    seen = []
+
+    def write():
+        for _ in range(100):
+            check_cache.store(key, "digest", "0123456789abcdef")
+
+    def read():
+        for _ in range(300):
+            seen.append(check_cache.lookup(key, "digest"))
+
+    threads = [threading.Thread(target=f) for f in (write, write, read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == ["0123456789abcdef"] * 300
+    assert [p.name for p in (tmp_path / "cache" / "checks").iterdir() if p.suffix != ".json"] == []
