@@ -34,7 +34,8 @@ from bench.results import CaseResult, RunRecord, RunSettings
 from bench.suite import Case
 
 # Variables a case's worker needs from the driver's environment (a remote node has its own otherwise).
-FORWARD_ENV = ("BENCH3D_DATA", "BENCH3D_EXTRA_SUITES", "BENCH3D_MACHINE", "PYTHONPATH", "BENCH3D_BUSY_TIMEOUT")
+FORWARD_ENV = ("BENCH3D_DATA", "BENCH3D_EXTRA_SUITES", "BENCH3D_MACHINE", "PYTHONPATH", "BENCH3D_BUSY_TIMEOUT",
+               "BENCH3D_CACHE", "BENCH3D_DATA_RECHECK")
 CONNECT_PROBE_S = 5.0
 STARTED = "bench3d:task-started"  # a task's first yield: it runs on a node now
 

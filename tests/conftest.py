@@ -43,6 +43,19 @@ def shared_file(relative: str) -> Path:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_check_cache(tmp_path_factory):
+    """Standard datasets' check records (bench.data.check_cache) go to a temporary folder during the tests,
+    not to ~/.cache/bench3d; subprocesses inherit it."""
+    old = os.environ.get("BENCH3D_CACHE")
+    os.environ["BENCH3D_CACHE"] = str(tmp_path_factory.mktemp("bench3d-cache"))
+    yield
+    if old is None:
+        os.environ.pop("BENCH3D_CACHE", None)
+    else:
+        os.environ["BENCH3D_CACHE"] = old
+
+
 @pytest.fixture
 def bench_env(tmp_path, monkeypatch):
     """Environment for subprocess-based tests: the project and fixtures importable, no stray DB."""

@@ -2,9 +2,10 @@
 
 A suite declares what a case needs (:class:`bench.suite.DatasetUse`); :func:`resolve_case_datasets`
 generates a generated dataset into the cache (or finds it there), locates a standard one under the data
-root and checks its layout, and records name, version and a content checksum with the case. A standard
-dataset that is absent raises :class:`~bench.errors.NotAvailable` with the registry's one-line "where to
-get it" message, so the case is *skipped*; one that is present but malformed raises DataError (an error).
+root and checks its layout (once per state of its folder: :mod:`bench.data.check_cache`), and records
+name, version and a content checksum with the case. A standard dataset that is absent raises
+:class:`~bench.errors.NotAvailable` with the registry's one-line "where to get it" message, so the case is
+*skipped*; one that is present but malformed raises DataError (an error).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.data import registry
+from bench.data import check_cache, registry
 from bench.data.manifest import read_manifest
 from bench.errors import DataError, NotAvailable
 
@@ -53,12 +54,13 @@ def _generated_checksum(folder: Path) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def standard_checksum(folder: Path) -> str:
-    """sha256 over every file's relative path and size, and the bytes of its small metadata files."""
+def standard_checksum(folder: Path, entries: list[check_cache.Entry] | None = None) -> str:
+    """sha256 over every file's relative path and size, and the bytes of its small metadata files.
+
+    ``entries``: the folder's walk (:func:`bench.data.check_cache.walk`) where the caller has it already.
+    """
     h = hashlib.sha256()
-    for p in sorted(x for x in folder.rglob("*") if x.is_file()):
-        rel = p.relative_to(folder).as_posix()
-        size = p.stat().st_size
+    for p, rel, size, _ in check_cache.walk(folder) if entries is None else entries:
         h.update(f"{rel}\0{size}\n".encode())
         if p.suffix.lower() in METADATA_SUFFIXES and size <= METADATA_MAX_BYTES:
             h.update(p.read_bytes())
@@ -88,12 +90,15 @@ def resolve(use: Any, config: Any, data_root: str | Path | None, seed: int) -> R
     if not folder.is_dir() or not any(folder.iterdir()):
         report = spec.check(folder)
         raise NotAvailable(f"{what}: {report.problems[0] if report.problems else f'not found in {folder}'}")
-    report = spec.check(folder)
-    if not report.ok:
-        more = f" (and {len(report.problems) - 1} more; run `bench3d data check {use.name} --root {folder}`)" \
-            if len(report.problems) > 1 else ""
-        raise DataError(f"{what}: {report.problems[0]}{more}")
-    return ResolvedDataset(use.name, folder, spec.version, standard_checksum(folder), False)
+    try:  # checked once per state of the folder (bench.data.check_cache), not at every case start
+        checksum = check_cache.checked_checksum(folder, use.name, spec.version, spec.checker, spec.check,
+                                                standard_checksum)
+    except check_cache.CheckFailed as failed:
+        problems = failed.report.problems
+        more = f" (and {len(problems) - 1} more; run `bench3d data check {use.name} --root {folder}`)" \
+            if len(problems) > 1 else ""
+        raise DataError(f"{what}: {problems[0]}{more}") from None
+    return ResolvedDataset(use.name, folder, spec.version, checksum, False)
 
 
 def resolve_case_datasets(suite: Any, config: Any, data_root: str | Path | None, seed: int
