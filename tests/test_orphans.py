@@ -17,9 +17,9 @@ import pytest
 
 from bench.config import param
 from bench.runner import CASE_DIR_PREFIX, sweep_case_dirs
-from bench.worker import LIVENESS_FD_ENV, RUNNER_PID_ENV
 from bench.store import Store
 from bench.suite import MetricSpec, Profile, Suite
+from bench.worker import LIVENESS_FD_ENV, RUNNER_PID_ENV
 from tests.conftest import bench3d_cmd
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc")]
