@@ -40,7 +40,7 @@ from bench.suite import Registry, find_case  # noqa: E402
 
 def base_value(suite: str, case: str, profile: str, field: str) -> float:
     """The value of the float ``field`` of ``case`` at ``profile``, as the suite resolves it."""
-    value = find_case(Registry().get(suite), profile, case).params().get(field)
+    value = find_case(Registry().get(suite), profile, case).params.get(field)
     if not isinstance(value, float):
         raise SystemExit(f"--field {field}: {suite}/{case} has {field}={value!r}, expected a float field")
     return value
