@@ -165,6 +165,18 @@ class SynSinSuite(Suite):
             "rgb_skip": True, "residual": True}
     metrics = _metrics()
     backend_tolerances = _backend_tolerances()
+    # loss=l1+gan: final_loss is the generator loss of the last minibatch, an adversarial objective that moves
+    # far under rounding-level input changes on ONE backend. Spread study (issue 22, scripts/backend_spread.py,
+    # built-in backend, smoke, --threads 1, lr_g 1e-3 x (1 + d), d = +-1e-6, +-1e-5: runs 20261206-031304-1c57,
+    # -031839-fad6, -032035-0e48, -032230-e514, with the unperturbed 20261205-235153-b65e; docs/backends.md):
+    # final loss 8.75-10.54, PSNR 23.72-24.42, SSIM 0.818-0.828, disoccluded PSNR 19.6-20.6. PyTorch3D's values
+    # (9.32, 24.08, 0.826, 20.1) lie inside; only the final loss exceeds the suite bound (rel 0.05, 11.6% apart
+    # in b65e), so it alone gets the range rounded up.
+    backend_case_tolerances = {
+        "dataset=builtin,loss=l1+gan": {
+            "final_loss": BackendTolerance(abs=2.0, why="one backend's spread under lr_g x (1 +- 1e-6, 1e-5) at "
+                                                        "smoke: 8.75-10.54 (study in docs/backends.md)")},
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         c: SynSinConfig = case.config
