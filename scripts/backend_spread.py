@@ -121,6 +121,18 @@ def markdown(suite: str, case: str, rows: list[dict], run_ids: list[str], other_
     return "\n".join(lines) + "\n"
 
 
+def per_run_markdown(got: list[tuple[str, CaseResult]], other: CaseResult | None, names: list[str], field: str,
+                     other_label: str) -> str:
+    """One row per run (its ``field`` value, backend) and the other run, one column per metric (twins left out)."""
+    cols = [n for n in names if not n.endswith("_category_mean")]
+    lines = [f"| run | {field} | backend | " + " | ".join(cols) + " |", "|---" * (len(cols) + 3) + "|"]
+    for rid, c in [*got, *([(other_label, other)] if other is not None else [])]:
+        vals = [metric_value(c, n) for n in cols]
+        lines.append(f"| {rid} | {c.params.get(field, '')} | {(c.backend or '').split(' ')[0]} | "
+                     + " | ".join("" if v is None else f"{v:.4g}" for v in vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--suite", required=True)
@@ -142,6 +154,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--all-metrics", action="store_true", help="every metric, not only those with a tolerance")
     p.add_argument("--exclude", default="baseline_",
                    help="leave out metrics starting with these prefixes (comma list; default: the untrained baselines)")
+    p.add_argument("--per-run", action="store_true", help="also print each run's values")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     args.db = args.db or str(Path(args.out) / "bench3d.db")
@@ -176,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = spread_rows([c for _, c in got], other, names)
         report[case] = rows
         print(markdown(args.suite, case, rows, [r for r, _ in got], label))
+        if args.per_run:
+            print(per_run_markdown(got, other, [r["metric"] for r in rows], args.field, label))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

@@ -70,3 +70,15 @@ def test_base_value_reads_the_profile_and_wants_a_float(spread):
     assert spread.base_value("meshrcnn", "mode=voxmesh", "smoke", "lr") == 0.002
     with pytest.raises(SystemExit, match="expected a float field"):
         spread.base_value("meshrcnn", "mode=voxmesh", "smoke", "iterations")
+
+
+def test_per_run_table_has_a_row_per_run_and_no_category_twins(spread):
+    a = _case("x", "torch 0.1.0", chamfer_l2=0.5, chamfer_l2_category_mean=0.5)
+    a.params = {"lr": 0.002000002}
+    b = _case("x", "pytorch3d 0.7.9", chamfer_l2=0.625)
+    b.params = {"lr": 0.002}
+    md = spread.per_run_markdown([("r1", a)], b, ["chamfer_l2", "chamfer_l2_category_mean"], "lr", "p3d (r0)")
+    lines = md.splitlines()
+    assert lines[0] == "| run | lr | backend | chamfer_l2 |"
+    assert lines[2] == "| r1 | 0.002000002 | torch | 0.5 |" and lines[3] == "| p3d (r0) | 0.002 | pytorch3d | 0.625 |"
+    assert len(lines) == 4
