@@ -61,8 +61,9 @@ def run_perturbed(args: argparse.Namespace, case: str, value: float) -> str:
     return run_id
 
 
-def case_results(db: str, run_ids: list[str], backend: str | None) -> dict[str, list[tuple[str, CaseResult]]]:
-    """case name (backend suffix dropped) -> [(run id, result)] of the ok cases on ``backend`` (None: any)."""
+def case_results(db: str, run_ids: list[str], backend: str | None,
+                 suite: str) -> dict[str, list[tuple[str, CaseResult]]]:
+    """case name (backend suffix dropped) -> [(run id, result)] of ``suite``'s ok cases on ``backend`` (None: any)."""
     out: dict[str, list[tuple[str, CaseResult]]] = {}
     with Store.open(db, create=False) as store:
         for run_id in run_ids:
@@ -70,7 +71,7 @@ def case_results(db: str, run_ids: list[str], backend: str | None) -> dict[str, 
             for c in store.cases(rid):
                 name, suffix = split_backend(c.case)
                 on = suffix or (c.backend or "").split(" ")[0]  # stored as "torch 0.1.0" without the suffix
-                if c.status == "ok" and (backend is None or on == backend):
+                if c.suite == suite and c.status == "ok" and (backend is None or on == backend):
                     out.setdefault(name, []).append((rid, c))
     return out
 
@@ -170,10 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         steps = [float(s) for s in args.steps.split(",") if s]
         run_ids = [run_perturbed(args, case, base_value(args.suite, case, args.profile, args.field) * (1 + s))
                    for case in args.case for s in steps]
-    mine = case_results(args.db, run_ids, args.backend)
-    others = case_results(args.other_db or args.db, [args.other], args.other_backend) if args.other else {}
+    mine = case_results(args.db, run_ids, args.backend, args.suite)
+    others = case_results(args.other_db or args.db, [args.other], args.other_backend, args.suite) if args.other else {}
     if args.other and not args.no_base:  # the unperturbed run on the measured backend is a point of the spread
-        for case, got in case_results(args.other_db or args.db, [args.other], args.backend).items():
+        for case, got in case_results(args.other_db or args.db, [args.other], args.backend, args.suite).items():
             mine.setdefault(case, []).extend(got)
     label = f"{args.other_backend} ({args.other})" if args.other else "other"
     report: dict[str, list[dict]] = {}

@@ -59,9 +59,12 @@ def test_case_results_by_backend_suffix_or_stored_backend(spread, tmp_path):
         failed = _case("m=2", "torch 0.1.0", a=7.0)
         failed.status = "error"
         store.add_case("r2", failed)
-    mine = spread.case_results(db, ["r1", "r2"], "torch")
+        elsewhere = _case("m=1", "torch 0.1.0", a=5.0)
+        elsewhere.suite = "other"  # the same case name in another suite (nerf and volumes: scene=builtin)
+        store.add_case("r2", elsewhere)
+    mine = spread.case_results(db, ["r1", "r2"], "torch", "s")
     assert list(mine) == ["m=1"] and [c.metrics[0].value for _, c in mine["m=1"]] == [1.0, 2.0]
-    other = spread.case_results(db, ["r1"], "pytorch3d")
+    other = spread.case_results(db, ["r1"], "pytorch3d", "s")
     assert [c.metrics[0].value for _, c in other["m=1"]] == [9.0]
 
 
