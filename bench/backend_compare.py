@@ -119,8 +119,11 @@ def compare_cases(cases: list[CaseResult], run_backend: str = "", reference: str
         outside = [f"{suite}/{base} {m['name']}@{b}: {m['values'][b]!r} vs {m['values'][ref]!r} on {ref}, "
                    f"outside {m['tolerance']['abs']:g} + {m['tolerance']['rel']:g} * |ref|"
                    for m in metrics for b, ok_b in m["within"].items() if not ok_b]
+        # not comparable: different fingerprints, or a value on one backend only; a metric finite on no backend
+        # (not recorded on either: weights not given, a threshold never reached) is no disagreement
         outside += [f"{suite}/{base} {m['name']}@{b}: not comparable with {ref} (not finite or fingerprints)"
-                    for m in metrics if m["tolerance"] is not None and ref in m["values"] for b in m["values"]
+                    for m in metrics if m["tolerance"] is not None and ref in m["values"]
+                    and any(_finite(v) for v in m["values"].values()) for b in m["values"]
                     if b != ref and b not in m["within"]]
         why = known.get(suite, {}).get(base)
         if why is None:

@@ -226,6 +226,23 @@ def test_known_differences_must_name_grid_fields_and_a_reason():
         S().validate()
 
 
+def test_metric_missing_on_every_backend_is_not_a_failure_missing_on_one_is():
+    from bench.suite import BackendTolerance
+
+    nan = math.nan
+    cases = [_case("x@torch", metrics={"psnr": 30.0, "lpips": nan}), _case("x@pytorch3d", metrics={"psnr": 30.0,
+                                                                                                  "lpips": nan}),
+             _case("y@torch", metrics={"lpips": 0.2}), _case("y@pytorch3d", metrics={"lpips": nan})]
+    tols = {"demo": {"psnr": BackendTolerance(abs=0.5, why="t"), "lpips": BackendTolerance(abs=0.01, why="t")}}
+    out = compare_cases(cases, "torch,pytorch3d", tolerances=tols)
+    # x: LPIPS recorded on neither backend (no weights): nothing to compare, no failure; y: on one only
+    assert out["failures"] == ["demo/y lpips@pytorch3d: not comparable with torch (not finite or fingerprints)"]
+    fp = [_case("z@torch", metrics={"psnr": 30.0}),
+          _case("z@pytorch3d", metrics={"psnr": 30.0}, fingerprints={"psnr": {"impl": "other"}})]
+    assert compare_cases(fp, "torch,pytorch3d", tolerances=tols)["failures"] == [
+        "demo/z psnr@pytorch3d: not comparable with torch (not finite or fingerprints)"]
+
+
 def test_case_tolerance_replaces_the_suite_bound_for_that_case_only():
     from bench.suite import BackendTolerance
 

@@ -87,6 +87,19 @@ def shape_backend_tolerances(path_why: str) -> dict[str, BackendTolerance]:
     return out
 
 
+def spread_case_tolerances(why: str, bounds: dict[str, float]) -> dict[str, BackendTolerance]:
+    """A case's backend bounds from a spread study (``scripts/backend_spread.py``): metric -> absolute bound (the
+    built-in backend's range under rounding-level input changes, rounded up), for the metric and its
+    ``_category_mean`` twin; ``why`` names the study and its runs."""
+    out = {}
+    for name, bound in bounds.items():
+        tol = BackendTolerance(abs=bound, why=why)
+        out[name] = tol
+        if name in _IMPL:  # the model's mesh metrics have a per-category-mean twin
+            out[f"{name}_category_mean"] = tol
+    return out
+
+
 def view_mean_shapes(train: ShapeSet) -> dict[str, torch.Tensor]:
     """Mean view-frame occupancy (G, G, G) of each category's training items (instance x view), and of all
     training items ("*"): what a model ignoring its image (but told the category) would predict."""

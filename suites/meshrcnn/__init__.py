@@ -88,11 +88,29 @@ class MeshRCNNSuite(Suite):
     # Same evaluator, data and kind of training as single_view (same backend ops: cubify, GraphConv,
     # vert_align, sampling, Chamfer), so the same bounds. Measured only at reduced settings (run
     # 20261205-173205-63a8, 10 iterations, docs/backends.md): voxels all 23 metrics equal; voxmesh
-    # Chamfer-L2 0.012%, normals 0.01%; sphere F1 0.015%, final loss 0.024%. The full smoke (600 iterations,
-    # 8-35 min a case here) was not run on both backends: the bounds are single_view's measured path.
+    # Chamfer-L2 0.012%, normals 0.01%; sphere F1 0.015%, final loss 0.024%. The full smoke (600 iterations)
+    # lands further apart on voxmesh and sphere: their case bounds below.
     backend_tolerances = E.shape_backend_tolerances(
         "float32 rounding amplified along training (bounds of single_view's smoke path; meshrcnn measured "
         "0.02% at 10 iterations)")
+    # mode=voxmesh and mode=sphere: at full smoke (600 iterations) their metrics are not stable under rounding-level
+    # input changes on ONE backend. Spread study (issue 22, scripts/backend_spread.py, smoke, --threads 1, lr 0.002
+    # x (1 + d), d = +-1e-6, +-1e-5; docs/backends.md). voxmesh, built-in runs 20261206-024143-4d44, -031122-0c74,
+    # -031923-833b, -032915-163d and the unperturbed 20261205-230711-c0d1: Chamfer-L2 0.946-1.456, F1@0.3 35.5-42.1,
+    # F1@0.5 55.9-63.5, voxel IoU 0.320-0.377 (lr - 1e-6 lands in another basin); PyTorch3D 1.047, 41.9, 64.1, 0.377
+    # (c0d1) and, at lr + 1e-6, 1.415, 38.6, 59.5, 0.343 (20261206-033551-2a99). sphere, built-in
+    # 20261206-030543-8712, -031400-926c, -032433-4ba3, -032913-ba44 and c0d1: Chamfer-L2 0.737-0.812, F1@0.3
+    # 42.4-46.8, F1@0.5 65.0-68.4; PyTorch3D 0.676, 48.5, 70.9 in c0d1 but 0.767, 43.2, 65.1 at lr + 1e-6
+    # (20261206-033232-cfd9) and 0.797, 43.2, 65.6 at lr - 1e-6 (-033757-5a1a): PyTorch3D's own spread reaches into
+    # the built-in's, so the c0d1 gap is one extreme draw of the same spread. Bounds: the range over both backends'
+    # runs, rounded up, where it exceeds the suite-wide bound (normal consistency, F1@0.1 and the final loss stay
+    # inside theirs).
+    _SPREAD = "both backends' spread under lr x (1 +- 1e-6, 1e-5) at smoke (study in docs/backends.md)"
+    backend_case_tolerances = {
+        "mode=voxmesh": E.spread_case_tolerances(_SPREAD, {"chamfer_l2": 0.55, "f1@0.3": 7.0, "f1@0.5": 8.5,
+                                                          "voxel_iou": 0.06}),
+        "mode=sphere": E.spread_case_tolerances(_SPREAD, {"chamfer_l2": 0.15, "f1@0.3": 6.5, "f1@0.5": 6.5}),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         from suites.meshrcnn.model import MeshRCNN

@@ -90,6 +90,20 @@ class SingleViewSuite(Suite):
     backend_tolerances = E.shape_backend_tolerances(
         "float32 rounding amplified along training (smoke: Chamfer 0.9%, F1 0.6 points, normals 0.006, "
         "final loss 6%)")
+    # decoder=point: at full smoke its metrics are not stable under rounding-level input changes on ONE backend.
+    # Spread study (issue 22, scripts/backend_spread.py, built-in backend, --threads 1, lr 0.002 x (1 + d), d =
+    # +1e-6, -1e-6, +1e-5: runs 20261206-024205-6977, -024851-9efe, -025045-6759, with the unperturbed
+    # 20261205-235153-b65e; docs/backends.md): Chamfer-L2 0.556-0.647, F1@0.3 34.4-38.9, F1@0.5 63.9-69.1,
+    # F1@0.1 3.69-4.36. PyTorch3D's values (0.617, 37.0, 66.5, 4.21; run 20261205-235153-b65e) lie inside, and
+    # its own run at lr x (1 + 1e-6) (20261206-034800-f47f: 0.654, 34.4, 63.9, 3.66) at the built-in's edge, so
+    # the cross-backend gap (Chamfer 0.061, F1@0.5 2.6) is this spread; the bounds are the ranges rounded up
+    # where they exceed the suite-wide ones (F1@0.1's range 0.67 is inside its suite bound 2; final loss
+    # 0.0113-0.0116, PyTorch3D 0.0117, inside rel 0.2).
+    backend_case_tolerances = {
+        "decoder=point": E.spread_case_tolerances(
+            "one backend's spread under lr x (1 +- 1e-6, 1e-5) at smoke (study in docs/backends.md)",
+            {"chamfer_l2": 0.1, "f1@0.3": 5.0, "f1@0.5": 5.5}),
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         from suites.single_view.model import SingleView

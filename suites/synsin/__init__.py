@@ -165,6 +165,19 @@ class SynSinSuite(Suite):
             "rgb_skip": True, "residual": True}
     metrics = _metrics()
     backend_tolerances = _backend_tolerances()
+    # loss=l1+gan: final_loss is the generator loss of the last minibatch, an adversarial objective that moves
+    # far under rounding-level input changes on ONE backend. Spread study (issue 22, scripts/backend_spread.py,
+    # built-in backend, smoke, --threads 1, lr_g 1e-3 x (1 + d), d = +-1e-6, +-1e-5: runs 20261206-031304-1c57,
+    # -031839-fad6, -032035-0e48, -032230-e514, with the unperturbed 20261205-235153-b65e; docs/backends.md):
+    # final loss 8.75-10.54, PSNR 23.72-24.42, SSIM 0.818-0.828, disoccluded PSNR 19.6-20.6. PyTorch3D's values
+    # (9.32, 24.08, 0.826, 20.1) lie inside; PyTorch3D's own runs at lr_g x (1 +- 1e-6) (20261206-034800-3ad1,
+    # -034902-1eeb) give final loss 11.62, 10.56, SSIM 0.811, 0.813. Only the final loss exceeds the suite bound
+    # (rel 0.05, 11.6% apart in b65e): it gets the range over both backends' runs (8.75-11.62) rounded up.
+    backend_case_tolerances = {
+        "dataset=builtin,loss=l1+gan": {
+            "final_loss": BackendTolerance(abs=3.0, why="both backends' spread under lr_g x (1 +- 1e-6, 1e-5) at "
+                                                        "smoke: 8.75-11.62 (study in docs/backends.md)")},
+    }
 
     def run(self, case: Case, ctx: Context) -> None:
         c: SynSinConfig = case.config
