@@ -37,7 +37,7 @@ def test_prior_offset_moves_the_start_to_the_weighted_loss_optimum():
     vox = torch.zeros(2, 4, 4, 4)
     vox[:, 0] = 1.0  # q = 1/4, ratio w = 3
     q, w = 0.25, 3.0
-    b = VoxelPrior("scalar", vox, offset=math.log(w)).bias
+    b = VoxelPrior("scalar", vox, offset=math.log(w)).bias.detach()
     assert float(b) == pytest.approx(math.log(w * q / (1 - q)), abs=1e-6) and abs(float(b)) < 1e-6
     logits = torch.full((1,), float(b), requires_grad=True)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
