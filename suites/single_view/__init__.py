@@ -74,11 +74,12 @@ class SingleViewSuite(Suite):
     profiles = {
         # voxel_prior / pos_weight / point_init chosen on a validation split of the training instances (the last 3
         # of each category's 12), never on the test split: notes in README "Measured" (single_view row).
-        "smoke": Profile({"iterations": 150, "batch": 24, "lr": 2e-3, "points": 1000, "sphere_level": 2,
+        "smoke": Profile({"iterations": 300, "batch": 24, "lr": 2e-3, "points": 1000, "sphere_level": 2,
                           "width": 24, "latent": 128, "samples": 1000, "eval_samples": 3000,
                           "voxel_prior": "grid", "pos_weight": 3.0, "point_init": "mean"},
-                         description="CPU: small CNN, 150 iterations; voxel logits start at the mean training "
-                                     "grid, the point decoder at the mean occupancy"),
+                         per_case={"decoder": {"voxel": {"iterations": 450, "batch": 12}}},
+                         description="CPU: small CNN, 300 iterations (voxel: 450 of 12 images); voxel logits start "
+                                     "at the mean training grid, the point decoder at the mean occupancy"),
         "standard": Profile({"image_size": 137, "instances": 64, "test_instances": 16, "views": 8},
                             grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}},
                             description="one GPU: the write-up's sizes on R2N2's 137 px renders of 13 ShapeNet "
