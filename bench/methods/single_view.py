@@ -219,3 +219,66 @@ def sphere_radius_for(voxels: torch.Tensor) -> float:
     """Radius of the sphere whose volume equals the mean occupied volume of ``voxels`` (N, G, G, G) in [-1, 1]^3."""
     vol = float(voxels.mean()) * 8.0
     return (3.0 * vol / (4.0 * math.pi)) ** (1.0 / 3.0)
+
+
+def occupancy_logit(voxels: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Log-odds of the mean training occupancy: of the whole set (a scalar) for (N, G, G, G) ``voxels`` averaged
+    over everything, or voxelwise when ``voxels`` is already a (G, G, G) mean; clamped to [eps, 1 - eps].
+
+    The prior initialisation of Lin et al., "Focal Loss for Dense Object Detection" (ICCV 2017, sec. 4.1: the
+    classifier's bias set to -log((1 - pi) / pi)), so a voxel head starts at the training occupancy instead of
+    at probability 0.5 everywhere."""
+    p = voxels.float().mean().clamp(eps, 1 - eps) if voxels.dim() == 4 else voxels.float().clamp(eps, 1 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class VoxelPrior(nn.Module):
+    """Adds a learned view-frame bias to voxel logits (N, G, G, G), initialised to the log-odds of the mean
+    training occupancy: ``"scalar"`` one value (Lin et al. 2017's prior), ``"grid"`` one per voxel (the mean
+    training grid, the "mean shape (all)" baseline's probabilities, so training starts there), ``"none"``
+    nothing (the published heads). Computed from training voxels only."""
+
+    def __init__(self, kind: str, train_voxels: torch.Tensor | None, offset: float = 0.0) -> None:
+        super().__init__()
+        if kind not in ("none", "scalar", "grid"):
+            raise ValueError(f"voxel_prior {kind!r}: expected none, scalar or grid")
+        self.kind = kind
+        if kind == "none" or train_voxels is None:
+            self.bias = None
+            return
+        init = occupancy_logit(train_voxels if kind == "scalar" else train_voxels.float().mean(0)) + offset
+        self.bias = nn.Parameter(init.reshape(()) if kind == "scalar" else init)
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits if self.bias is None else logits + self.bias
+
+
+def lr_factor(schedule: str, iterations: int, warmup_factor: float = 0.1, warmup_share: float = 0.05):
+    """Learning-rate multiplier per iteration for ``torch.optim.lr_scheduler.LambdaLR``: ``"constant"`` (1) or
+    ``"cosine"``: a linear warm-up from ``warmup_factor`` over ``warmup_share`` of the iterations, then a cosine
+    decay to 0 (Mesh R-CNN's ShapeNet solver offers {constant, cosine} with a 0.1 warm-up factor:
+    facebookresearch/meshrcnn shapenet/config/config.py; cosine: Loshchilov & Hutter, SGDR, ICLR 2017)."""
+    if schedule == "constant":
+        return lambda it: 1.0
+    if schedule != "cosine":
+        raise ValueError(f"schedule {schedule!r}: expected constant or cosine")
+    warm = max(1, int(warmup_share * iterations))
+
+    def f(it: int) -> float:
+        if it < warm:
+            return warmup_factor + (1.0 - warmup_factor) * it / warm
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (it - warm) / max(1, iterations - warm))))
+    return f
+
+
+def mean_occupancy_points(voxels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` view-frame points (n, 3) drawn from the mean training occupancy of ``voxels`` (N, G, G, G) (cubify's
+    (D, H, W) = (z, y, x) layout over [-1, 1]^3) as a density: cells chosen with probability proportional to
+    their mean occupancy, each point uniform inside its cell. The "mean shape (all)" as a point cloud."""
+    mean = voxels.float().mean(0)
+    G = mean.shape[-1]
+    gen = torch.Generator().manual_seed(seed)
+    cells = torch.multinomial(mean.flatten() + 1e-12, n, replacement=True, generator=gen)
+    d, h, w = cells // (G * G), (cells // G) % G, cells % G
+    idx = torch.stack([w, h, d], -1).float()  # (x, y, z) cell indices
+    return -1.0 + (idx + torch.rand(n, 3, generator=gen)) * 2.0 / G

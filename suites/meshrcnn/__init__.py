@@ -49,6 +49,11 @@ class MeshRCNNConfig:
                                  "refines the cubified prediction)")
     eval_samples: int = param(10000, "points per mesh for the Mesh R-CNN-protocol evaluation (paper: 10k)")
     mesh_resolution: int = param(48, "marching-cubes grid of the generated ground-truth meshes")
+    voxel_prior: Literal["none", "scalar", "grid"] = param(
+        "none", "voxel logits' learned bias initialised to the log-odds of the mean training occupancy: none (the "
+                "paper), scalar (Lin et al. 2017's prior init) or grid (per voxel: training starts at the mean shape)")
+    schedule: Literal["constant", "cosine"] = param(
+        "constant", "learning-rate schedule (Mesh R-CNN ShapeNet solver: constant; cosine with a 0.1 warm-up)")
     predictions: str | None = param(None, "a folder of predicted meshes <id>.obj/.ply (view frame) to score "
                                           "instead of training the built-in model")
 
@@ -61,10 +66,14 @@ class MeshRCNNSuite(Suite):
     Config = MeshRCNNConfig
     grid = {"mode": ["voxels", "voxmesh", "sphere"]}
     profiles = {
+        # voxel_prior and schedule chosen on a validation split of the training instances (the last 3 of each
+        # category's 12), never on the test split: README "Measured" (meshrcnn row).
         "smoke": Profile({"iterations": 600, "batch": 12, "lr": 2e-3, "samples": 500, "stages": 2, "hidden": 32,
                           "graph_convs": 1, "width": 24, "sphere_level": 2, "eval_samples": 3000, "teacher": True,
-                          "warmup": 0.5},
-                         description="CPU: small CNN, 2 refinement stages, 600 iterations (teacher-forced refinement)"),
+                          "warmup": 0.5, "voxel_prior": "grid"},
+                         per_case={"mode": {"voxels": {"schedule": "cosine"}, "voxmesh": {"schedule": "cosine"}}},
+                         description="CPU: small CNN, 2 refinement stages, 600 iterations (teacher-forced refinement); "
+                                     "voxel logits start at the mean training grid"),
         "standard": Profile({"iterations": 20000, "image_size": 137, "instances": 64, "test_instances": 16,
                              "views": 8}, grid={"data": ["r2n2"]}, per_case={"data": {"r2n2": {"categories": 13}}},
                             description="one GPU: the paper's head sizes on R2N2's 137 px renders of 13 ShapeNet "
@@ -122,7 +131,8 @@ class MeshRCNNSuite(Suite):
             data = SV.load_view_data(ctx, c.voxel_size, c)
             train_set, test_set = data.train, data.test
             model = MeshRCNN(B, c.mode, c.voxel_size, c.stages, c.hidden, c.graph_convs, c.width, c.cubify_thresh,
-                             c.sphere_level, SV.sphere_radius_for(train_set.voxels)).to(ctx.device)
+                             c.sphere_level, SV.sphere_radius_for(train_set.voxels), c.voxel_prior,
+                             train_set.voxels).to(ctx.device)
         if c.predictions is not None:
             ctx.log(f"meshrcnn: scoring the predictions in {c.predictions} ({len(test_set)} test items)")
             probs, meshes, tr = None, read_predicted_meshes(c.predictions, test_set.ids), None
@@ -132,7 +142,7 @@ class MeshRCNNSuite(Suite):
             with ctx.phase("train_step", items_per_step=min(c.batch, len(train_set)), item_unit="images") as loop:
                 tr = train(model, train_set, iterations=c.iterations, batch=c.batch, lr=c.lr, samples=c.samples,
                            warmup=c.warmup, weights=LossWeights(), seed=ctx.seed, device=ctx.device,
-                           teacher=c.teacher, loop=loop)
+                           teacher=c.teacher, loop=loop, schedule=c.schedule)
             with ctx.phase("inference", kind="evaluate"):
                 t0 = time.perf_counter()
                 probs, meshes = predict(model, test_set, c.batch, ctx.device)

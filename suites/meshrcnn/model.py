@@ -15,17 +15,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.methods.single_view import ImageEncoder, frustum_to_grid, project
+from bench.methods.single_view import ImageEncoder, VoxelPrior, frustum_to_grid, project
 
 
 class VoxelHead(nn.Module):
     """Feature map (N, C, h, w) -> voxel logits (N, G, G, G) in cubify's (D, H, W) layout: G channels over depth
     per image cell (Mesh R-CNN's voxel branch, in the camera frustum), resampled onto the view-frame grid
-    through the known intrinsics (:func:`frustum_to_grid`)."""
+    through the known intrinsics (:func:`frustum_to_grid`), plus the optional training-occupancy prior
+    (:class:`VoxelPrior`; ``prior="none"`` is the paper's head)."""
 
-    def __init__(self, in_ch: int, grid: int, width: int = 64) -> None:
+    def __init__(self, in_ch: int, grid: int, width: int = 64, prior: str = "none",
+                 train_voxels: torch.Tensor | None = None) -> None:
         super().__init__()
         self.grid = grid
+        self.prior = VoxelPrior(prior, train_voxels)
         self.net = nn.Sequential(
             nn.Conv2d(in_ch, width, 3, padding=1), nn.ReLU(),
             nn.ConvTranspose2d(width, width, 2, stride=2), nn.ReLU(),
@@ -34,7 +37,7 @@ class VoxelHead(nn.Module):
 
     def forward(self, feats: torch.Tensor, T: torch.Tensor, fov: torch.Tensor) -> torch.Tensor:
         """feats (N, C, h, w), camera T (N, 3) and fov (N,) -> logits (N, G, G, G)."""
-        return frustum_to_grid(self.net(feats), T, fov, self.grid)
+        return self.prior(frustum_to_grid(self.net(feats), T, fov, self.grid))
 
 
 class RefineStage(nn.Module):
@@ -74,12 +77,14 @@ class MeshRCNN(nn.Module):
     refine) or "sphere" (refine an ico-sphere, the Pixel2Mesh-style baseline of the paper; no voxel branch)."""
 
     def __init__(self, backend: Any, mode: str, grid: int, stages: int, hidden: int, convs: int, width: int,
-                 cubify_thresh: float, sphere_level: int, sphere_radius: float) -> None:
+                 cubify_thresh: float, sphere_level: int, sphere_radius: float, voxel_prior: str = "none",
+                 train_voxels: torch.Tensor | None = None) -> None:
         super().__init__()
         self.backend, self.mode, self.grid, self.thresh = backend, mode, grid, cubify_thresh
         self.encoder = ImageEncoder(width)
         c_mid, c_low = self.encoder.channels
-        self.voxel_head = VoxelHead(c_mid, grid) if mode != "sphere" else None
+        self.voxel_head = VoxelHead(c_mid, grid, prior=voxel_prior, train_voxels=train_voxels) \
+            if mode != "sphere" else None
         n = stages if mode != "voxels" else 0
         self.stages = nn.ModuleList(RefineStage(backend, c_mid, 0 if i == 0 else hidden, hidden, convs)
                                     for i in range(n))

@@ -41,17 +41,18 @@ def gt_samples(backend: Any, data: ShapeSet, n: int, seed: int) -> tuple[torch.T
 
 def train(model: MeshRCNN, data: ShapeSet, *, iterations: int, batch: int, lr: float, samples: int,
           warmup: float, weights: LossWeights, seed: int, device: str, teacher: bool = False,
-          loop: Phase | None = None) -> TrainResult:
+          loop: Phase | None = None, schedule: str = "constant") -> TrainResult:
     """Adam on random batches; the first ``warmup`` share of iterations trains the voxel branch alone (so the
     refinement starts from meaningful cubified meshes). With ``teacher`` the refinement stages train on the
     cubified ground-truth voxels (cubified once, outside the loop) instead of the cubified prediction.
-    Each iteration is one step of ``loop``."""
-    from bench.methods.single_view import voxel_meshes
+    Each iteration is one step of ``loop``; ``schedule``: the learning-rate schedule (:func:`lr_factor`)."""
+    from bench.methods.single_view import lr_factor, voxel_meshes
 
     B = model.backend
     pts, nrm = gt_samples(B, data, samples, seed)
     cubes = voxel_meshes(B, data.voxels, 0.5) if teacher and model.mode == "voxmesh" else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(schedule, iterations))
     gen = torch.Generator().manual_seed(seed)
     loop = loop or Phase.standalone("train", device)
     pos_weight = None
@@ -77,6 +78,7 @@ def train(model: MeshRCNN, data: ShapeSet, *, iterations: int, batch: int, lr: f
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
         value = float(loss.detach())
         losses.append(value)
         if not math.isfinite(value):

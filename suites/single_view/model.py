@@ -15,15 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.methods.single_view import ImageEncoder
+from bench.methods.single_view import ImageEncoder, VoxelPrior
 
 
 class VoxelDecoder(nn.Module):
-    """latent (N, L) -> logits (N, G, G, G) in cubify's (D, H, W) layout (G a multiple of 4)."""
+    """latent (N, L) -> logits (N, G, G, G) in cubify's (D, H, W) layout (G a multiple of 4), plus the optional
+    training-occupancy prior (:class:`VoxelPrior`, shifted by ``prior_offset``)."""
 
-    def __init__(self, latent: int, grid: int, width: int = 32) -> None:
+    def __init__(self, latent: int, grid: int, width: int = 32, prior: str = "none",
+                 train_voxels: torch.Tensor | None = None, prior_offset: float = 0.0) -> None:
         super().__init__()
         self.grid, self.width = grid, width
+        self.prior = VoxelPrior(prior, train_voxels, prior_offset)
         self.fc = nn.Linear(latent, width * 4 * 4 * 4)
         self.net = nn.Sequential(nn.ConvTranspose3d(width, width, 4, stride=2, padding=1), nn.ReLU(),
                                  nn.ConvTranspose3d(width, width // 2, 4, stride=2, padding=1), nn.ReLU(),
@@ -31,19 +34,25 @@ class VoxelDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.net(F.relu(self.fc(z)).view(-1, self.width, 4, 4, 4))
-        return F.interpolate(x, size=(self.grid,) * 3, mode="trilinear", align_corners=False)[:, 0]
+        return self.prior(F.interpolate(x, size=(self.grid,) * 3, mode="trilinear", align_corners=False)[:, 0])
 
 
 class PointDecoder(nn.Module):
-    """latent (N, L) -> points (N, n, 3) in [-1, 1]^3."""
+    """latent (N, L) -> points (N, n, 3) in [-1, 1]^3: tanh of the network's output, or with ``base`` (n, 3)
+    points, tanh(atanh(base) + output) with the last layer zero-initialised, so it starts at ``base``."""
 
-    def __init__(self, latent: int, points: int, hidden: int = 512) -> None:
+    def __init__(self, latent: int, points: int, hidden: int = 512, base: torch.Tensor | None = None) -> None:
         super().__init__()
         self.points = points
         self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, points * 3))
+        self.register_buffer("base", None if base is None else torch.atanh(base.clamp(-0.999, 0.999)).reshape(-1))
+        if base is not None:
+            nn.init.zeros_(self.net[-1].weight)
+            nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(z)).view(-1, self.points, 3)
+        out = self.net(z) if self.base is None else self.base + self.net(z)
+        return torch.tanh(out).view(-1, self.points, 3)
 
 
 class MeshDecoder(nn.Module):
@@ -68,14 +77,16 @@ class SingleView(nn.Module):
     """Encoder + one decoder (``decoder``: "voxel", "point" or "mesh")."""
 
     def __init__(self, backend: Any, decoder: str, *, width: int, latent: int, grid: int, points: int, level: int,
-                 radius: float) -> None:
+                 radius: float, voxel_prior: str = "none", train_voxels: torch.Tensor | None = None,
+                 prior_offset: float = 0.0, point_base: torch.Tensor | None = None) -> None:
         super().__init__()
         self.decoder_kind = decoder
         self.encoder = ImageEncoder(width, latent)
         if decoder == "voxel":
-            self.decoder: nn.Module = VoxelDecoder(latent, grid)
+            self.decoder: nn.Module = VoxelDecoder(latent, grid, prior=voxel_prior, train_voxels=train_voxels,
+                                                   prior_offset=prior_offset)
         elif decoder == "point":
-            self.decoder = PointDecoder(latent, points)
+            self.decoder = PointDecoder(latent, points, base=point_base)
         elif decoder == "mesh":
             self.decoder = MeshDecoder(backend, latent, level, radius)
         else:
