@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -188,12 +189,19 @@ def prepare(name: str, root: str | Path | None = None, seed: int = 0, **params: 
         except DataError:
             pass
         shutil.rmtree(folder)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         generate(name, tmp, seed=seed, **params)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            # Another process (a second run, a Ray worker) built the same dataset and renamed first: its
+            # copy is as good as ours if it verifies; otherwise the error stands.
+            if not folder.is_dir():
+                raise
+            m = mf.verify(folder)
+            if m.get("version") != spec.version or m.get("seed") != seed:
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

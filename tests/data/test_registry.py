@@ -104,3 +104,45 @@ def test_data_root_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv(registry.ENV_VAR, str(tmp_path / "env"))
     assert registry.data_root() == tmp_path / "env"
     assert registry.data_root(tmp_path / "cli") == tmp_path / "cli"
+
+
+def test_two_builders_of_one_dataset_at_once_both_succeed(tmp_path, monkeypatch):
+    """A second process (another run, a Ray worker) builds the same dataset while this one does and renames its
+    copy first: this one keeps theirs (it verifies), leaves no temp folder, and sees the same bytes."""
+    monkeypatch.setenv(registry.ENV_VAR, str(tmp_path))
+    real_generate = registry.generate
+    other = {}
+
+    def generate_while_another_finishes(name, out, seed=0, **params):
+        real_generate(name, out, seed=seed, **params)
+        if not other:  # the other builder, racing: it finishes first
+            other["started"] = True
+            other["folder"] = registry.prepare(name, seed=seed, **params)
+        return out
+
+    monkeypatch.setattr(registry, "generate", generate_while_another_finishes)
+    folder = registry.prepare("meshes", seed=1)
+    assert folder == other["folder"]
+    assert manifest.manifest_problems(folder) == []
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no temp folder left behind
+    monkeypatch.setattr(registry, "generate", real_generate)
+    fresh = real_generate("meshes", tmp_path / "fresh", seed=1)
+    assert tree_bytes(folder) == tree_bytes(fresh)
+
+
+def test_a_race_that_leaves_a_bad_copy_is_an_error(tmp_path, monkeypatch):
+    """If the folder that won the race does not verify, the rename's error stands (never a silent bad copy)."""
+    monkeypatch.setenv(registry.ENV_VAR, str(tmp_path))
+    real_generate = registry.generate
+
+    def generate_while_a_bad_copy_appears(name, out, seed=0, **params):
+        real_generate(name, out, seed=seed, **params)
+        bad = registry.generated_folder(name, seed=seed, **params)
+        bad.mkdir(parents=True)
+        (bad / "junk.txt").write_text("x")
+        return out
+
+    monkeypatch.setattr(registry, "generate", generate_while_a_bad_copy_appears)
+    with pytest.raises((OSError, DataError)):
+        registry.prepare("meshes", seed=1)
+    assert [p.name for p in (tmp_path / "meshes").iterdir() if ".tmp-" in p.name] == []
