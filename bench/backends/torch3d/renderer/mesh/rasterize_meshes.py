@@ -124,9 +124,9 @@ def _sorted_ranks(pix: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, tor
     One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
     """
     zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    order = torch.argsort((pix << 32) | zbits, stable=True)
+    skey, order = torch.sort(zbits.bitwise_or_(pix << 32), stable=True)
     del zbits
-    spix = pix.index_select(0, order)
+    spix = skey.bitwise_right_shift_(32)
     n = spix.shape[0]
     pos = torch.arange(n, device=pix.device)
     start = torch.ones(n, dtype=torch.bool, device=pix.device)
@@ -368,9 +368,13 @@ def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, fa
                     edge: torch.Tensor, inside: torch.Tensor, settings: tuple, g_zbuf, g_bary, g_dists) -> None:
     """Add to grad (F, 3, 3) the gradients of the kept pairs' distances, depths and barycentrics."""
     k, h, w, persp, clip = settings
-    pix = slot // k
+    pix = slot.to(torch.int32) if slot.numel() and int(slot.max()) < 2**31 else slot  # int32 divides faster
+    pix = torch.div(pix, k, rounding_mode="floor")
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
+    py = torch.div(pix, w, rounding_mode="floor")
+    px = xs.index_select(0, pix.sub_(py * w))
+    py = ys.index_select(0, py.remainder_(h))
+    del pix
     for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
         c = slice(s, s + CHUNK_PAIRS)
         _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
@@ -453,9 +457,9 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     verts = meshes.verts_packed()
     faces = meshes.faces_packed()
     n = len(meshes)
-    fv = verts[faces]  # (F, 3, 3), differentiable
-    face_mesh = meshes.faces_packed_to_mesh_idx()
     with one_intra_op_thread():
+        fv = verts[faces]  # (F, 3, 3), differentiable
+        face_mesh = meshes.faces_packed_to_mesh_idx()
         pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
                               bool(clip_barycentric_coords), bool(cull_backfaces))
         total = n * h * w * k
