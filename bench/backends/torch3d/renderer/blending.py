@@ -48,6 +48,9 @@ def _coverage(fragments, sigma: float) -> torch.Tensor:
     return torch.sigmoid(-fragments.dists / sigma) * mask
 
 
+_BLEND_CHUNK = 1 << 16  # slots per step of the silhouette blend's forward
+
+
 class _SilhouetteAlphaFn(torch.autograd.Function):
     """alpha (N, H, W) = 1 - prod_k (1 - p_k), p_k = sigmoid(-d_k / sigma) on filled slots, from dists (N, H, W, K).
 
@@ -60,8 +63,15 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
     def forward(ctx, dists: torch.Tensor, pix_to_face: torch.Tensor, sigma: float) -> torch.Tensor:
         with one_intra_op_thread():
             empty = pix_to_face < 0
-            one_minus_p = torch.div(dists, -sigma).sigmoid_().masked_fill_(empty, 0.0).neg_().add_(1.0)
-            prod = torch.prod(one_minus_p, dim=-1)
+            prod = dists.new_empty(dists.shape[:-1])
+            d, e, out = dists.reshape(-1, dists.shape[-1]), empty.reshape(-1, dists.shape[-1]), prod.view(-1)
+            # Row chunks (no (N, H, W, K) temporary) of a multiple of 64 rows, so that prod groups rows as over
+            # the whole tensor (its vectorised reduction takes rows in blocks; a ragged chunk end took another
+            # accumulation order, and the gradient moved at float32 rounding).
+            step = max(64, _BLEND_CHUNK // max(1, d.shape[1]) // 64 * 64)
+            for r in range(0, d.shape[0], step):
+                one_minus_p = torch.div(d[r:r + step], -sigma).sigmoid_().masked_fill_(e[r:r + step], 0.0)
+                torch.prod(one_minus_p.neg_().add_(1.0), dim=-1, out=out[r:r + step])
         ctx.save_for_backward(dists, empty, prod)
         ctx.sigma = sigma
         return 1.0 - prod

@@ -11,7 +11,7 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 
@@ -235,14 +235,16 @@ def _bary_depth_fast(coef: torch.Tensor, px: torch.Tensor, py: torch.Tensor, per
     return torch.stack(bary, 1), pz, inside
 
 
-class _Pairs(NamedTuple):
-    """The kept (pixel, face) pairs and their output slots (in search order): M entries each."""
+@dataclass
+class _Pairs:
+    """The kept (pixel, face) pairs and their output slots (in search order): M entries each. Mutable, so that
+    the scatter into the output buffers can release each column as soon as it is written."""
 
     slot: torch.Tensor  # (M,) flat output index ((mesh * H + row) * W + col) * K + rank, rank 0 nearest
     face: torch.Tensor  # (M,) packed face index
-    pz: torch.Tensor  # (M,) depth
-    bary: torch.Tensor  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
-    dist: torch.Tensor  # (M,) signed squared distance to the nearest edge, negative inside
+    pz: torch.Tensor | None  # (M,) depth
+    bary: torch.Tensor | None  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
+    dist: torch.Tensor | None  # (M,) signed squared distance to the nearest edge, negative inside
     edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
     inside: torch.Tensor  # (M,) bool
 
@@ -342,10 +344,14 @@ class _KeptPairsFn(torch.autograd.Function):
     def forward(ctx, fv, pairs: _Pairs, total: int, k: int, h: int, w: int, persp: bool, clip: bool):
         slot = pairs.slot
         zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pairs.pz)
+        pairs.pz = None  # each column is released once written (peak memory)
         bary = fv.new_full((total, 3), -1.0).index_put_((slot,), pairs.bary)
+        pairs.bary = None
         dists = fv.new_full((total,), -1.0).index_put_((slot,), pairs.dist)
+        pairs.dist = None
         ctx.save_for_backward(fv)
-        ctx.pairs = (slot, pairs.face, pairs.edge, pairs.inside)
+        small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
+        ctx.pairs = (slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside)
         ctx.settings = (k, h, w, persp, clip)
         ctx.set_materialize_grads(False)
         return zbuf, bary, dists
@@ -368,8 +374,7 @@ def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, fa
                     edge: torch.Tensor, inside: torch.Tensor, settings: tuple, g_zbuf, g_bary, g_dists) -> None:
     """Add to grad (F, 3, 3) the gradients of the kept pairs' distances, depths and barycentrics."""
     k, h, w, persp, clip = settings
-    pix = slot.to(torch.int32) if slot.numel() and int(slot.max()) < 2**31 else slot  # int32 divides faster
-    pix = torch.div(pix, k, rounding_mode="floor")
+    pix = torch.div(slot, k, rounding_mode="floor")  # slot is int32 where the buffers allow: faster divisions
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
     py = torch.div(pix, w, rounding_mode="floor")
     px = xs.index_select(0, pix.sub_(py * w))
