@@ -116,9 +116,9 @@ def _dense_select(fv, face_mesh, h, w, blur_radius, k, perspective_correct, clip
             cand.append([(n * h + r) * w + cc[ok], pz[ok], fi[ok], bary[ok],
                          torch.where(inside, -d2, d2)[ok], edge[ok].to(torch.int8), inside[ok]])
     cols = [torch.cat(t) for t in zip(*cand, strict=True)]
-    rank = rm._topk_per_pixel(cols, k)
-    pix, pz, face, bary, dist, edge, inside = cols
-    return rm._Pairs(pix, rank, face, pz, bary, dist, edge, inside)
+    slot = rm._output_slots(cols, k)
+    _, pz, face, bary, dist, edge, inside = cols
+    return rm._Pairs(slot, face, pz, bary, dist, edge, inside)
 
 
 @pytest.mark.benchmark(group="soft-silhouette-128-k50")

@@ -295,3 +295,25 @@ def test_small_search_and_backward_chunks_change_nothing(monkeypatch):
     for a, b in zip(big, small, strict=True):
         assert torch.equal(a, b)
     torch.testing.assert_close(g_small, g_big, rtol=1e-5, atol=1e-5)
+
+
+def test_output_slots_are_the_k_nearest_per_pixel_in_input_order():
+    """``_output_slots`` against a per-pixel Python sort: rank by (z, input position), the k nearest kept,
+    the rest removed from every column, slots pixel * k + rank returned in the columns' input order."""
+    rm = importlib.import_module("bench.backends.torch3d.renderer.mesh.rasterize_meshes")
+    gen = torch.Generator().manual_seed(3)
+    m, k = 400, 4
+    pix = torch.randint(0, 37, (m,), generator=gen) * 5  # sparse pixel ids, some with > k candidates
+    z = torch.randint(0, 6, (m,), generator=gen).float() * 0.25  # many equal depths: ties keep input order
+    payload = torch.arange(m) * 10
+    cols = [pix.clone(), z.clone(), payload.clone()]
+    slot = rm._output_slots(cols, k)
+    expected = {}
+    for p in pix.unique().tolist():
+        members = sorted((i for i in range(m) if pix[i] == p), key=lambda i: (float(z[i]), i))
+        expected.update({i: p * k + r for r, i in enumerate(members[:k])})
+    kept = sorted(expected)
+    assert len(kept) < m  # some pixels lose candidates
+    assert cols[2].tolist() == [payload[i].item() for i in kept]
+    assert cols[0].tolist() == [pix[i].item() for i in kept]
+    assert slot.tolist() == [expected[i] for i in kept]

@@ -48,37 +48,49 @@ def _coverage(fragments, sigma: float) -> torch.Tensor:
     return torch.sigmoid(-fragments.dists / sigma) * mask
 
 
+_BLEND_CHUNK = 1 << 16  # slots per step of the silhouette blend's forward
+
+
 class _SilhouetteAlphaFn(torch.autograd.Function):
     """alpha (N, H, W) = 1 - prod_k (1 - p_k), p_k = sigmoid(-d_k / sigma) on filled slots, from dists (N, H, W, K).
 
-    Saves only the mask and the product (N, H, W): d alpha / d d_k = -prod_k(1 - p) p_k / sigma, the
-    closed form of prod_{j != k}(1 - p_j) p_k (1 - p_k) / sigma, recomputing p in the backward.
+    Saves only the empty-slot mask and the product (N, H, W): d alpha / d d_k = -prod_k(1 - p) p_k / sigma,
+    the closed form of prod_{j != k}(1 - p_j) p_k (1 - p_k) / sigma, recomputing p in the backward. Empty
+    slots are zeroed with ``masked_fill_`` (a float op with a bool mask would first copy the mask to float).
     """
 
     @staticmethod
-    def forward(ctx, dists: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:
+    def forward(ctx, dists: torch.Tensor, pix_to_face: torch.Tensor, sigma: float) -> torch.Tensor:
         with one_intra_op_thread():
-            one_minus_p = torch.div(dists, -sigma).sigmoid_().mul_(mask).neg_().add_(1.0)
-            prod = torch.prod(one_minus_p, dim=-1)
-        ctx.save_for_backward(dists, mask, prod)
+            empty = pix_to_face < 0
+            prod = dists.new_empty(dists.shape[:-1])
+            d, e, out = dists.reshape(-1, dists.shape[-1]), empty.reshape(-1, dists.shape[-1]), prod.view(-1)
+            # Row chunks (no (N, H, W, K) temporary) of a multiple of 64 rows, so that prod groups rows as over
+            # the whole tensor (its vectorised reduction takes rows in blocks; a ragged chunk end took another
+            # accumulation order, and the gradient moved at float32 rounding).
+            step = max(64, _BLEND_CHUNK // max(1, d.shape[1]) // 64 * 64)
+            for r in range(0, d.shape[0], step):
+                one_minus_p = torch.div(d[r:r + step], -sigma).sigmoid_().masked_fill_(e[r:r + step], 0.0)
+                torch.prod(one_minus_p.neg_().add_(1.0), dim=-1, out=out[r:r + step])
+        ctx.save_for_backward(dists, empty, prod)
         ctx.sigma = sigma
         return 1.0 - prod
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha: torch.Tensor):
-        dists, mask, prod = ctx.saved_tensors
+        dists, empty, prod = ctx.saved_tensors
         with one_intra_op_thread():
             scale = (grad_alpha * prod).div_(-ctx.sigma)
-            grad = torch.div(dists, -ctx.sigma).sigmoid_().mul_(mask).mul_(scale[..., None])
+            grad = torch.div(dists, -ctx.sigma).sigmoid_().masked_fill_(empty, 0.0).mul_(scale[..., None])
         return grad, None, None
 
 
 def sigmoid_alpha_blend(colors: torch.Tensor, fragments, blend_params: BlendParams) -> torch.Tensor:
     """(N, H, W, 4): RGB of the nearest face and a soft silhouette alpha = 1 - prod_k (1 - p_k)."""
-    mask = fragments.pix_to_face >= 0
-    alpha = _SilhouetteAlphaFn.apply(fragments.dists, mask, float(blend_params.sigma))
-    return torch.cat((colors[..., 0, :3], alpha[..., None]), -1)
+    alpha = _SilhouetteAlphaFn.apply(fragments.dists, fragments.pix_to_face, float(blend_params.sigma))
+    with one_intra_op_thread():
+        return torch.cat((colors[..., 0, :3], alpha[..., None]), -1)
 
 
 def softmax_rgb_blend(colors: torch.Tensor, fragments, blend_params: BlendParams, znear=1.0,

@@ -11,7 +11,7 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 
@@ -72,22 +72,30 @@ def _edge_table(fv: torch.Tensor) -> torch.Tensor:
     return torch.stack(cols, 1)
 
 
-def _triangle_dist2_edge(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+def _edge_dist_cols(tab, px: torch.Tensor, py: torch.Tensor):
     """Squared 2D distance (M,) from pixels (px, py) to triangles' edges and the nearest edge (M,) int64.
 
-    tab: (M, 15) rows of :func:`_edge_table`; edges 0: v0-v1, 1: v0-v2, 2: v1-v2. Same operations, in the
-    same order, as ``_segment_dist2``, so the values are bit-identical to it.
+    tab: the 15 columns (each (M,)) of :func:`_edge_table` rows, e.g. a (15, M) tensor; edges 0: v0-v1,
+    1: v0-v2, 2: v1-v2. Same operations, in the same order, as ``_segment_dist2``, so the values are
+    bit-identical to it. Column-major so that every elementwise op runs on contiguous memory.
     """
-    d = torch.empty((px.shape[0], 3), dtype=px.dtype, device=px.device)
+    d = torch.empty((3, px.shape[0]), dtype=px.dtype, device=px.device)
     for e in range(3):
-        ax, ay, dx, dy, l2 = tab[:, 5 * e:5 * e + 5].unbind(1)
+        ax, ay, dx, dy, l2 = tab[5 * e:5 * e + 5]
         ex, ey = px - ax, py - ay
-        t = (ex * dx).add_(ey * dy).div_(l2).clamp_(0.0, 1.0)
-        rx = px - (t * dx).add_(ax)
-        ry = py - (t * dy).add_(ay)
-        torch.add(rx.mul_(rx), ry.mul_(ry), out=d[:, e])
-    best = d.min(1)
+        t = ex.mul_(dx).add_(ey.mul_(dy)).div_(l2).clamp_(0.0, 1.0)
+        rx = torch.mul(t, dx).add_(ax)
+        ry = t.mul_(dy).add_(ay)
+        rx = torch.sub(px, rx, out=rx)
+        ry = torch.sub(py, ry, out=ry)
+        torch.add(rx.mul_(rx), ry.mul_(ry), out=d[e])
+    best = d.min(0)
     return best.values, best.indices
+
+
+def _triangle_dist2_edge(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+    """:func:`_edge_dist_cols` of row-major edge tables tab (M, 15)."""
+    return _edge_dist_cols(tab.t(), px, py)
 
 
 def triangle_dist2(fv: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
@@ -109,29 +117,61 @@ def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
     return r0.long(), r1.long(), c0.long(), c1.long()
 
 
+def _sorted_ranks(pix: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Order (M,) sorting candidates by (pixel, z), stable, each sorted candidate's rank in its pixel (M,)
+    and its pixel (M,).
+
+    One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
+    """
+    zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
+    skey, order = torch.sort(zbits.bitwise_or_(pix << 32), stable=True)
+    del zbits
+    spix = skey.bitwise_right_shift_(32)
+    n = spix.shape[0]
+    pos = torch.arange(n, device=pix.device)
+    start = torch.ones(n, dtype=torch.bool, device=pix.device)
+    start[1:] = spix[1:] != spix[:-1]
+    rank = pos.sub_(torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values)
+    return order, rank, spix
+
+
 def _topk_per_pixel(cols: list[torch.Tensor], k: int) -> torch.Tensor:
     """Keep the k smallest-z candidates of each pixel, sorted by (pixel, z); returns their rank (M',).
 
     cols: per-candidate tensors (first dim M), cols[0] the flat pixel index, cols[1] the depth; replaced
     in place, one at a time, by their kept and sorted rows (so only one column is ever held twice).
-    One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
     """
-    zbits = cols[1].to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    order = torch.argsort((cols[0] << 32) | zbits, stable=True)
-    del zbits
-    pix = cols[0].index_select(0, order)
-    n = pix.shape[0]
-    pos = torch.arange(n, device=pix.device)
-    start = torch.ones(n, dtype=torch.bool, device=pix.device)
-    start[1:] = pix[1:] != pix[:-1]
-    rank = pos - torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values
-    del pos, start, pix
+    order, rank, _ = _sorted_ranks(cols[0], cols[1])
+    n = rank.shape[0]
     if n and int(rank.max()) >= k:
         sel = (rank < k).nonzero().squeeze(1)
         order, rank = order.index_select(0, sel), rank.index_select(0, sel)
     for i in range(len(cols)):
         cols[i] = cols[i].index_select(0, order)
     return rank
+
+
+def _output_slots(cols: list[torch.Tensor], k: int) -> torch.Tensor:
+    """Output slot ``pixel * k + rank`` (M',) of the k smallest-z candidates of each pixel, in input order.
+
+    cols: per-candidate tensors (first dim M), cols[0] the flat pixel index, cols[1] the depth; the
+    candidates outside their pixel's k nearest are removed from them in place. The ranks are those of
+    :func:`_topk_per_pixel` (same stable sort), but the columns are not permuted: the slots are scattered
+    back to input order, so each column is written straight into the output buffers.
+    """
+    order, rank, slot = _sorted_ranks(cols[0], cols[1])
+    slot = slot.mul_(k).add_(rank)
+    if slot.numel() and int(rank.max()) >= k:
+        slot.masked_fill_(rank >= k, -1)
+    del rank
+    slot = torch.empty_like(slot).index_put_((order,), slot)
+    del order
+    if slot.numel() and int(slot.min()) < 0:
+        sel = (slot >= 0).nonzero().squeeze(1)
+        slot = slot.index_select(0, sel)
+        for i in range(len(cols)):
+            cols[i] = cols[i].index_select(0, sel)
+    return slot
 
 
 def _cat_columns(kept: list[list[torch.Tensor]]) -> list[torch.Tensor]:
@@ -165,34 +205,46 @@ def _bary_plane_coefficients(fv: torch.Tensor, perspective_correct: bool) -> tor
     return torch.cat((a_coef, b_coef, c_coef, z, zprod), 1)
 
 
-def _bary_depth_fast(coef: torch.Tensor, px: torch.Tensor, py: torch.Tensor, perspective_correct: bool,
-                     clip_barycentric_coords: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(bary (M, 3), pz (M,), inside (M,)) from gathered plane coefficients (M, 15).
+def _bary_depth_cols(coef, px: torch.Tensor, py: torch.Tensor, perspective_correct: bool,
+                     clip_barycentric_coords: bool) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """([bary_0, bary_1, bary_2] each (M,), pz (M,), inside (M,)) from the 15 columns of gathered plane
+    coefficients (e.g. a (15, M) tensor, rows as :func:`_bary_plane_coefficients`' columns).
 
     PyTorch3D's maths: bary_i = edge_i(p) / (area + eps); optional perspective correction
     bary_i z_j z_k / sum and clipping to [0, 1] renormalised; pz = sum bary_i z_i. Inside means
-    all (unclipped) bary_i > 0.
+    all (unclipped) bary_i > 0. Sums run left to right, as a sum over a dimension of 3.
     """
-    bary = torch.addcmul(torch.addcmul(coef[:, 6:9], coef[:, 0:3], px[:, None]), coef[:, 3:6], py[:, None])
+    bary = [torch.addcmul(torch.addcmul(coef[6 + i], coef[i], px), coef[3 + i], py) for i in range(3)]
     if perspective_correct:
-        top = bary * coef[:, 12:15]
-        bary = top / top.sum(1, keepdim=True).clamp(min=_EPS)
-    inside = (bary > 0).all(1)
+        top = [b * coef[12 + i] for i, b in enumerate(bary)]
+        den = (top[0] + top[1]).add_(top[2]).clamp_(min=_EPS)
+        bary = [t.div_(den) for t in top]
+    inside = (bary[0] > 0).logical_and_(bary[1] > 0).logical_and_(bary[2] > 0)
     if clip_barycentric_coords:
-        bary = bary.clamp(min=0.0)
-        bary = bary / bary.sum(1, keepdim=True).clamp(min=1e-5)
-    return bary, (bary * coef[:, 9:12]).sum(1), inside
+        bary = [b.clamp(min=0.0) for b in bary]
+        den = (bary[0] + bary[1]).add_(bary[2]).clamp_(min=1e-5)
+        bary = [b.div_(den) for b in bary]
+    pz = (bary[0] * coef[9]).add_(bary[1] * coef[10]).add_(bary[2] * coef[11])
+    return bary, pz, inside
 
 
-class _Pairs(NamedTuple):
-    """The kept (pixel, face) pairs, sorted by (pixel, depth): M entries each."""
+def _bary_depth_fast(coef: torch.Tensor, px: torch.Tensor, py: torch.Tensor, perspective_correct: bool,
+                     clip_barycentric_coords: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(bary (M, 3), pz (M,), inside (M,)): :func:`_bary_depth_cols` of row-major coefficients (M, 15)."""
+    bary, pz, inside = _bary_depth_cols(coef.t(), px, py, perspective_correct, clip_barycentric_coords)
+    return torch.stack(bary, 1), pz, inside
 
-    pix: torch.Tensor  # (M,) flat index (mesh * H + row) * W + col
-    rank: torch.Tensor  # (M,) position among the pixel's faces, 0 nearest
+
+@dataclass
+class _Pairs:
+    """The kept (pixel, face) pairs and their output slots (in search order): M entries each. Mutable, so that
+    the scatter into the output buffers can release each column as soon as it is written."""
+
+    slot: torch.Tensor  # (M,) flat output index ((mesh * H + row) * W + col) * K + rank, rank 0 nearest
     face: torch.Tensor  # (M,) packed face index
-    pz: torch.Tensor  # (M,) depth
-    bary: torch.Tensor  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
-    dist: torch.Tensor  # (M,) signed squared distance to the nearest edge, negative inside
+    pz: torch.Tensor | None  # (M,) depth
+    bary: torch.Tensor | None  # (M, 3) barycentrics (perspective-corrected and clipped as asked)
+    dist: torch.Tensor | None  # (M,) signed squared distance to the nearest edge, negative inside
     edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
     inside: torch.Tensor  # (M,) bool
 
@@ -227,9 +279,10 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     total = int(cum[-1]) if cum.numel() else 0
     starts = cum - counts
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    # Per-face tables gathered once per candidate: plane coefficients + edge table; box origin and mesh.
-    ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), _edge_table(fv)), 1)
-    itab = torch.stack((r0, c0, bw, starts, face_mesh), 1)
+    # Per-face tables gathered once per candidate, column-major (30, F): plane coefficients + edge table;
+    # int32 (4, F): box origin, width and mesh (index arithmetic in int32 is cheaper; boxes are < H*W).
+    ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), _edge_table(fv)), 1).t().contiguous()
+    itab = torch.stack((r0, c0, bw, face_mesh), 0).to(torch.int32)
     kept: list[list[torch.Tensor]] = []
     kept_size, merged_size = 0, 0
     bounds = _face_groups(counts, starts, total)
@@ -238,25 +291,29 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         if m == 0:
             continue
         fi = torch.repeat_interleave(torch.arange(f0, f1, device=fv.device), counts[f0:f1], output_size=m)
-        row0, col0, bwi, first, mesh = itab.index_select(0, fi).unbind(1)
-        off = torch.arange(m, device=fv.device) + (starts[f0] - first)
+        first = torch.repeat_interleave((starts[f0:f1] - starts[f0]).to(torch.int32), counts[f0:f1], output_size=m)
+        row0, col0, bwi, mesh = itab.index_select(1, fi)
+        off = torch.arange(m, dtype=torch.int32, device=fv.device).sub_(first)
+        del first
         q = torch.div(off, bwi, rounding_mode="floor")
-        rr, cc = row0 + q, col0 + (off - q * bwi)
+        rr, cc = row0.add_(q), off.sub_(q.mul_(bwi)).add_(col0)
+        del q, bwi, col0
         py, px = ys.index_select(0, rr), xs.index_select(0, cc)
-        g = ftab.index_select(0, fi)
-        bary, pz, inside = _bary_depth_fast(g, px, py, perspective_correct, clip_barycentric_coords)
+        g = ftab.index_select(1, fi)
+        bary, pz, inside = _bary_depth_cols(g, px, py, perspective_correct, clip_barycentric_coords)
         if blur_radius > 0:  # edge distances decide the pixels outside their face
-            d2, edge = _triangle_dist2_edge(g[:, 15:], px, py)
+            d2, edge = _edge_dist_cols(g[15:], px, py)
             idx = ((pz >= 0) & (inside | (d2 < blur_radius))).nonzero().squeeze(1)
             d2, edge = d2.index_select(0, idx), edge.index_select(0, idx)
         else:
             idx = ((pz >= 0) & inside).nonzero().squeeze(1)
-            d2, edge = _triangle_dist2_edge(g.index_select(0, idx)[:, 15:], px.index_select(0, idx),
-                                            py.index_select(0, idx))
+            d2, edge = _edge_dist_cols(g[15:].index_select(1, idx), px.index_select(0, idx), py.index_select(0, idx))
+        del g
         inside = inside.index_select(0, idx)
-        pix = (mesh.index_select(0, idx) * h + rr.index_select(0, idx)) * w + cc.index_select(0, idx)
-        kept.append([pix, pz.index_select(0, idx), fi.index_select(0, idx), bary.index_select(0, idx),
-                     torch.where(inside, -d2, d2), edge.to(torch.int8), inside])
+        pix = (mesh.index_select(0, idx).long() * h + rr.index_select(0, idx)) * w + cc.index_select(0, idx)
+        kept.append([pix, pz.index_select(0, idx), fi.index_select(0, idx)]
+                    + [b.index_select(0, idx) for b in bary]
+                    + [torch.where(inside, -d2, d2), edge.to(torch.int8), inside])
         kept_size += idx.numel()
         if kept_size > max(MERGE_PAIRS, 2 * merged_size) and len(kept) > 1:  # bound memory, amortised
             cols = _cat_columns(kept)
@@ -266,11 +323,11 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     if not kept:
         e = torch.zeros(0, dtype=torch.long, device=fv.device)
         z = fv.new_zeros(0)
-        return _Pairs(e, e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
+        return _Pairs(e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
     cols = _cat_columns(kept)
-    rank = _topk_per_pixel(cols, k)
-    p, zz, f, bary, dist, edge, inside = cols
-    return _Pairs(p, rank, f, zz, bary, dist, edge, inside)
+    slot = _output_slots(cols, k)
+    _, zz, f, b0, b1, b2, dist, edge, inside = cols
+    return _Pairs(slot, f, zz, torch.stack((b0, b1, b2), 1), dist, edge, inside)
 
 
 class _KeptPairsFn(torch.autograd.Function):
@@ -285,12 +342,16 @@ class _KeptPairsFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, fv, pairs: _Pairs, total: int, k: int, h: int, w: int, persp: bool, clip: bool):
-        slot = pairs.pix * k + pairs.rank
+        slot = pairs.slot
         zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pairs.pz)
+        pairs.pz = None  # each column is released once written (peak memory)
         bary = fv.new_full((total, 3), -1.0).index_put_((slot,), pairs.bary)
+        pairs.bary = None
         dists = fv.new_full((total,), -1.0).index_put_((slot,), pairs.dist)
+        pairs.dist = None
         ctx.save_for_backward(fv)
-        ctx.pairs = (slot, pairs.face, pairs.edge, pairs.inside)
+        small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
+        ctx.pairs = (slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside)
         ctx.settings = (k, h, w, persp, clip)
         ctx.set_materialize_grads(False)
         return zbuf, bary, dists
@@ -313,9 +374,12 @@ def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, fa
                     edge: torch.Tensor, inside: torch.Tensor, settings: tuple, g_zbuf, g_bary, g_dists) -> None:
     """Add to grad (F, 3, 3) the gradients of the kept pairs' distances, depths and barycentrics."""
     k, h, w, persp, clip = settings
-    pix = slot // k
+    pix = torch.div(slot, k, rounding_mode="floor")  # slot is int32 where the buffers allow: faster divisions
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    px, py = xs.index_select(0, pix % w), ys.index_select(0, (pix // w) % h)
+    py = torch.div(pix, w, rounding_mode="floor")
+    px = xs.index_select(0, pix.sub_(py * w))
+    py = ys.index_select(0, py.remainder_(h))
+    del pix
     for s in range(0, slot.numel() if g_dists is not None else 0, CHUNK_PAIRS):
         c = slice(s, s + CHUNK_PAIRS)
         _dist_backward(grad, fv, g_dists.index_select(0, slot[c]), face[c], edge[c].long(), inside[c],
@@ -398,14 +462,14 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     verts = meshes.verts_packed()
     faces = meshes.faces_packed()
     n = len(meshes)
-    fv = verts[faces]  # (F, 3, 3), differentiable
-    face_mesh = meshes.faces_packed_to_mesh_idx()
     with one_intra_op_thread():
+        fv = verts[faces]  # (F, 3, 3), differentiable
+        face_mesh = meshes.faces_packed_to_mesh_idx()
         pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
                               bool(clip_barycentric_coords), bool(cull_backfaces))
         total = n * h * w * k
         pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
-        pix_to_face[pairs.pix * k + pairs.rank] = pairs.face
+        pix_to_face.index_put_((pairs.slot,), pairs.face)
         zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
                                                    bool(clip_barycentric_coords))
     shape = (n, h, w, k)
