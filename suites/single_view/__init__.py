@@ -117,7 +117,18 @@ class SingleViewSuite(Suite):
     # the cross-backend gap (Chamfer 0.061, F1@0.5 2.6) is this spread; the bounds are the ranges rounded up
     # where they exceed the suite-wide ones (F1@0.1's range 0.67 is inside its suite bound 2; final loss
     # 0.0113-0.0116, PyTorch3D 0.0117, inside rel 0.2).
+    # (The point bounds were measured on the 150-iteration profile; on today's (300 iterations, point_init=mean)
+    # the point decoder is far steadier: Chamfer 0.4225-0.4436 built-in, 0.422-0.434 PyTorch3D, below.)
+    # decoder=mesh on today's profile (300 iterations; study of 2026-12-06 on code 07e940f, --threads 1,
+    # lr x (1 +- 1e-6, +- 1e-5), built-in runs 20261206-040940-9655, -041020-c4e1, -041101-f7d6, -041142-134b +
+    # the both-backends run 20261206-035640-fff4; PyTorch3D lr x (1 +- 1e-6): 20261206-041654-077c,
+    # -041832-0028): built-in Chamfer-L2 0.512-0.525, PyTorch3D 0.518-0.578 (0.558 unperturbed); F1@0.5
+    # built-in 74.9-76.6, PyTorch3D 74.1-76.4. The two spreads overlap and the cross-backend gap (Chamfer
+    # 0.046, F1@0.5 2.5) is no wider than their union (0.066, 2.5): bounds = the union's ranges rounded up.
     backend_case_tolerances = {
+        "decoder=mesh": E.spread_case_tolerances(
+            "both backends' spread under lr x (1 +- 1e-6, 1e-5) at smoke (study in docs/backends.md)",
+            {"chamfer_l2": 0.07, "f1@0.5": 3.0}),
         "decoder=point": E.spread_case_tolerances(
             "one backend's spread under lr x (1 +- 1e-6, 1e-5) at smoke (study in docs/backends.md)",
             {"chamfer_l2": 0.1, "f1@0.3": 5.0, "f1@0.5": 5.5}),
