@@ -221,14 +221,13 @@ def sphere_radius_for(voxels: torch.Tensor) -> float:
     return (3.0 * vol / (4.0 * math.pi)) ** (1.0 / 3.0)
 
 
-def occupancy_logit(voxels: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """Log-odds of the mean training occupancy: of the whole set (a scalar) for (N, G, G, G) ``voxels`` averaged
-    over everything, or voxelwise when ``voxels`` is already a (G, G, G) mean; clamped to [eps, 1 - eps].
+def occupancy_logit(p: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Log-odds of occupancy probabilities ``p`` (any shape), clamped to [eps, 1 - eps].
 
     The prior initialisation of Lin et al., "Focal Loss for Dense Object Detection" (ICCV 2017, sec. 4.1: the
     classifier's bias set to -log((1 - pi) / pi)), so a voxel head starts at the training occupancy instead of
     at probability 0.5 everywhere."""
-    p = voxels.float().mean().clamp(eps, 1 - eps) if voxels.dim() == 4 else voxels.float().clamp(eps, 1 - eps)
+    p = p.float().clamp(eps, 1 - eps)
     return torch.log(p) - torch.log1p(-p)
 
 
@@ -246,7 +245,8 @@ class VoxelPrior(nn.Module):
         if kind == "none" or train_voxels is None:
             self.bias = None
             return
-        init = occupancy_logit(train_voxels if kind == "scalar" else train_voxels.float().mean(0)) + offset
+        mean = train_voxels.float().mean() if kind == "scalar" else train_voxels.float().mean(0)
+        init = occupancy_logit(mean) + offset
         self.bias = nn.Parameter(init.reshape(()) if kind == "scalar" else init)
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:

@@ -141,13 +141,14 @@ class SingleViewSuite(Suite):
         B = ctx.backend
         with ctx.phase("setup", kind="setup"):
             data = SV.load_view_data(ctx, c.voxel_size, c)
+            pos_weight = _pos_weight(data.train.voxels, c.pos_weight)
             model = SingleView(B, c.decoder, width=c.width, latent=c.latent, grid=c.voxel_size, points=c.points,
                                level=c.sphere_level, radius=SV.sphere_radius_for(data.train.voxels),
                                voxel_prior=c.voxel_prior, train_voxels=data.train.voxels,
-                               prior_offset=math.log(float(_pos_weight(data.train.voxels, c.pos_weight))),
+                               prior_offset=math.log(float(pos_weight)),
                                point_base=SV.mean_occupancy_points(data.train.voxels, c.points, ctx.seed)
                                if c.point_init == "mean" else None).to(ctx.device)
-        losses = self._train(ctx, c, model, data.train)
+        losses = self._train(ctx, c, model, data.train, pos_weight)
         model.eval()
         with ctx.phase("inference", kind="evaluate"), torch.no_grad():
             t0 = time.perf_counter()
@@ -162,9 +163,10 @@ class SingleViewSuite(Suite):
             ctx.text("table", E.table(rows, E.counts_of(data.test.categories)), kind="table", suffix=".md")
         ctx.curve("loss_curve", list(range(len(losses))), losses, y_label="training loss")
 
-    def _train(self, ctx: Context, c: SingleViewConfig, model: torch.nn.Module, train_set: SV.ShapeSet
-               ) -> list[float]:
-        """Adam on random batches; each iteration is one timed ``train_step``. Returns the loss per iteration."""
+    def _train(self, ctx: Context, c: SingleViewConfig, model: torch.nn.Module, train_set: SV.ShapeSet,
+               pos_weight: torch.Tensor) -> list[float]:
+        """Adam on random batches (``pos_weight``: the voxel BCE's); each iteration is one timed ``train_step``.
+        Returns the loss per iteration."""
         B = ctx.backend
         with torch.random.fork_rng():
             torch.manual_seed(ctx.seed)
@@ -174,7 +176,7 @@ class SingleViewSuite(Suite):
         opt = torch.optim.Adam(model.parameters(), lr=c.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, SV.lr_factor(c.schedule, c.iterations))
         gen = torch.Generator().manual_seed(ctx.seed)
-        pos_weight = _pos_weight(train_set.voxels, c.pos_weight).to(ctx.device)
+        pos_weight = pos_weight.to(ctx.device)
         losses = []
         with ctx.phase("train_step", items_per_step=min(c.batch, len(train_set)), item_unit="images") as loop:
             for _ in range(c.iterations):
