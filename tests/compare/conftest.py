@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,3 +98,17 @@ def rec():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def load_script():
+    """``load_script(name)``: the module of ``scripts/<name>.py`` (scripts are not a package)."""
+    def load(name: str) -> types.ModuleType:
+        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load

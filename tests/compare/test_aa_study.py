@@ -1,22 +1,14 @@
 """scripts/aa_study.py's re-scoring of --repeat runs as plain one-process runs."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from bench.compare.samples import pool
 from bench.timing import TimingResult
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "aa_study.py"
-
 
 @pytest.fixture(scope="module")
-def aa_study():
-    spec = importlib.util.spec_from_file_location("aa_study", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def aa_study(load_script):
+    return load_script("aa_study")
 
 
 def _rec(samples, cal):

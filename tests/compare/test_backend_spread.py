@@ -1,23 +1,16 @@
 """scripts/backend_spread.py: the spread table of one backend's runs and where another run's value lies."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
 from bench.results import CaseResult, MetricRecord, RunRecord
 from bench.store import Store
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "backend_spread.py"
-
 
 @pytest.fixture(scope="module")
-def spread():
-    spec = importlib.util.spec_from_file_location("backend_spread", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def spread(load_script):
+    return load_script("backend_spread")
 
 
 def _case(name, backend, **metrics):
