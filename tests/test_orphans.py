@@ -195,63 +195,62 @@ def test_the_next_runner_sweeps_temp_folders_of_dead_runners(tmp_path):
     assert not stale.exists() and live.exists() and other.exists()
 
 
-def _handover_worker(folder: Path) -> tuple[subprocess.Popen, int]:
-    """A worker started the way a runner starts it (this test is its runner): watching before its folder
-    exists. Returns the process and the write end of its liveness pipe."""
-    live_r, live_w = os.pipe()
-    env = {**os.environ, RUNNER_PID_ENV: str(os.getpid()), LIVENESS_FD_ENV: str(live_r)}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(folder / "spec.json")], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(live_r,), env=env,
-                            start_new_session=True)
-    os.close(live_r)
-    return proc, live_w
+class _Handover:
+    """A worker started the way a runner starts it (this test is its runner): watching before its folder exists.
+    ``folder`` is the case folder to create, ``runner_dies()`` closes the write end of the liveness pipe."""
+
+    def __init__(self, env: Path, tag: str):
+        self.folder = env / "tmp" / f"{CASE_DIR_PREFIX}{os.getpid()}-{tag}"
+        live_r, self._live_w = os.pipe()
+        environ = {**os.environ, RUNNER_PID_ENV: str(os.getpid()), LIVENESS_FD_ENV: str(live_r)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(self.folder / "spec.json")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     pass_fds=(live_r,), env=environ, start_new_session=True)
+        os.close(live_r)
+
+    def runner_dies(self) -> None:
+        if self._live_w is not None:
+            os.close(self._live_w)
+            self._live_w = None
+
+    def __enter__(self) -> _Handover:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.runner_dies()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 def test_a_runner_dying_during_the_hand_over_leaves_no_folder(orphan_env):
     """The runner creates the case's folder after starting the worker; killed after creating it (here: the
     liveness pipe closes before the spec is complete), the worker removes the folder and ends."""
-    folder = orphan_env / "tmp" / f"{CASE_DIR_PREFIX}{os.getpid()}-handover"
-    proc, live_w = _handover_worker(folder)
-    try:
-        folder.mkdir()
-        (folder / "spec.json").write_text('{"suite": "faul')  # the runner died while writing it
-        os.close(live_w)
-        assert proc.wait(timeout=60) == -signal.SIGKILL
-        assert not folder.exists()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with _Handover(orphan_env, "handover") as h:
+        h.folder.mkdir()
+        (h.folder / "spec.json").write_text('{"suite": "faul')  # the runner died while writing it
+        h.runner_dies()
+        assert h.proc.wait(timeout=60) == -signal.SIGKILL
+        assert not h.folder.exists()
 
 
 def test_a_worker_given_no_whole_spec_removes_its_folder(orphan_env):
     """Its stdin closed (the runner's go) without a readable spec: nothing to run; the folder goes."""
-    folder = orphan_env / "tmp" / f"{CASE_DIR_PREFIX}{os.getpid()}-nospec"
-    proc, live_w = _handover_worker(folder)
-    try:
-        folder.mkdir()
-        proc.stdin.close()
-        assert proc.wait(timeout=60) == -signal.SIGKILL
-        assert not folder.exists()
-    finally:
-        os.close(live_w)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    with _Handover(orphan_env, "nospec") as h:
+        h.folder.mkdir()
+        h.proc.stdin.close()
+        assert h.proc.wait(timeout=60) == -signal.SIGKILL
+        assert not h.folder.exists()
 
 
 def test_a_worker_handed_its_spec_runs_the_case(orphan_env):
-    folder = orphan_env / "tmp" / f"{CASE_DIR_PREFIX}{os.getpid()}-go"
-    proc, live_w = _handover_worker(folder)
-    try:
-        folder.mkdir()
-        (folder / "spec.json").write_text(json.dumps({
+    with _Handover(orphan_env, "go") as h:
+        h.folder.mkdir()
+        (h.folder / "spec.json").write_text(json.dumps({
             "suite": "faulty", "case": "mode=ok", "params": {"mode": "ok", "seconds": 0}, "runner_pid": os.getpid(),
             "profile": "smoke", "device": "cpu", "seed": 0,
-            "result_path": str(folder / "result.json"), "artifact_root": str(folder / "artifacts")}))
-        proc.stdin.close()
-        out = proc.stdout.read()
-        assert proc.wait(timeout=120) == 0, out
-        assert json.loads((folder / "result.json").read_text())["status"] == "ok"
-    finally:
-        os.close(live_w)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            "result_path": str(h.folder / "result.json"), "artifact_root": str(h.folder / "artifacts")}))
+        h.proc.stdin.close()
+        out = h.proc.stdout.read()
+        assert h.proc.wait(timeout=120) == 0, out
+        assert json.loads((h.folder / "result.json").read_text())["status"] == "ok"
