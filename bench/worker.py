@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     the worker learns the runner's pid and liveness pipe from the environment and arms its watch *before*
     the case's temp folder exists: the runner creates the folder, writes the spec into it and then closes
     this process's stdin. A runner killed at any point of that hand-over leaves no folder behind (the
-    watch removes it). Started by hand, the spec's own ``runner_pid``/``liveness_fd`` (if any) are used."""
+    watch removes it). Started by hand, the spec's ``runner_pid`` (if any) is watched by the parent-death
+    signal alone (no pipe was handed over)."""
     argv = sys.argv[1:] if argv is None else argv
     spec_path = Path(argv[0])
     runner_pid = _env_int(RUNNER_PID_ENV)
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             _runner_gone(spec_path.parent)
     else:
         spec = json.loads(spec_path.read_text())
-        watch_runner(spec.get("runner_pid"), spec.get("liveness_fd"), spec_path.parent)
+        watch_runner(spec.get("runner_pid"), None, spec_path.parent)
     result = run_spec(spec)
     write_result(result, Path(spec["result_path"]))
     sys.stderr.flush()
