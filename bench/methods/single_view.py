@@ -9,6 +9,7 @@ and the mean-shape baseline are here too, so both suites use the same ones.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -282,3 +283,44 @@ def mean_occupancy_points(voxels: torch.Tensor, n: int, seed: int = 0) -> torch.
     d, h, w = cells // (G * G), (cells // G) % G, cells % G
     idx = torch.stack([w, h, d], -1).float()  # (x, y, z) cell indices
     return -1.0 + (idx + torch.rand(n, 3, generator=gen)) * 2.0 / G
+
+
+class WeightEMA:
+    """An exponential moving average of a model's weights, used at evaluation in place of the last weights
+    (Polyak & Juditsky, "Acceleration of stochastic approximation by averaging", SIAM J. Control Optim. 1992; the
+    exponential form: W_ema <- decay * W_ema + (1 - decay) * W after each step, starting at the first step's W).
+    It damps the end-of-training noise of a short run at no inference cost.
+
+    Built on torch's ``AveragedModel`` + ``get_ema_multi_avg_fn`` (the averaged copy is made here so that it
+    shares the model's backend namespace). Buffers are not averaged (``use_buffers=False``: an integer buffer
+    such as a mesh's faces must not be lerped); :meth:`final` recomputes the encoder's BatchNorm statistics for
+    the averaged weights on training images instead (``update_bn``, the SWA recipe of Izmailov et al., UAI 2018).
+    ``decay`` 0: no average, :meth:`final` returns the model itself."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"ema {decay!r}: expected a decay in [0, 1) (0: off)")
+        self.model, self.avg = model, None
+        if decay > 0.0:
+            self.avg = AveragedModel(nn.Module(), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+            # the copy shares the model's backend namespace (a namespace of modules: not deep-copyable)
+            memo = {id(m.backend): m.backend for m in model.modules() if getattr(m, "backend", None) is not None}
+            self.avg.module = copy.deepcopy(model, memo)
+
+    def update(self) -> None:
+        """Fold the model's current weights into the average (call after each optimiser step)."""
+        if self.avg is not None:
+            self.avg.update_parameters(self.model)
+
+    @torch.no_grad()
+    def final(self, images: torch.Tensor, batch: int, device: Any) -> nn.Module:
+        """The model to evaluate: the averaged copy, its ``encoder``'s BatchNorm running statistics recomputed on
+        ``images`` (N, 3, H, W) in batches of ``batch``; or the model itself when the average is off."""
+        from torch.optim.swa_utils import update_bn
+
+        if self.avg is None:
+            return self.model
+        update_bn((images[s:s + batch].to(device) for s in range(0, len(images), batch)), self.avg.module.encoder)
+        return self.avg.module

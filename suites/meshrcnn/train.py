@@ -29,6 +29,7 @@ class LossWeights:
 class TrainResult:
     losses: list[float]
     curve: dict[str, list[float]]
+    model: MeshRCNN  # the model to evaluate: the trained one, or its weights' average (``ema``)
 
 
 def gt_samples(backend: Any, data: ShapeSet, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,18 +42,20 @@ def gt_samples(backend: Any, data: ShapeSet, n: int, seed: int) -> tuple[torch.T
 
 def train(model: MeshRCNN, data: ShapeSet, *, iterations: int, batch: int, lr: float, samples: int,
           warmup: float, weights: LossWeights, seed: int, device: str, teacher: bool = False,
-          loop: Phase | None = None, schedule: str = "constant") -> TrainResult:
+          loop: Phase | None = None, schedule: str = "constant", ema: float = 0.0) -> TrainResult:
     """Adam on random batches; the first ``warmup`` share of iterations trains the voxel branch alone (so the
     refinement starts from meaningful cubified meshes). With ``teacher`` the refinement stages train on the
     cubified ground-truth voxels (cubified once, outside the loop) instead of the cubified prediction.
-    Each iteration is one step of ``loop``; ``schedule``: the learning-rate schedule (:func:`lr_factor`)."""
-    from bench.methods.single_view import lr_factor, voxel_meshes
+    Each iteration is one step of ``loop``; ``schedule``: the learning-rate schedule (:func:`lr_factor`);
+    ``ema``: the decay of the weights' average evaluated instead of the last weights (:class:`WeightEMA`, 0: off)."""
+    from bench.methods.single_view import WeightEMA, lr_factor, voxel_meshes
 
     B = model.backend
     pts, nrm = gt_samples(B, data, samples, seed)
     cubes = voxel_meshes(B, data.voxels, 0.5) if teacher and model.mode == "voxmesh" else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(schedule, iterations))
+    averaged = WeightEMA(model, ema)
     gen = torch.Generator().manual_seed(seed)
     loop = loop or Phase.standalone("train", device)
     pos_weight = None
@@ -79,6 +82,7 @@ def train(model: MeshRCNN, data: ShapeSet, *, iterations: int, batch: int, lr: f
             loss.backward()
             opt.step()
             sched.step()
+            averaged.update()
         value = float(loss.detach())
         losses.append(value)
         if not math.isfinite(value):
@@ -86,7 +90,7 @@ def train(model: MeshRCNN, data: ShapeSet, *, iterations: int, batch: int, lr: f
         curve["total"].append(value)
         for k in ("voxel", "chamfer", "normal", "edge"):
             curve[k].append(float(parts[k].detach()) if k in parts else float("nan"))
-    return TrainResult(losses, curve)
+    return TrainResult(losses, curve, averaged.final(data.images, batch, device))
 
 
 @torch.no_grad()

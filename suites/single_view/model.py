@@ -20,17 +20,20 @@ from bench.methods.single_view import ImageEncoder, VoxelPrior
 
 class VoxelDecoder(nn.Module):
     """latent (N, L) -> logits (N, G, G, G) in cubify's (D, H, W) layout (G a multiple of 4), plus the optional
-    training-occupancy prior (:class:`VoxelPrior`, shifted by ``prior_offset``)."""
+    training-occupancy prior (:class:`VoxelPrior`, shifted by ``prior_offset``). ``groups`` > 0: a GroupNorm of
+    that many groups after each transposed convolution (Wu & He, "Group Normalization", ECCV 2018)."""
 
     def __init__(self, latent: int, grid: int, width: int = 32, prior: str = "none",
-                 train_voxels: torch.Tensor | None = None, prior_offset: float = 0.0) -> None:
+                 train_voxels: torch.Tensor | None = None, prior_offset: float = 0.0, groups: int = 0) -> None:
         super().__init__()
         self.grid, self.width = grid, width
         self.prior = VoxelPrior(prior, train_voxels, prior_offset)
         self.fc = nn.Linear(latent, width * 4 * 4 * 4)
-        self.net = nn.Sequential(nn.ConvTranspose3d(width, width, 4, stride=2, padding=1), nn.ReLU(),
-                                 nn.ConvTranspose3d(width, width // 2, 4, stride=2, padding=1), nn.ReLU(),
-                                 nn.Conv3d(width // 2, 1, 3, padding=1))
+
+        def up(c_in: int, c_out: int) -> list[nn.Module]:
+            conv = nn.ConvTranspose3d(c_in, c_out, 4, stride=2, padding=1)
+            return [conv, nn.GroupNorm(groups, c_out), nn.ReLU()] if groups > 0 else [conv, nn.ReLU()]
+        self.net = nn.Sequential(*up(width, width), *up(width, width // 2), nn.Conv3d(width // 2, 1, 3, padding=1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.net(F.relu(self.fc(z)).view(-1, self.width, 4, 4, 4))
@@ -78,13 +81,13 @@ class SingleView(nn.Module):
 
     def __init__(self, backend: Any, decoder: str, *, width: int, latent: int, grid: int, points: int, level: int,
                  radius: float, voxel_prior: str = "none", train_voxels: torch.Tensor | None = None,
-                 prior_offset: float = 0.0, point_base: torch.Tensor | None = None) -> None:
+                 prior_offset: float = 0.0, point_base: torch.Tensor | None = None, voxel_groups: int = 0) -> None:
         super().__init__()
         self.decoder_kind = decoder
         self.encoder = ImageEncoder(width, latent)
         if decoder == "voxel":
             self.decoder: nn.Module = VoxelDecoder(latent, grid, prior=voxel_prior, train_voxels=train_voxels,
-                                                   prior_offset=prior_offset)
+                                                   prior_offset=prior_offset, groups=voxel_groups)
         elif decoder == "point":
             self.decoder = PointDecoder(latent, points, base=point_base)
         elif decoder == "mesh":

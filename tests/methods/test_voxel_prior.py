@@ -84,3 +84,20 @@ def test_point_decoder_with_a_base_starts_there():
     out = PointDecoder(8, 10, hidden=16, base=base)(torch.randn(3, 8))
     assert out.shape == (3, 10, 3)
     assert torch.allclose(out.detach(), base.expand(3, -1, -1), atol=1e-5)
+
+
+def test_voxel_decoder_groupnorm_normalises_each_group_and_zero_groups_is_the_plain_decoder():
+    from suites.single_view.model import VoxelDecoder
+
+    plain = VoxelDecoder(8, 16, width=16)
+    assert [type(m).__name__ for m in plain.net] == ["ConvTranspose3d", "ReLU", "ConvTranspose3d", "ReLU", "Conv3d"]
+    torch.manual_seed(0)
+    dec = VoxelDecoder(8, 16, width=16, groups=4)
+    assert dec(torch.randn(2, 8)).shape == (2, 16, 16, 16)
+    x = torch.nn.functional.relu(dec.fc(torch.randn(3, 8))).view(-1, 16, 4, 4, 4)
+    z = dec.net[0](x).detach()
+    y = dec.net[1](z).detach()  # after the first GroupNorm (affine at its identity start)
+    g = y.reshape(3, 4, -1)  # 4 groups of 4 channels: each standardised over its channels and voxels
+    v = z.reshape(3, 4, -1).var(-1, unbiased=False)
+    assert torch.allclose(g.mean(-1), torch.zeros(3, 4), atol=1e-5)
+    assert torch.allclose(g.var(-1, unbiased=False), v / (v + 1e-5), rtol=1e-3)  # (z - mean) / sqrt(v + eps)
