@@ -77,7 +77,7 @@ class SingleViewSuite(Suite):
     grid = {"decoder": ["voxel", "point", "mesh"]}
     profiles = {
         # voxel_prior / pos_weight / point_init chosen on a validation split of the training instances (the last 3
-        # of each category's 12), never on the test split: notes in README "Measured" (single_view row) The voxel
+        # of each category's 12), never on the test split: notes in README "Measured" (single_view row). The voxel
         # decoder's 1350 iterations at lr 1e-3 too (issue 16, fifth session: 450 -> 900 -> 1350 iterations raised its
         # validation F1@0.3 from 44 to 55-57; the weights' moving average and GroupNorm gained
         # nothing beyond the lr x (1 +- 1e-6) spread).
