@@ -11,7 +11,10 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -20,6 +23,8 @@ from ..utils import one_intra_op_thread
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
 MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
+BAND_PAIRS = 1 << 16  # candidate pairs per row band at least, before a band gets a thread of its own
+_T = TypeVar("_T")
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -247,6 +252,7 @@ class _Pairs:
     dist: torch.Tensor | None  # (M,) signed squared distance to the nearest edge, negative inside
     edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
     inside: torch.Tensor  # (M,) bool
+    rows: tuple[int, int] | None = None  # the image rows [lo, hi) of every mesh searched; None: all rows
 
 
 def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list[int]:
@@ -258,22 +264,82 @@ def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list
     return sorted(set(bounds) | {0, counts.shape[0]})
 
 
-@torch.no_grad()
-def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blur_radius: float, k: int,
-                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool) -> _Pairs:
-    """Non-differentiable search and forward values of the top-k faces of every pixel.
+def _on_one_thread(call: Callable[[], _T]) -> _T:
+    torch.set_num_threads(1)  # torch's thread count is per thread: a new thread starts at the default
+    return call()
 
-    Candidates are enumerated face by face over their pixel boxes, in groups of about CHUNK_PAIRS pairs;
-    depth, barycentrics, inside test and edge distance are computed once per candidate and carried
-    through the top-k selection (the forward needs no second pass).
+
+def _run_threads(calls: list[Callable[[], _T]]) -> list[_T]:
+    """Results of calls: calls[0] on this thread, each other on a Python thread of its own with one intra-op
+    thread (torch releases the GIL inside ops, so the threads overlap)."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(len(calls) - 1) as pool:
+        futures = [pool.submit(_on_one_thread, call) for call in calls[1:]]
+        first = calls[0]()
+        return [first] + [f.result() for f in futures]
+
+
+def _row_bands(weight: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, h: int, threads: int) -> list[tuple[int, int]]:
+    """Image row ranges [lo, hi) with about equal candidate pairs each: one per thread, at most one per
+    BAND_PAIRS candidates (a band's fixed cost of a few hundred small ops must stay a small share).
+
+    weight: (F,) candidate pixels per row of each face (its box width, 0 if skipped); r0, r1: (F,) its rows.
     """
-    x, y = fv[..., 0], fv[..., 1]
-    area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
-    valid = (area.abs() > _EPS) & (fv[..., 2].max(1).values >= _EPS) & torch.isfinite(fv).all((1, 2))
-    if cull_backfaces:
-        valid &= area >= 0
-    r0, r1, c0, c1 = _face_pixel_boxes(fv, h, w, math.sqrt(blur_radius))
-    bw = (c1 - c0 + 1).clamp(min=0)
+    if threads < 2:
+        return [(0, h)]
+    weight = torch.where(r1 >= r0, weight, torch.zeros_like(weight))
+    delta = torch.zeros(h + 1, dtype=torch.int64, device=weight.device)
+    delta.index_add_(0, r0.clamp(0, h), weight).index_add_(0, (r1 + 1).clamp(0, h), -weight)
+    per_row = torch.cumsum(delta[:h], 0)
+    total = int(per_row.sum())
+    n = max(1, min(threads, total // BAND_PAIRS))
+    if n == 1:
+        return [(0, h)]
+    cum = torch.cumsum(per_row, 0)
+    marks = torch.tensor([total * i // n for i in range(1, n)], dtype=cum.dtype, device=cum.device)
+    cuts = [0] + [int(c) + 1 for c in torch.searchsorted(cum, marks)] + [h]
+    cuts = sorted(set(min(max(c, 0), h) for c in cuts))
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blur_radius: float, k: int,
+                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool) -> list[_Pairs]:
+    """Non-differentiable search and forward values of the top-k faces of every pixel, per row band.
+
+    With torch at 2+ threads and enough candidates, the image is cut into row bands of about equal work,
+    each searched on its own Python thread with one intra-op thread (the bands' pixels are disjoint, so each
+    band's top-k is final); otherwise one band, on this thread, with one intra-op thread.
+    """
+    threads = torch.get_num_threads()
+    with torch.no_grad(), one_intra_op_thread():
+        x, y = fv[..., 0], fv[..., 1]
+        area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
+        valid = (area.abs() > _EPS) & (fv[..., 2].max(1).values >= _EPS) & torch.isfinite(fv).all((1, 2))
+        if cull_backfaces:
+            valid &= area >= 0
+        r0, r1, c0, c1 = _face_pixel_boxes(fv, h, w, math.sqrt(blur_radius))
+        bw = (c1 - c0 + 1).clamp(min=0)
+        bands = _row_bands(torch.where(valid, bw, torch.zeros_like(bw)), r0, r1, h, threads)
+        settings = (h, w, blur_radius, k, perspective_correct, clip_barycentric_coords)
+        return _run_threads([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band, settings)
+                             for band in bands])
+
+
+@torch.no_grad()
+def _search_rows(fv: torch.Tensor, face_mesh: torch.Tensor, valid: torch.Tensor, boxes: tuple, rows: tuple[int, int],
+                 settings: tuple) -> _Pairs:
+    """The top-k search of the image rows [lo, hi) of every mesh.
+
+    Candidates are enumerated face by face over their pixel boxes (cut to the rows), in groups of about
+    CHUNK_PAIRS pairs; depth, barycentrics, inside test and edge distance are computed once per candidate and
+    carried through the top-k selection (the forward needs no second pass).
+    boxes: (r0, r1, c0, bw) (F,) each, from :func:`_face_pixel_boxes`.
+    """
+    h, w, blur_radius, k, perspective_correct, clip_barycentric_coords = settings
+    r0, r1, c0, bw = boxes
+    if rows != (0, h):
+        r0, r1 = r0.clamp(min=rows[0]), r1.clamp(max=rows[1] - 1)
     counts = torch.where(valid, bw * (r1 - r0 + 1).clamp(min=0), torch.zeros_like(bw))
     cum = torch.cumsum(counts, 0)
     total = int(cum[-1]) if cum.numel() else 0
@@ -323,51 +389,80 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     if not kept:
         e = torch.zeros(0, dtype=torch.long, device=fv.device)
         z = fv.new_zeros(0)
-        return _Pairs(e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
+        return _Pairs(e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device), rows)
     cols = _cat_columns(kept)
     slot = _output_slots(cols, k)
     _, zz, f, b0, b1, b2, dist, edge, inside = cols
-    return _Pairs(slot, f, zz, torch.stack((b0, b1, b2), 1), dist, edge, inside)
+    return _Pairs(slot, f, zz, torch.stack((b0, b1, b2), 1), dist, edge, inside, rows)
 
 
 class _KeptPairsFn(torch.autograd.Function):
-    """Scatter the kept pairs' zbuf, barycentrics and distances into (N*H*W*K[, 3]) buffers.
+    """Scatter the kept pairs' faces, zbuf, barycentrics and distances into (N*H*W*K[, 3]) buffers.
 
-    Backward from the (pair -> face, pixel) indices, nothing elementwise saved: distances by the
+    Each row band fills its own rows of the buffers (-1 where no pair lands) and scatters its pairs, on the
+    band's thread. Backward from the (pair -> face, pixel) indices, nothing elementwise saved: distances by the
     closed-form gradient of the squared point-segment distance (as PyTorch3D's ``PointLineDistanceBackward``:
     d|p - q|^2 / da = -2 (1 - t) (p - q), / db = -2 t (p - q) at the nearest point q = a + t (b - a));
     zbuf and barycentrics, only when they receive a gradient, by recomputing their maths with autograd in
-    chunks of CHUNK_PAIRS pairs.
+    chunks of CHUNK_PAIRS pairs. With several bands each band's gradient is summed on its own thread and the
+    band sums are added (so gradients equal the one-band ones to float32 rounding, not bitwise).
     """
 
     @staticmethod
-    def forward(ctx, fv, pairs: _Pairs, total: int, k: int, h: int, w: int, persp: bool, clip: bool):
-        slot = pairs.slot
-        zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pairs.pz)
-        pairs.pz = None  # each column is released once written (peak memory)
-        bary = fv.new_full((total, 3), -1.0).index_put_((slot,), pairs.bary)
-        pairs.bary = None
-        dists = fv.new_full((total,), -1.0).index_put_((slot,), pairs.dist)
-        pairs.dist = None
-        ctx.save_for_backward(fv)
+    def forward(ctx, fv, bands: list[_Pairs], n: int, k: int, h: int, w: int, persp: bool, clip: bool):
+        total = n * h * w * k
+        bufs = (torch.empty((total,), dtype=torch.long, device=fv.device), fv.new_empty((total,)),
+                fv.new_empty((total, 3)), fv.new_empty((total,)))
         small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
-        ctx.pairs = (slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside)
+        ctx.pairs = _run_threads([lambda p=p: _scatter_band(bufs, p, n, h, small) for p in bands])
+        ctx.save_for_backward(fv)
         ctx.settings = (k, h, w, persp, clip)
         ctx.set_materialize_grads(False)
-        return zbuf, bary, dists
+        ctx.mark_non_differentiable(bufs[0])
+        return bufs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, g_zbuf, g_bary, g_dists):
+    def backward(ctx, _g_face, g_zbuf, g_bary, g_dists):
         (fv,) = ctx.saved_tensors
-        slot, face, edge, inside = ctx.pairs
-        k, h, w, persp, clip = ctx.settings
-        grad = torch.zeros_like(fv)
-        if not ctx.needs_input_grad[0] or slot.numel() == 0:
-            return (grad,) + (None,) * 7
+        if not ctx.needs_input_grad[0] or all(p[0].numel() == 0 for p in ctx.pairs):
+            return (torch.zeros_like(fv),) + (None,) * 7
+        grads = g_zbuf, g_bary, g_dists
         with one_intra_op_thread():
-            _pairs_backward(grad, fv, slot, face, edge, inside, (k, h, w, persp, clip), g_zbuf, g_bary, g_dists)
+            parts = _run_threads([lambda p=p: _band_backward(fv, p, ctx.settings, grads) for p in ctx.pairs])
+            grad = parts[0]
+            for part in parts[1:]:
+                grad += part
         return (grad,) + (None,) * 7
+
+
+def _scatter_band(bufs: tuple[torch.Tensor, ...], pairs: _Pairs, n: int, h: int, small: torch.dtype) -> tuple:
+    """Fill the band's rows of the (face, zbuf, bary, dists) buffers with -1 and scatter its pairs into them,
+    releasing each column once written (peak memory); returns what the backward needs of the band."""
+    lo, hi = pairs.rows or (0, h)
+    slot = pairs.slot
+    for i, buf in enumerate(bufs):
+        buf.view(n, h, -1)[:, lo:hi].fill_(-1)
+        if i == 0:
+            buf.index_put_((slot,), pairs.face.long())
+        elif i == 1:
+            buf.index_put_((slot,), pairs.pz)
+            pairs.pz = None
+        elif i == 2:
+            buf.index_put_((slot,), pairs.bary)
+            pairs.bary = None
+        else:
+            buf.index_put_((slot,), pairs.dist)
+            pairs.dist = None
+    return slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside
+
+
+def _band_backward(fv: torch.Tensor, pairs: tuple, settings: tuple, grads: tuple) -> torch.Tensor:
+    """The gradient (F, 3, 3) of one band's kept pairs."""
+    grad = torch.zeros_like(fv)
+    if pairs[0].numel():
+        _pairs_backward(grad, fv, *pairs, settings, *grads)
+    return grad
 
 
 def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, face: torch.Tensor,
@@ -465,12 +560,12 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     with one_intra_op_thread():
         fv = verts[faces]  # (F, 3, 3), differentiable
         face_mesh = meshes.faces_packed_to_mesh_idx()
-        pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
-                              bool(clip_barycentric_coords), bool(cull_backfaces))
-        total = n * h * w * k
-        pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
-        pix_to_face.index_put_((pairs.slot,), pairs.face)
-        zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
-                                                   bool(clip_barycentric_coords))
+    bands = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
+                          bool(clip_barycentric_coords), bool(cull_backfaces))
+    if isinstance(bands, _Pairs):  # a one-band search (tests' brute force)
+        bands = [bands]
+    with one_intra_op_thread():
+        pix_to_face, zbuf, bary_out, dists = _KeptPairsFn.apply(fv, bands, n, k, h, w, bool(perspective_correct),
+                                                                bool(clip_barycentric_coords))
     shape = (n, h, w, k)
     return pix_to_face.view(shape), zbuf.view(shape), bary_out.view(shape + (3,)), dists.view(shape)
