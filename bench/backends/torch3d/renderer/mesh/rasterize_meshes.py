@@ -10,8 +10,9 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,7 +24,9 @@ from ..utils import one_intra_op_thread
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
 MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
-BAND_PAIRS = 1 << 16  # candidate pairs per row band at least, before a band gets a thread of its own
+BAND_PAIRS = 1 << 15  # candidate pairs per thread at least, before a second thread is used
+BAND_MAX_PAIRS = 1 << 16  # candidate pairs per row band at most: bands of one thread run one after another,
+# each reusing the memory the last one freed, so the search's peak is about one band's (peak memory)
 _T = TypeVar("_T")
 
 
@@ -123,20 +126,22 @@ def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
 
 
 def _sorted_ranks(pix: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Order (M,) sorting candidates by (pixel, z), stable, each sorted candidate's rank in its pixel (M,)
-    and its pixel (M,).
+    """Order (M,) sorting candidates by (pixel, z), stable, each sorted candidate's rank in its pixel (M,) int32
+    and its pixel (M,) int64.
 
     One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
+    Ranks from the run lengths of the sorted pixels, in int32 (fewer and smaller temporaries than a cummax).
     """
-    zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    skey, order = torch.sort(zbits.bitwise_or_(pix << 32), stable=True)
-    del zbits
-    spix = skey.bitwise_right_shift_(32)
+    key = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
+    key.bitwise_or_(torch.bitwise_left_shift(pix, 32))
+    spix, order = torch.sort(key, stable=True)
+    del key
+    spix.bitwise_right_shift_(32)
     n = spix.shape[0]
-    pos = torch.arange(n, device=pix.device)
-    start = torch.ones(n, dtype=torch.bool, device=pix.device)
-    start[1:] = spix[1:] != spix[:-1]
-    rank = pos.sub_(torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values)
+    _, counts = torch.unique_consecutive(spix, return_counts=True)
+    counts = counts.to(torch.int32)
+    first = torch.repeat_interleave(torch.cumsum(counts, 0, dtype=torch.int32).sub_(counts), counts, output_size=n)
+    rank = torch.arange(n, dtype=torch.int32, device=pix.device).sub_(first)
     return order, rank, spix
 
 
@@ -169,6 +174,8 @@ def _output_slots(cols: list[torch.Tensor], k: int) -> torch.Tensor:
     if slot.numel() and int(rank.max()) >= k:
         slot.masked_fill_(rank >= k, -1)
     del rank
+    if slot.numel() and int(slot.max()) < 2**31:
+        slot = slot.to(torch.int32)  # 4 bytes a pair wherever the buffers allow
     slot = torch.empty_like(slot).index_put_((order,), slot)
     del order
     if slot.numel() and int(slot.min()) < 0:
@@ -264,37 +271,47 @@ def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list
     return sorted(set(bounds) | {0, counts.shape[0]})
 
 
-def _on_one_thread(call: Callable[[], _T]) -> _T:
-    torch.set_num_threads(1)  # torch's thread count is per thread: a new thread starts at the default
-    return call()
+@contextlib.contextmanager
+def _band_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for workers 1..n-1 (worker 0 is the calling thread), each with one intra-op thread (torch's
+    thread count is per thread: a new thread starts at the default); None for one worker."""
+    if workers < 2:
+        yield None
+        return
+    with ThreadPoolExecutor(workers - 1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        yield pool
 
 
-def _run_threads(calls: list[Callable[[], _T]]) -> list[_T]:
-    """Results of calls: calls[0] on this thread, each other on a Python thread of its own with one intra-op
-    thread (torch releases the GIL inside ops, so the threads overlap)."""
-    if len(calls) == 1:
-        return [calls[0]()]
-    with ThreadPoolExecutor(len(calls) - 1) as pool:
-        futures = [pool.submit(_on_one_thread, call) for call in calls[1:]]
-        first = calls[0]()
-        return [first] + [f.result() for f in futures]
+def _run_threads(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | None, workers: int) -> list[_T]:
+    """Results of calls, in order: call i runs on worker i % workers (worker 0 this thread, the others the
+    pool's workers - 1 threads), each worker's calls one after another. Torch releases the GIL inside ops, so
+    the workers overlap."""
+    if workers == 1 or pool is None:
+        return [call() for call in calls]
+
+    def run(w: int) -> list[_T]:
+        return [call() for call in calls[w::workers]]
+
+    futures = [pool.submit(run, w) for w in range(1, workers)]
+    per_worker = [run(0)] + [f.result() for f in futures]
+    return [per_worker[i % workers][i // workers] for i in range(len(calls))]
 
 
 def _row_bands(weight: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, h: int, threads: int) -> list[tuple[int, int]]:
-    """Image row ranges [lo, hi) with about equal candidate pairs each: one per thread, at most one per
-    BAND_PAIRS candidates (a band's fixed cost of a few hundred small ops must stay a small share).
+    """Image row ranges [lo, hi) with about equal candidate pairs each: at most BAND_MAX_PAIRS candidates a
+    band, and a multiple of the workers (one per thread, at most one per BAND_PAIRS candidates) bands.
 
     weight: (F,) candidate pixels per row of each face (its box width, 0 if skipped); r0, r1: (F,) its rows.
     """
-    if threads < 2:
-        return [(0, h)]
     weight = torch.where(r1 >= r0, weight, torch.zeros_like(weight))
     delta = torch.zeros(h + 1, dtype=torch.int64, device=weight.device)
     delta.index_add_(0, r0.clamp(0, h), weight).index_add_(0, (r1 + 1).clamp(0, h), -weight)
     per_row = torch.cumsum(delta[:h], 0)
     total = int(per_row.sum())
-    n = max(1, min(threads, total // BAND_PAIRS))
-    if n == 1:
+    workers = max(1, min(threads, total // BAND_PAIRS))
+    n = max(workers, -(-total // BAND_MAX_PAIRS))
+    n = min(h, -(-n // workers) * workers)
+    if n <= 1:
         return [(0, h)]
     cum = torch.cumsum(per_row, 0)
     marks = torch.tensor([total * i // n for i in range(1, n)], dtype=cum.dtype, device=cum.device)
@@ -322,8 +339,10 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         bw = (c1 - c0 + 1).clamp(min=0)
         bands = _row_bands(torch.where(valid, bw, torch.zeros_like(bw)), r0, r1, h, threads)
         settings = (h, w, blur_radius, k, perspective_correct, clip_barycentric_coords)
-        return _run_threads([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band, settings)
-                             for band in bands])
+        workers = min(threads, len(bands))  # as in _row_bands: bands are a multiple of the workers
+        with _band_pool(workers) as pool:
+            return _run_threads([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band,
+                                                                settings) for band in bands], pool, workers)
 
 
 @torch.no_grad()
@@ -409,59 +428,62 @@ class _KeptPairsFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, fv, bands: list[_Pairs], n: int, k: int, h: int, w: int, persp: bool, clip: bool):
+    def forward(ctx, fv, bands: list[_Pairs], workers: int, n: int, k: int, h: int, w: int, persp: bool,
+                clip: bool):
         total = n * h * w * k
-        bufs = (torch.empty((total,), dtype=torch.long, device=fv.device), fv.new_empty((total,)),
-                fv.new_empty((total, 3)), fv.new_empty((total,)))
         small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
-        ctx.pairs = _run_threads([lambda p=p: _scatter_band(bufs, p, n, h, small) for p in bands])
+        outs = []
+        workers = min(workers, len(bands))
+        with _band_pool(workers) as pool:
+            # One buffer at a time, each pair column released once written: a buffer may reuse the memory of
+            # the columns scattered before it (peak memory).
+            for name, shape, dtype in (("face", (total,), torch.long), ("pz", (total,), fv.dtype),
+                                       ("bary", (total, 3), fv.dtype), ("dist", (total,), fv.dtype)):
+                buf = torch.empty(shape, dtype=dtype, device=fv.device)
+                _run_threads([lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands], pool, workers)
+                outs.append(buf)
+        ctx.pairs = [(p.slot.to(small), p.face.to(small), p.edge, p.inside) for p in bands]
         ctx.save_for_backward(fv)
         ctx.settings = (k, h, w, persp, clip)
+        ctx.workers = workers
         ctx.set_materialize_grads(False)
-        ctx.mark_non_differentiable(bufs[0])
-        return bufs
+        ctx.mark_non_differentiable(outs[0])
+        return tuple(outs)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, _g_face, g_zbuf, g_bary, g_dists):
         (fv,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0] or all(p[0].numel() == 0 for p in ctx.pairs):
-            return (torch.zeros_like(fv),) + (None,) * 7
+            return (torch.zeros_like(fv),) + (None,) * 8
         grads = g_zbuf, g_bary, g_dists
-        with one_intra_op_thread():
-            parts = _run_threads([lambda p=p: _band_backward(fv, p, ctx.settings, grads) for p in ctx.pairs])
+        workers = ctx.workers
+        with one_intra_op_thread(), _band_pool(workers) as pool:
+            parts = _run_threads([lambda w=w: _bands_backward(fv, ctx.pairs[w::workers], ctx.settings, grads)
+                                  for w in range(workers)], pool, workers)
             grad = parts[0]
             for part in parts[1:]:
                 grad += part
-        return (grad,) + (None,) * 7
+        return (grad,) + (None,) * 8
 
 
-def _scatter_band(bufs: tuple[torch.Tensor, ...], pairs: _Pairs, n: int, h: int, small: torch.dtype) -> tuple:
-    """Fill the band's rows of the (face, zbuf, bary, dists) buffers with -1 and scatter its pairs into them,
-    releasing each column once written (peak memory); returns what the backward needs of the band."""
+def _scatter_column(buf: torch.Tensor, pairs: _Pairs, name: str, n: int, h: int) -> None:
+    """Fill the band's rows of buf (N*H*W*K[, 3]) with -1 and scatter the band's column ``name`` into it; the
+    column is released after (except the faces, which the backward keeps)."""
     lo, hi = pairs.rows or (0, h)
-    slot = pairs.slot
-    for i, buf in enumerate(bufs):
-        buf.view(n, h, -1)[:, lo:hi].fill_(-1)
-        if i == 0:
-            buf.index_put_((slot,), pairs.face.long())
-        elif i == 1:
-            buf.index_put_((slot,), pairs.pz)
-            pairs.pz = None
-        elif i == 2:
-            buf.index_put_((slot,), pairs.bary)
-            pairs.bary = None
-        else:
-            buf.index_put_((slot,), pairs.dist)
-            pairs.dist = None
-    return slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside
+    buf.view(n, h, -1)[:, lo:hi].fill_(-1)
+    values = getattr(pairs, name)
+    buf.index_put_((pairs.slot,), values.long() if name == "face" else values)
+    if name != "face":
+        setattr(pairs, name, None)
 
 
-def _band_backward(fv: torch.Tensor, pairs: tuple, settings: tuple, grads: tuple) -> torch.Tensor:
-    """The gradient (F, 3, 3) of one band's kept pairs."""
+def _bands_backward(fv: torch.Tensor, bands: list[tuple], settings: tuple, grads: tuple) -> torch.Tensor:
+    """The gradient (F, 3, 3) of the kept pairs of these bands, one band after another."""
     grad = torch.zeros_like(fv)
-    if pairs[0].numel():
-        _pairs_backward(grad, fv, *pairs, settings, *grads)
+    for pairs in bands:
+        if pairs[0].numel():
+            _pairs_backward(grad, fv, *pairs, settings, *grads)
     return grad
 
 
@@ -557,6 +579,7 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     verts = meshes.verts_packed()
     faces = meshes.faces_packed()
     n = len(meshes)
+    threads = torch.get_num_threads()
     with one_intra_op_thread():
         fv = verts[faces]  # (F, 3, 3), differentiable
         face_mesh = meshes.faces_packed_to_mesh_idx()
@@ -565,7 +588,7 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     if isinstance(bands, _Pairs):  # a one-band search (tests' brute force)
         bands = [bands]
     with one_intra_op_thread():
-        pix_to_face, zbuf, bary_out, dists = _KeptPairsFn.apply(fv, bands, n, k, h, w, bool(perspective_correct),
-                                                                bool(clip_barycentric_coords))
+        persp, clip = bool(perspective_correct), bool(clip_barycentric_coords)
+        pix_to_face, zbuf, bary_out, dists = _KeptPairsFn.apply(fv, bands, threads, n, k, h, w, persp, clip)
     shape = (n, h, w, k)
     return pix_to_face.view(shape), zbuf.view(shape), bary_out.view(shape + (3,)), dists.view(shape)
