@@ -10,16 +10,12 @@ as PyTorch3D's analytic backward does: no elementwise intermediate is kept alive
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 import torch
 
-from ..utils import one_intra_op_thread
+from ..utils import one_intra_op_thread, run_on_workers, worker_pool
 
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
@@ -27,7 +23,6 @@ MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again b
 BAND_PAIRS = 1 << 15  # candidate pairs per thread at least, before a second thread is used
 BAND_MAX_PAIRS = 1 << 16  # candidate pairs per row band at most: bands of one thread run one after another,
 # each reusing the memory the last one freed, so the search's peak is about one band's (peak memory)
-_T = TypeVar("_T")
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -271,32 +266,6 @@ def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list
     return sorted(set(bounds) | {0, counts.shape[0]})
 
 
-@contextlib.contextmanager
-def _band_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for workers 1..n-1 (worker 0 is the calling thread), each with one intra-op thread (torch's
-    thread count is per thread: a new thread starts at the default); None for one worker."""
-    if workers < 2:
-        yield None
-        return
-    with ThreadPoolExecutor(workers - 1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        yield pool
-
-
-def _run_threads(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | None, workers: int) -> list[_T]:
-    """Results of calls, in order: call i runs on worker i % workers (worker 0 this thread, the others the
-    pool's workers - 1 threads), each worker's calls one after another. Torch releases the GIL inside ops, so
-    the workers overlap."""
-    if workers == 1 or pool is None:
-        return [call() for call in calls]
-
-    def run(w: int) -> list[_T]:
-        return [call() for call in calls[w::workers]]
-
-    futures = [pool.submit(run, w) for w in range(1, workers)]
-    per_worker = [run(0)] + [f.result() for f in futures]
-    return [per_worker[i % workers][i // workers] for i in range(len(calls))]
-
-
 def _row_bands(weight: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, h: int, threads: int) -> list[tuple[int, int]]:
     """Image row ranges [lo, hi) with about equal candidate pairs each: at most BAND_MAX_PAIRS candidates a
     band, and a multiple of the workers (one per thread, at most one per BAND_PAIRS candidates) bands.
@@ -340,8 +309,8 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         bands = _row_bands(torch.where(valid, bw, torch.zeros_like(bw)), r0, r1, h, threads)
         settings = (h, w, blur_radius, k, perspective_correct, clip_barycentric_coords)
         workers = min(threads, len(bands))  # as in _row_bands: bands are a multiple of the workers
-        with _band_pool(workers) as pool:
-            return _run_threads([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band,
+        with worker_pool(workers) as pool:
+            return run_on_workers([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band,
                                                                 settings) for band in bands], pool, workers)
 
 
@@ -434,13 +403,14 @@ class _KeptPairsFn(torch.autograd.Function):
         small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
         outs = []
         workers = min(workers, len(bands))
-        with _band_pool(workers) as pool:
+        with worker_pool(workers) as pool:
             # One buffer at a time, each pair column released once written: a buffer may reuse the memory of
             # the columns scattered before it (peak memory).
             for name, shape, dtype in (("face", (total,), torch.long), ("pz", (total,), fv.dtype),
                                        ("bary", (total, 3), fv.dtype), ("dist", (total,), fv.dtype)):
                 buf = torch.empty(shape, dtype=dtype, device=fv.device)
-                _run_threads([lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands], pool, workers)
+                calls = [lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands]
+                run_on_workers(calls, pool, workers)
                 outs.append(buf)
         ctx.pairs = [(p.slot.to(small), p.face.to(small), p.edge, p.inside) for p in bands]
         ctx.save_for_backward(fv)
@@ -458,8 +428,8 @@ class _KeptPairsFn(torch.autograd.Function):
             return (torch.zeros_like(fv),) + (None,) * 8
         grads = g_zbuf, g_bary, g_dists
         workers = ctx.workers
-        with one_intra_op_thread(), _band_pool(workers) as pool:
-            parts = _run_threads([lambda w=w: _bands_backward(fv, ctx.pairs[w::workers], ctx.settings, grads)
+        with one_intra_op_thread(), worker_pool(workers) as pool:
+            parts = run_on_workers([lambda w=w: _bands_backward(fv, ctx.pairs[w::workers], ctx.settings, grads)
                                   for w in range(workers)], pool, workers)
             grad = parts[0]
             for part in parts[1:]:
