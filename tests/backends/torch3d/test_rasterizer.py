@@ -317,3 +317,79 @@ def test_output_slots_are_the_k_nearest_per_pixel_in_input_order():
     assert cols[2].tolist() == [payload[i].item() for i in kept]
     assert cols[0].tolist() == [pix[i].item() for i in kept]
     assert slot.tolist() == [expected[i] for i in kept]
+
+
+@pytest.mark.parametrize("n_meshes", [1, 2])
+def test_row_bands_on_threads_change_no_output(monkeypatch, n_meshes):
+    """At 2+ torch threads the search, the scatter and the backward run in row bands on Python threads, and
+    above BAND_MAX_PAIRS candidates in bands one after another: the four outputs must be bit-identical to one
+    band's, and the gradients (summed per band or worker, then added) as near the float64 gradients as the
+    one-band float32 ones; at 1 thread and few candidates the image is one band."""
+    rm = importlib.import_module("bench.backends.torch3d.renderer.mesh.rasterize_meshes")
+    sphere, ring = ico_sphere(2), torus(0.25, 0.6, 10, 12)
+    R, T = look_at_view_transform(2.7, 10.0, 20.0)
+    seen = []
+    row_bands = rm._row_bands
+    monkeypatch.setattr(rm, "_row_bands", lambda *a: seen.append(row_bands(*a)) or seen[-1])
+    monkeypatch.setattr(rm, "BAND_PAIRS", 64)  # bands even on this small scene
+
+    def run(threads, dtype=torch.float32):
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            verts = [m.verts_packed().to(dtype).clone().requires_grad_(True) for m in (sphere, ring)][:n_meshes]
+            meshes = Meshes(verts, [sphere.faces_packed(), ring.faces_packed()][:n_meshes])
+            cam = FoVPerspectiveCameras(R=R.to(dtype), T=T.to(dtype))
+            frag = _render(meshes, cam, 24, k=5, blur=0.01, perspective_correct=True)
+            wt = torch.linspace(0.5, 1.5, frag.dists.numel(), dtype=dtype).view(frag.dists.shape)
+            ((frag.dists * wt).sum() + (frag.zbuf * wt).sum() + frag.bary_coords[..., 1].sum()).backward()
+        finally:
+            torch.set_num_threads(before)
+        return [t.detach() for t in frag], torch.cat([v.grad for v in verts]).double()
+
+    one, g_one = run(1)
+    assert seen[-1] == [(0, 24)]
+    two, g_two = run(2)
+    assert len(seen[-1]) == 2 and seen[-1][0][0] == 0 and seen[-1][0][1] == seen[-1][1][0] and seen[-1][1][1] == 24
+    monkeypatch.setattr(rm, "BAND_MAX_PAIRS", 1000)  # several bands a worker
+    many, g_many = run(2)
+    assert len(seen[-1]) >= 4
+    seq, g_seq = run(1)
+    assert len(seen[-1]) >= 4
+    assert (one[0] >= 0).sum() > 200
+    for other in (two, many, seq):
+        for a, b in zip(one, other, strict=True):
+            assert torch.equal(a, b)
+    _, g64 = run(1, torch.float64)
+    gmax, err_one = float(g64.abs().max()), float((g_one - g64).abs().max())
+    assert 0 < err_one < 1e-5 * gmax  # float32 rounding of sums over hundreds of pairs (measured 5e-6 of gmax)
+    for g in (g_two, g_many, g_seq):  # other summation orders: rounding of the same size (measured <= 1.1e-5)
+        assert float((g - g64).abs().max()) < 2e-5 * gmax
+
+
+def test_row_bands_split_the_candidates_evenly(monkeypatch):
+    """``_row_bands`` against a count of each row's candidate pixels: contiguous bands covering every row,
+    each band's candidates within one row's worth of an equal share; one band at 1 thread and little work,
+    several at 1 thread above BAND_MAX_PAIRS candidates."""
+    rm = importlib.import_module("bench.backends.torch3d.renderer.mesh.rasterize_meshes")
+    gen = torch.Generator().manual_seed(5)
+    h, f = 40, 300
+    r0 = torch.randint(-5, h, (f,), generator=gen)
+    r1 = r0 + torch.randint(-2, 15, (f,), generator=gen)  # some empty (r1 < r0), some past the last row
+    weight = torch.randint(0, 30, (f,), generator=gen)
+    per_row = [sum(int(weight[i]) for i in range(f) if r0[i] <= r <= r1[i]) for r in range(h)]
+    total = sum(per_row)
+    assert rm._row_bands(weight, r0.clamp(0, h), r1.clamp(-1, h - 1), h, 1) == [(0, h)]
+    bands = rm._row_bands(weight, r0.clamp(0, h), r1.clamp(-1, h - 1), h, 2)
+    assert total < 2 * rm.BAND_PAIRS and bands == [(0, h)]  # too little work for two
+    monkeypatch.setattr(rm, "BAND_PAIRS", 16)
+    for n in (2, 3):
+        bands = rm._row_bands(weight, r0.clamp(0, h), r1.clamp(-1, h - 1), h, n)
+        assert len(bands) == n and bands[0][0] == 0 and bands[-1][1] == h
+        assert all(a[1] == b[0] for a, b in zip(bands[:-1], bands[1:], strict=True))
+        for lo, hi in bands:
+            assert abs(sum(per_row[lo:hi]) - total / n) <= max(per_row)
+    monkeypatch.setattr(rm, "BAND_MAX_PAIRS", -(-total // 3))
+    bands = rm._row_bands(weight, r0.clamp(0, h), r1.clamp(-1, h - 1), h, 1)
+    assert len(bands) == 3 and bands[0][0] == 0 and bands[-1][1] == h
+    assert all(sum(per_row[lo:hi]) <= total / 3 + max(per_row) for lo, hi in bands)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from .utils import one_intra_op_thread
+from .utils import one_intra_op_thread, run_on_workers, worker_pool
 
 
 class BlendParams(NamedTuple):
@@ -49,6 +49,18 @@ def _coverage(fragments, sigma: float) -> torch.Tensor:
 
 
 _BLEND_CHUNK = 1 << 16  # slots per step of the silhouette blend's forward
+_WORKER_SLOTS = 1 << 20  # slots per worker thread at least (the blend runs on 2+ threads above 2M slots)
+
+
+def _row_split(rows: int, per_row: int, step: int) -> list[tuple[int, int]]:
+    """Row ranges [lo, hi) for the worker threads: one per torch thread, at most one per _WORKER_SLOTS slots,
+    cut at multiples of step rows."""
+    workers = max(1, min(torch.get_num_threads(), rows * per_row // _WORKER_SLOTS))
+    if workers == 1:
+        return [(0, rows)]
+    share = -(-rows // workers)
+    share = -(-share // step) * step
+    return [(lo, min(rows, lo + share)) for lo in range(0, rows, share)]
 
 
 class _SilhouetteAlphaFn(torch.autograd.Function):
@@ -61,17 +73,23 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, dists: torch.Tensor, pix_to_face: torch.Tensor, sigma: float) -> torch.Tensor:
-        with one_intra_op_thread():
-            empty = pix_to_face < 0
-            prod = dists.new_empty(dists.shape[:-1])
-            d, e, out = dists.reshape(-1, dists.shape[-1]), empty.reshape(-1, dists.shape[-1]), prod.view(-1)
-            # Row chunks (no (N, H, W, K) temporary) of a multiple of 64 rows, so that prod groups rows as over
-            # the whole tensor (its vectorised reduction takes rows in blocks; a ragged chunk end took another
-            # accumulation order, and the gradient moved at float32 rounding).
-            step = max(64, _BLEND_CHUNK // max(1, d.shape[1]) // 64 * 64)
-            for r in range(0, d.shape[0], step):
+        empty = torch.empty(pix_to_face.shape, dtype=torch.bool, device=pix_to_face.device)
+        prod = dists.new_empty(dists.shape[:-1])
+        d, e, out = dists.reshape(-1, dists.shape[-1]), empty.view(-1, dists.shape[-1]), prod.view(-1)
+        p2f = pix_to_face.reshape(-1, dists.shape[-1])
+        # Row chunks (no (N, H, W, K) temporary) of a multiple of 64 rows, so that prod groups rows as over
+        # the whole tensor (its vectorised reduction takes rows in blocks; a ragged chunk end took another
+        # accumulation order, and the gradient moved at float32 rounding). Row ranges of whole chunks go to
+        # the worker threads (bit-identical: each chunk's maths is the same on any thread).
+        step = max(64, _BLEND_CHUNK // max(1, d.shape[1]) // 64 * 64)
+
+        def rows(lo: int, hi: int) -> None:
+            torch.lt(p2f[lo:hi], 0, out=e[lo:hi])
+            for r in range(lo, hi, step):
                 one_minus_p = torch.div(d[r:r + step], -sigma).sigmoid_().masked_fill_(e[r:r + step], 0.0)
                 torch.prod(one_minus_p.neg_().add_(1.0), dim=-1, out=out[r:r + step])
+
+        _on_workers(rows, _row_split(d.shape[0], d.shape[1], step))
         ctx.save_for_backward(dists, empty, prod)
         ctx.sigma = sigma
         return 1.0 - prod
@@ -80,10 +98,23 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha: torch.Tensor):
         dists, empty, prod = ctx.saved_tensors
-        with one_intra_op_thread():
-            scale = (grad_alpha * prod).div_(-ctx.sigma)
-            grad = torch.div(dists, -ctx.sigma).sigmoid_().masked_fill_(empty, 0.0).mul_(scale[..., None])
+        grad = torch.empty(dists.shape, dtype=dists.dtype, device=dists.device)
+        g, d, e = grad.view(-1, dists.shape[-1]), dists.reshape(-1, dists.shape[-1]), empty.view(-1, dists.shape[-1])
+        ga, pr = grad_alpha.reshape(-1), prod.view(-1)
+
+        def rows(lo: int, hi: int) -> None:
+            scale = (ga[lo:hi] * pr[lo:hi]).div_(-ctx.sigma)
+            torch.div(d[lo:hi], -ctx.sigma, out=g[lo:hi]).sigmoid_().masked_fill_(e[lo:hi], 0.0).mul_(scale[:, None])
+
+        _on_workers(rows, _row_split(d.shape[0], d.shape[1], 1))
         return grad, None, None
+
+
+def _on_workers(fn, ranges: list[tuple[int, int]]) -> None:
+    """fn(lo, hi) for each row range, one range per worker thread (the first on this thread), one intra-op
+    thread each."""
+    with one_intra_op_thread(), worker_pool(len(ranges)) as pool:
+        run_on_workers([lambda r=r: fn(*r) for r in ranges], pool, len(ranges))
 
 
 def sigmoid_alpha_blend(colors: torch.Tensor, fragments, blend_params: BlendParams) -> torch.Tensor:

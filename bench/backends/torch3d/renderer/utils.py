@@ -7,13 +7,15 @@ single value is shared by every batch element and per-element values can be inde
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 Device = str | torch.device
+_T = TypeVar("_T")
 
 
 @contextlib.contextmanager
@@ -35,6 +37,35 @@ def one_intra_op_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for workers 1..n-1 (worker 0 is the calling thread), each with one intra-op thread (torch's
+    thread count is per thread: a new thread starts at the default); None for one worker."""
+    if workers < 2:
+        yield None
+        return
+    with ThreadPoolExecutor(workers - 1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        yield pool
+
+
+def run_on_workers(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | None, workers: int) -> list[_T]:
+    """Results of calls, in order: call i runs on worker i % workers (worker 0 this thread, the others the
+    pool's workers - 1 threads), each worker's calls one after another, in the caller's grad mode. Torch
+    releases the GIL inside ops, so the workers overlap."""
+    if workers == 1 or pool is None:
+        return [call() for call in calls]
+
+    grad_mode = torch.is_grad_enabled()  # thread-local: a worker starts with gradients on
+
+    def run(w: int) -> list[_T]:
+        with torch.set_grad_enabled(grad_mode):
+            return [call() for call in calls[w::workers]]
+
+    futures = [pool.submit(run, w) for w in range(1, workers)]
+    per_worker = [run(0)] + [f.result() for f in futures]
+    return [per_worker[i % workers][i // workers] for i in range(len(calls))]
 
 
 def _to_tensor(value: Any, dtype: torch.dtype, device: Device) -> torch.Tensor:

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..utils import one_intra_op_thread
+from ..utils import one_intra_op_thread, run_on_workers, worker_pool
 
 _EPS = 1e-8  # PyTorch3D's kEpsilon
 CHUNK_PAIRS = 1 << 14  # candidate (pixel, face) pairs examined per vectorised step (and per backward step)
 MERGE_PAIRS = 1 << 20  # kept pairs above which the top-k selection runs again before the search ends
+BAND_PAIRS = 1 << 15  # candidate pairs per thread at least, before a second thread is used
+BAND_MAX_PAIRS = 1 << 16  # candidate pairs per row band at most: bands of one thread run one after another,
+# each reusing the memory the last one freed, so the search's peak is about one band's (peak memory)
 
 
 def _parse_image_size(image_size) -> tuple[int, int]:
@@ -118,20 +121,22 @@ def _face_pixel_boxes(fv: torch.Tensor, h: int, w: int, margin: float):
 
 
 def _sorted_ranks(pix: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Order (M,) sorting candidates by (pixel, z), stable, each sorted candidate's rank in its pixel (M,)
-    and its pixel (M,).
+    """Order (M,) sorting candidates by (pixel, z), stable, each sorted candidate's rank in its pixel (M,) int32
+    and its pixel (M,) int64.
 
     One int64 sort on ``pixel << 32 | float32 bits of z``: for z >= 0 the IEEE bit pattern orders like z.
+    Ranks from the run lengths of the sorted pixels, in int32 (fewer and smaller temporaries than a cummax).
     """
-    zbits = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
-    skey, order = torch.sort(zbits.bitwise_or_(pix << 32), stable=True)
-    del zbits
-    spix = skey.bitwise_right_shift_(32)
+    key = z.to(torch.float32).clamp(min=0.0).view(torch.int32).to(torch.int64)
+    key.bitwise_or_(torch.bitwise_left_shift(pix, 32))
+    spix, order = torch.sort(key, stable=True)
+    del key
+    spix.bitwise_right_shift_(32)
     n = spix.shape[0]
-    pos = torch.arange(n, device=pix.device)
-    start = torch.ones(n, dtype=torch.bool, device=pix.device)
-    start[1:] = spix[1:] != spix[:-1]
-    rank = pos.sub_(torch.cummax(torch.where(start, pos, torch.zeros_like(pos)), 0).values)
+    _, counts = torch.unique_consecutive(spix, return_counts=True)
+    counts = counts.to(torch.int32)
+    first = torch.repeat_interleave(torch.cumsum(counts, 0, dtype=torch.int32).sub_(counts), counts, output_size=n)
+    rank = torch.arange(n, dtype=torch.int32, device=pix.device).sub_(first)
     return order, rank, spix
 
 
@@ -164,6 +169,8 @@ def _output_slots(cols: list[torch.Tensor], k: int) -> torch.Tensor:
     if slot.numel() and int(rank.max()) >= k:
         slot.masked_fill_(rank >= k, -1)
     del rank
+    if slot.numel() and int(slot.max()) < 2**31:
+        slot = slot.to(torch.int32)  # 4 bytes a pair wherever the buffers allow
     slot = torch.empty_like(slot).index_put_((order,), slot)
     del order
     if slot.numel() and int(slot.min()) < 0:
@@ -247,6 +254,7 @@ class _Pairs:
     dist: torch.Tensor | None  # (M,) signed squared distance to the nearest edge, negative inside
     edge: torch.Tensor  # (M,) int8 nearest edge: 0 v0-v1, 1 v0-v2, 2 v1-v2
     inside: torch.Tensor  # (M,) bool
+    rows: tuple[int, int] | None = None  # the image rows [lo, hi) of every mesh searched; None: all rows
 
 
 def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list[int]:
@@ -258,22 +266,68 @@ def _face_groups(counts: torch.Tensor, starts: torch.Tensor, total: int) -> list
     return sorted(set(bounds) | {0, counts.shape[0]})
 
 
-@torch.no_grad()
-def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blur_radius: float, k: int,
-                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool) -> _Pairs:
-    """Non-differentiable search and forward values of the top-k faces of every pixel.
+def _row_bands(weight: torch.Tensor, r0: torch.Tensor, r1: torch.Tensor, h: int, threads: int) -> list[tuple[int, int]]:
+    """Image row ranges [lo, hi) with about equal candidate pairs each: at most BAND_MAX_PAIRS candidates a
+    band, and a multiple of the workers (one per thread, at most one per BAND_PAIRS candidates) bands.
 
-    Candidates are enumerated face by face over their pixel boxes, in groups of about CHUNK_PAIRS pairs;
-    depth, barycentrics, inside test and edge distance are computed once per candidate and carried
-    through the top-k selection (the forward needs no second pass).
+    weight: (F,) candidate pixels per row of each face (its box width, 0 if skipped); r0, r1: (F,) its rows.
     """
-    x, y = fv[..., 0], fv[..., 1]
-    area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
-    valid = (area.abs() > _EPS) & (fv[..., 2].max(1).values >= _EPS) & torch.isfinite(fv).all((1, 2))
-    if cull_backfaces:
-        valid &= area >= 0
-    r0, r1, c0, c1 = _face_pixel_boxes(fv, h, w, math.sqrt(blur_radius))
-    bw = (c1 - c0 + 1).clamp(min=0)
+    weight = torch.where(r1 >= r0, weight, torch.zeros_like(weight))
+    delta = torch.zeros(h + 1, dtype=torch.int64, device=weight.device)
+    delta.index_add_(0, r0.clamp(0, h), weight).index_add_(0, (r1 + 1).clamp(0, h), -weight)
+    per_row = torch.cumsum(delta[:h], 0)
+    total = int(per_row.sum())
+    workers = max(1, min(threads, total // BAND_PAIRS))
+    n = max(workers, -(-total // BAND_MAX_PAIRS))
+    n = min(h, -(-n // workers) * workers)
+    if n <= 1:
+        return [(0, h)]
+    cum = torch.cumsum(per_row, 0)
+    marks = torch.tensor([total * i // n for i in range(1, n)], dtype=cum.dtype, device=cum.device)
+    cuts = [0] + [int(c) + 1 for c in torch.searchsorted(cum, marks)] + [h]
+    cuts = sorted(set(min(max(c, 0), h) for c in cuts))
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blur_radius: float, k: int,
+                  perspective_correct: bool, clip_barycentric_coords: bool, cull_backfaces: bool) -> list[_Pairs]:
+    """Non-differentiable search and forward values of the top-k faces of every pixel, per row band.
+
+    With torch at 2+ threads and enough candidates, the image is cut into row bands of about equal work,
+    each searched on its own Python thread with one intra-op thread (the bands' pixels are disjoint, so each
+    band's top-k is final); otherwise one band, on this thread, with one intra-op thread.
+    """
+    threads = torch.get_num_threads()
+    with torch.no_grad(), one_intra_op_thread():
+        x, y = fv[..., 0], fv[..., 1]
+        area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
+        valid = (area.abs() > _EPS) & (fv[..., 2].max(1).values >= _EPS) & torch.isfinite(fv).all((1, 2))
+        if cull_backfaces:
+            valid &= area >= 0
+        r0, r1, c0, c1 = _face_pixel_boxes(fv, h, w, math.sqrt(blur_radius))
+        bw = (c1 - c0 + 1).clamp(min=0)
+        bands = _row_bands(torch.where(valid, bw, torch.zeros_like(bw)), r0, r1, h, threads)
+        settings = (h, w, blur_radius, k, perspective_correct, clip_barycentric_coords)
+        workers = min(threads, len(bands))  # as in _row_bands: bands are a multiple of the workers
+        with worker_pool(workers) as pool:
+            return run_on_workers([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band,
+                                                                settings) for band in bands], pool, workers)
+
+
+@torch.no_grad()
+def _search_rows(fv: torch.Tensor, face_mesh: torch.Tensor, valid: torch.Tensor, boxes: tuple, rows: tuple[int, int],
+                 settings: tuple) -> _Pairs:
+    """The top-k search of the image rows [lo, hi) of every mesh.
+
+    Candidates are enumerated face by face over their pixel boxes (cut to the rows), in groups of about
+    CHUNK_PAIRS pairs; depth, barycentrics, inside test and edge distance are computed once per candidate and
+    carried through the top-k selection (the forward needs no second pass).
+    boxes: (r0, r1, c0, bw) (F,) each, from :func:`_face_pixel_boxes`.
+    """
+    h, w, blur_radius, k, perspective_correct, clip_barycentric_coords = settings
+    r0, r1, c0, bw = boxes
+    if rows != (0, h):
+        r0, r1 = r0.clamp(min=rows[0]), r1.clamp(max=rows[1] - 1)
     counts = torch.where(valid, bw * (r1 - r0 + 1).clamp(min=0), torch.zeros_like(bw))
     cum = torch.cumsum(counts, 0)
     total = int(cum[-1]) if cum.numel() else 0
@@ -323,51 +377,84 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     if not kept:
         e = torch.zeros(0, dtype=torch.long, device=fv.device)
         z = fv.new_zeros(0)
-        return _Pairs(e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device))
+        return _Pairs(e, e, z, fv.new_zeros(0, 3), z, e, torch.zeros(0, dtype=torch.bool, device=fv.device), rows)
     cols = _cat_columns(kept)
     slot = _output_slots(cols, k)
     _, zz, f, b0, b1, b2, dist, edge, inside = cols
-    return _Pairs(slot, f, zz, torch.stack((b0, b1, b2), 1), dist, edge, inside)
+    return _Pairs(slot, f, zz, torch.stack((b0, b1, b2), 1), dist, edge, inside, rows)
 
 
 class _KeptPairsFn(torch.autograd.Function):
-    """Scatter the kept pairs' zbuf, barycentrics and distances into (N*H*W*K[, 3]) buffers.
+    """Scatter the kept pairs' faces, zbuf, barycentrics and distances into (N*H*W*K[, 3]) buffers.
 
-    Backward from the (pair -> face, pixel) indices, nothing elementwise saved: distances by the
+    Each row band fills its own rows of the buffers (-1 where no pair lands) and scatters its pairs, on the
+    band's thread. Backward from the (pair -> face, pixel) indices, nothing elementwise saved: distances by the
     closed-form gradient of the squared point-segment distance (as PyTorch3D's ``PointLineDistanceBackward``:
     d|p - q|^2 / da = -2 (1 - t) (p - q), / db = -2 t (p - q) at the nearest point q = a + t (b - a));
     zbuf and barycentrics, only when they receive a gradient, by recomputing their maths with autograd in
-    chunks of CHUNK_PAIRS pairs.
+    chunks of CHUNK_PAIRS pairs. With several bands each band's gradient is summed on its own thread and the
+    band sums are added (so gradients equal the one-band ones to float32 rounding, not bitwise).
     """
 
     @staticmethod
-    def forward(ctx, fv, pairs: _Pairs, total: int, k: int, h: int, w: int, persp: bool, clip: bool):
-        slot = pairs.slot
-        zbuf = fv.new_full((total,), -1.0).index_put_((slot,), pairs.pz)
-        pairs.pz = None  # each column is released once written (peak memory)
-        bary = fv.new_full((total, 3), -1.0).index_put_((slot,), pairs.bary)
-        pairs.bary = None
-        dists = fv.new_full((total,), -1.0).index_put_((slot,), pairs.dist)
-        pairs.dist = None
-        ctx.save_for_backward(fv)
+    def forward(ctx, fv, bands: list[_Pairs], workers: int, n: int, k: int, h: int, w: int, persp: bool,
+                clip: bool):
+        total = n * h * w * k
         small = torch.int32 if total < 2**31 else torch.int64  # the backward's indices, in 4 bytes when they fit
-        ctx.pairs = (slot.to(small), pairs.face.to(small), pairs.edge, pairs.inside)
+        outs = []
+        workers = min(workers, len(bands))
+        with worker_pool(workers) as pool:
+            # One buffer at a time, each pair column released once written: a buffer may reuse the memory of
+            # the columns scattered before it (peak memory).
+            for name, shape, dtype in (("face", (total,), torch.long), ("pz", (total,), fv.dtype),
+                                       ("bary", (total, 3), fv.dtype), ("dist", (total,), fv.dtype)):
+                buf = torch.empty(shape, dtype=dtype, device=fv.device)
+                calls = [lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands]
+                run_on_workers(calls, pool, workers)
+                outs.append(buf)
+        ctx.pairs = [(p.slot.to(small), p.face.to(small), p.edge, p.inside) for p in bands]
+        ctx.save_for_backward(fv)
         ctx.settings = (k, h, w, persp, clip)
+        ctx.workers = workers
         ctx.set_materialize_grads(False)
-        return zbuf, bary, dists
+        ctx.mark_non_differentiable(outs[0])
+        return tuple(outs)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, g_zbuf, g_bary, g_dists):
+    def backward(ctx, _g_face, g_zbuf, g_bary, g_dists):
         (fv,) = ctx.saved_tensors
-        slot, face, edge, inside = ctx.pairs
-        k, h, w, persp, clip = ctx.settings
-        grad = torch.zeros_like(fv)
-        if not ctx.needs_input_grad[0] or slot.numel() == 0:
-            return (grad,) + (None,) * 7
-        with one_intra_op_thread():
-            _pairs_backward(grad, fv, slot, face, edge, inside, (k, h, w, persp, clip), g_zbuf, g_bary, g_dists)
-        return (grad,) + (None,) * 7
+        if not ctx.needs_input_grad[0] or all(p[0].numel() == 0 for p in ctx.pairs):
+            return (torch.zeros_like(fv),) + (None,) * 8
+        grads = g_zbuf, g_bary, g_dists
+        workers = ctx.workers
+        with one_intra_op_thread(), worker_pool(workers) as pool:
+            parts = run_on_workers([lambda w=w: _bands_backward(fv, ctx.pairs[w::workers], ctx.settings, grads)
+                                  for w in range(workers)], pool, workers)
+            grad = parts[0]
+            for part in parts[1:]:
+                grad += part
+        return (grad,) + (None,) * 8
+
+
+def _scatter_column(buf: torch.Tensor, pairs: _Pairs, name: str, n: int, h: int) -> None:
+    """Fill the band's rows of buf (N*H*W*K[, 3]) with -1 and scatter the band's column ``name`` into it; the
+    column is released after (except the faces, which the backward keeps)."""
+    lo, hi = pairs.rows or (0, h)
+    buf.view(n, h, -1)[:, lo:hi].fill_(-1)
+    values = getattr(pairs, name)
+    buf.index_put_((pairs.slot,), values.long() if name == "face" else values)
+    if name != "face":
+        setattr(pairs, name, None)
+
+
+def _bands_backward(fv: torch.Tensor, bands: list[tuple], settings: tuple, grads: tuple) -> torch.Tensor:
+    """The gradient (F, 3, 3) of the kept pairs of these bands, one band after another."""
+    grad = torch.zeros_like(fv)
+    for pairs in bands:
+        if pairs[0].numel():
+            _pairs_backward(grad, fv, *pairs, settings, *grads)
+    return grad
 
 
 def _pairs_backward(grad: torch.Tensor, fv: torch.Tensor, slot: torch.Tensor, face: torch.Tensor,
@@ -462,15 +549,16 @@ def rasterize_meshes(meshes, image_size=256, blur_radius: float = 0.0, faces_per
     verts = meshes.verts_packed()
     faces = meshes.faces_packed()
     n = len(meshes)
+    threads = torch.get_num_threads()
     with one_intra_op_thread():
         fv = verts[faces]  # (F, 3, 3), differentiable
         face_mesh = meshes.faces_packed_to_mesh_idx()
-        pairs = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
-                              bool(clip_barycentric_coords), bool(cull_backfaces))
-        total = n * h * w * k
-        pix_to_face = torch.full((total,), -1, dtype=torch.long, device=fv.device)
-        pix_to_face.index_put_((pairs.slot,), pairs.face)
-        zbuf, bary_out, dists = _KeptPairsFn.apply(fv, pairs, total, k, h, w, bool(perspective_correct),
-                                                   bool(clip_barycentric_coords))
+    bands = _select_faces(fv.detach(), face_mesh, h, w, float(blur_radius), k, bool(perspective_correct),
+                          bool(clip_barycentric_coords), bool(cull_backfaces))
+    if isinstance(bands, _Pairs):  # a one-band search (tests' brute force)
+        bands = [bands]
+    with one_intra_op_thread():
+        persp, clip = bool(perspective_correct), bool(clip_barycentric_coords)
+        pix_to_face, zbuf, bary_out, dists = _KeptPairsFn.apply(fv, bands, threads, n, k, h, w, persp, clip)
     shape = (n, h, w, k)
     return pix_to_face.view(shape), zbuf.view(shape), bary_out.view(shape + (3,)), dists.view(shape)
