@@ -176,12 +176,34 @@ def is_cpu_rss(fingerprint: Any) -> bool:
     return isinstance(fingerprint, dict) and fingerprint.get("kind") == "rss_delta"
 
 
+# The measures a peak-memory figure can be made with (bench.timing.PeakMemory: a fingerprint's or a timing's kind).
+MEMORY_KINDS = {
+    "cuda_max_allocated": "CUDA max_memory_allocated above the allocation at entry",
+    "rss_anon_peak": "CPU peak RSS above entry after malloc_trim, less file-backed pages (a warm call)",
+    "rss_delta": "CPU peak RSS growth above entry, library pages and allocator cache included",
+}
+
+
+def memory_kind_reason(base: Any, new: Any) -> str:
+    """Why two peaks cannot be compared ("" when they can): their memory measures (fingerprint kinds) differ.
+
+    Either argument is a fingerprint dict or a kind string; only kinds of :data:`MEMORY_KINDS` count."""
+    kb = base.get("kind") if isinstance(base, dict) else base
+    kn = new.get("kind") if isinstance(new, dict) else new
+    if kb == kn or (kb not in MEMORY_KINDS and kn not in MEMORY_KINDS):
+        return ""
+    return f"different memory measures: {kb or '<none>'} vs {kn or '<none>'}; never compared"
+
+
 def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Settings) -> Row:
     hib = n.higher_is_better if n.higher_is_better is not None else b.higher_is_better
     row = Row(suite, case, "metric", n.name, stats.UNCHANGED, unit=newer_unit([b.unit, n.unit]), higher_is_better=hib)
     diff = fingerprint_diff(b.fingerprint or {}, n.fingerprint or {}, strict=False)
     if not same_unit(b.unit, n.unit):
         diff.insert(0, f"unit {b.unit!r} != {n.unit!r}")
+    kinds = memory_kind_reason(b.fingerprint or {}, n.fingerprint or {})
+    if kinds:
+        diff = [kinds] + [d for d in diff if not d.startswith("kind:")]
     if diff:
         row.mark, row.reason = INCOMPARABLE, "; ".join(diff)
         return row
