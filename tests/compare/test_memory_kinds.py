@@ -71,3 +71,12 @@ def test_backend_comparison_names_the_measures_of_peaks_it_does_not_difference()
                          reference="pytorch3d")
     (m,) = same["cases"][0]["metrics"]
     assert m["comparable"] and m["diff"] == {"torch": 2.0} and m["incomparable"] == {}
+
+
+def test_two_anonymous_peaks_are_shown_never_judged():
+    """rss_anon_peak varies up to 1.3x between fresh processes (diff.ANON_REASON): a 1.5x change is not judged."""
+    for a, b in ((10.0, 15.0), (15.0, 10.0)):
+        row = _row("rss_anon_peak", a, "rss_anon_peak", b)
+        assert row.mark == stats.CHANGED and row.reason == diff.ANON_REASON and not row.is_regression
+    assert _row("rss_anon_peak", 10.0, "rss_anon_peak", 10.0).mark == stats.UNCHANGED
+    assert diff.is_cpu_rss({"kind": "rss_anon_peak"}) and not diff.is_cpu_rss({"kind": "cuda_max_allocated"})
