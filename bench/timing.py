@@ -11,7 +11,6 @@ speed, pooling of processes) lives in :mod:`bench.compare.samples`.
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import resource
@@ -159,16 +158,21 @@ class PeakMemory:
 
     CUDA (kind ``cuda_max_allocated``): ``torch.cuda.max_memory_allocated`` minus the allocation at entry.
 
-    CPU, Linux with glibc (kind ``rss_anon_peak``): at entry the garbage collector runs, ``malloc_trim(0)``
-    hands the allocator's free memory back to the OS, the kernel's peak-RSS watermark is reset
+    CPU, Linux with glibc (kind ``rss_anon_peak``): at entry ``malloc_trim(0)`` hands the allocator's free
+    memory back to the OS (about 0.1 ms; Python's cyclic garbage is not collected first: ``gc.collect`` took
+    0.2-0.3 s in a case process, per phase), the kernel's peak-RSS watermark is reset
     (``/proc/self/clear_refs`` 5) and VmRSS and RssFile are read; at exit
     ``peak = (VmHWM - VmRSS at entry) - max(0, RssFile growth)``, at least 0. So the allocator's cache kept
     from earlier work and shared-library code or mapped files the work touched for the first time are not
     counted; the memory the work itself allocates and touches is. Pages allocated but never touched are not
-    resident and are not counted (as on CUDA, where only what the allocator hands out is). The file
-    subtraction is exact for a warm call (:func:`measure` makes one); over a region whose file pages are first
-    touched *after* its peak moment (a cold phase that loads code late), those pages are subtracted from a peak
-    they were not part of, so the figure can undercount by them (docs/backends.md gives the measured size).
+    resident and are not counted (CUDA's max_allocated counts them). The Linux counters behind VmHWM lag by
+    a few hundred KiB (per-CPU batching), so figures of about 1 MiB move by up to 1.3x between processes.
+    The file subtraction is exact for a warm call (:func:`measure` makes one). A phase (``ctx.phase``) wraps a
+    cold loop: file pages first touched *after* its peak moment (code loaded late) are subtracted from a peak
+    they were not part of, so the figure can undercount by them, at most the phase's RssFile growth; and a
+    cold phase counts the one-time memory of what its work initialises first (the first ``torch.optim`` step
+    imports ~830 modules, ~68 MiB, on either backend). docs/backends.md gives the measured sizes. Mapped files
+    released again before the exit (munmap) are not subtracted either.
 
     CPU elsewhere (no ``clear_refs``, no glibc, kind ``rss_delta``): the peak resident set size minus the RSS
     at entry (``ru_maxrss`` where the watermark cannot be reset: it only sees new process-wide peaks).
@@ -187,7 +191,6 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
-        gc.collect()
         self.kind = ANON_KIND if _malloc_trim() else RSS_KIND
         self._proc = _reset_peak_rss()
         status = _read_status_many(("VmRSS", "RssFile")) if self._proc else {}
