@@ -181,6 +181,7 @@ class PeakMemory:
     def __init__(self, device: str = "cpu"):
         self.device = str(device)
         self.peak_bytes: int | None = None
+        self.rss_growth_bytes: int | None = None  # CPU: VmHWM above entry before the file subtraction
         self.kind = CUDA_KIND if self.device.startswith("cuda") else ANON_KIND
 
     def __enter__(self) -> PeakMemory:
@@ -213,6 +214,7 @@ class PeakMemory:
         elif self._proc:
             status = _read_status_many(("VmHWM", "RssFile"))
             grown = status.get("VmHWM", 0) * 1024 - self._base
+            self.rss_growth_bytes = max(0, grown)
             if self.kind == ANON_KIND:
                 grown -= max(0, status.get("RssFile", 0) * 1024 - self._file)
             self.peak_bytes = max(0, grown)

@@ -2,7 +2,8 @@
 
 Each repeat is a new Python process that builds one ``kernels`` workload on one backend, makes the warm-up
 call(s) and measures one warm call with :class:`bench.timing.PeakMemory` exactly as :func:`bench.timing.measure`
-does (kind ``rss_anon_peak``); the same measure of the first (cold) call is kept in ``--json``. The
+does (kind ``rss_anon_peak``), and the RSS growth of the first (cold) call, which is what the old kind ``rss_delta``
+recorded (before the file subtraction; the cold call's ``rss_anon_peak`` is kept in ``--json``). The
 table gives, per kernel and backend, the figures of every process, their median and their spread
 (max/min): ``compare`` judges a ``rss_anon_peak`` peak only if this spread stays inside what it can tell apart
 (bench.compare.diff). Processes run one after another.
@@ -34,7 +35,8 @@ with timing.PeakMemory("cpu") as cold:
     w.step()
 with timing.PeakMemory("cpu") as warm:
     w.step()
-print(json.dumps({{"anon": warm.peak_bytes, "kind": warm.kind, "cold_anon": cold.peak_bytes}}))
+print(json.dumps({{"anon": warm.peak_bytes, "kind": warm.kind, "cold_anon": cold.peak_bytes,
+                  "cold_rss": cold.rss_growth_bytes}}))
 """
 
 
@@ -54,17 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)
     rows = []
-    print("| kernel | backend | warm call, rss_anon_peak (MiB) per process | median | max/min |")
-    print("|---|---|---|---|---|")
+    print("| kernel | backend | warm call, rss_anon_peak (MiB) per process | median | max/min "
+          "| first call's RSS growth (old rss_delta), median |")
+    print("|---|---|---|---|---|---|")
     for kernel in args.kernel.split(","):
         for backend in args.backend.split(","):
             runs = [one(backend, kernel, args.threads) for _ in range(args.repeats)]
             mib = [r["anon"] / 2**20 for r in runs]
             spread = max(mib) / min(mib) if min(mib) > 0 else float("inf")
+            cold_rss = [r["cold_rss"] / 2**20 for r in runs if r["cold_rss"] is not None]
             rows.append({"kernel": kernel, "backend": backend, "mib": mib, "kinds": sorted({r["kind"] for r in runs}),
-                         "cold_mib": [r["cold_anon"] / 2**20 for r in runs]})
+                         "cold_mib": [r["cold_anon"] / 2**20 for r in runs], "cold_rss_mib": cold_rss})
+            old = f"{statistics.median(cold_rss):.2f}" if cold_rss else "—"
             print(f"| {kernel} | {backend} | {', '.join(f'{v:.2f}' for v in mib)} | {statistics.median(mib):.2f} "
-                  f"| {spread:.2f} |", flush=True)
+                  f"| {spread:.2f} | {old} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -76,6 +76,7 @@ def test_file_pages_touched_by_the_work_are_not_counted(tmp_path):
             m.close()
     assert peak.kind == "rss_anon_peak"
     assert peak.peak_bytes < 2 * MiB
+    assert peak.rss_growth_bytes >= 32 * MiB - SLACK  # what the old rss_delta counted
     # the documented limit: file pages released again before the end are not subtracted (counted in the peak)
     assert unmapped.peak_bytes >= 32 * MiB - SLACK
 
