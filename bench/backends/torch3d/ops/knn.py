@@ -35,36 +35,51 @@ def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device,
 _KDTREE_MIN_PAIRS = 1_000_000
 
 
-def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
-    """(N, P1, K) indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0.
+# Query rows per cKDTree.query call: the float64 copy of the queries and SciPy's float64 distances and intp
+# indices are made for this many rows at a time, not the whole cloud. Chamfer 10k (4 calls per direction, int32
+# indices): median peak 1.28 -> 1.01 MiB over 7 fresh processes, for 4-8% more time (docs/backends.md). Below
+# ~2500 rows the tree's build (356 KiB at its peak, 228 KiB kept) is the peak, so smaller chunks only cost
+# time. A query's answer does not depend on the other rows of its call: the indices are one call's, ties included.
+_KDTREE_QUERY_ROWS = 2560
 
-    Memory: the float64 copies SciPy needs are made one cloud at a time and freed with its tree. The queries of a
-    cloud are one call: splitting them into chunks (smaller float64 copies and results, ~0.2 MiB less at 10k
-    points) made the Chamfer 10k step 4-5% slower here, each call waiting for its slowest worker thread.
+
+def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
+    """(N, P1, K) int32 indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0.
+
+    Memory: the float64 copies SciPy needs are made one cloud at a time and freed with its tree; the queries
+    go ``_KDTREE_QUERY_ROWS`` rows per call; indices are kept as int32 (the caller checked P2 < 2**31). The
+    tree is SciPy's default (leafsize 16): another leaf size breaks ties between equidistant points
+    differently, and the indices (so p2's gradient) must stay the same.
     """
     from scipy.spatial import cKDTree
 
     N, P1, _ = p1.shape
-    out = torch.zeros((N, P1, K), dtype=torch.int64)
+    out = torch.zeros((N, P1, K), dtype=torch.int32)
     for n in range(N):
         m = int(lengths2[n])
         k = min(K, m)
         if k == 0 or P1 == 0:
             continue
         tree = cKDTree(p2[n, :m].double().numpy())
-        _, idx = tree.query(p1[n].double().numpy(), k=k, p=2 if norm == 2 else 1, workers=torch.get_num_threads())
-        out[n, :, :k] = torch.from_numpy(idx.reshape(P1, k))
-        del tree, idx
+        for s in range(0, P1, _KDTREE_QUERY_ROWS):
+            rows = p1[n, s:s + _KDTREE_QUERY_ROWS]
+            _, idx = tree.query(rows.double().numpy(), k=k, p=2 if norm == 2 else 1,
+                                workers=torch.get_num_threads())
+            del _
+            out[n, s:s + rows.shape[0], :k] = torch.from_numpy(idx.reshape(rows.shape[0], k))
+            del idx
+        del tree
     return out
 
 
 @torch.no_grad()
 def _nearest_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int,
                  sorted_: bool) -> torch.Tensor:
-    """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1."""
+    """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1 (int64; int32 from the
+    KD-tree)."""
     N, P1, _ = p1.shape
     P2 = p2.shape[1]
-    if p1.device.type == "cpu" and P1 * P2 >= _KDTREE_MIN_PAIRS and p1.shape[2] <= 8:
+    if p1.device.type == "cpu" and P1 * P2 >= _KDTREE_MIN_PAIRS and p1.shape[2] <= 8 and P2 < 2**31:
         return _kdtree_idx(p1, p2, lengths2, K, norm)
     centre = p2.mean(1, keepdim=True) if P2 else 0.0
     a, b = p1 - centre, p2 - centre  # centring keeps the |a|^2 - 2ab + |b|^2 expansion accurate
@@ -95,19 +110,21 @@ class _NeighbourDists(torch.autograd.Function):
     forward to the backward (issue 22: peak memory). Forward and backward run the same torch ops autograd runs
     for ``((p1[:, :, None] - knn_gather(p2, idx)) ** 2).sum(-1)`` (sum, mul of diff by itself, sub, gather), in
     the same order, so values and gradients are bit-identical to it; the backward is written in differentiable
-    ops, so double backward still works."""
+    ops, so double backward still works. ``idx`` may be int32 (the KD-tree's): it is kept so, half the memory
+    of int64 from the forward to the backward, and widened only for the gathers."""
 
     @staticmethod
     def forward(ctx, p1: torch.Tensor, p2: torch.Tensor, idx: torch.Tensor, norm: int) -> torch.Tensor:
         ctx.save_for_backward(p1, p2, idx)
         ctx.norm = norm
         # forward runs without grad: the differences are made and squared in one buffer (-nn + p1 == p1 - nn)
-        diff = knn_gather(p2, idx).neg_().add_(p1[:, :, None, :])
+        diff = knn_gather(p2, idx.long()).neg_().add_(p1[:, :, None, :])
         return diff.mul_(diff).sum(-1) if norm == 2 else diff.abs_().sum(-1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         p1, p2, idx = ctx.saved_tensors
+        idx = idx.long()
         # Without create_graph the temporaries are reused in place (one (N, P1, K, D) buffer, not four); each
         # in-place form gives the same bits: -nn + p1 == p1 - nn, diff * g == g * diff, and the gather gradient
         # of -g is the negated scatter-sum of g (IEEE rounding is symmetric).
@@ -181,6 +198,7 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
             (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
         dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
         idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    idx = idx.long()  # int32 from the KD-tree; the API's indices are int64 as PyTorch3D's
     # as PyTorch3D: knn is knn_gather(p2, idx, lengths2), so a row past lengths1[n] (idx 0) holds p2[n, 0]
     knn = knn_gather(p2, idx, lengths2) if return_nn else None
     return _KNN(dists=dists, idx=idx, knn=knn)
