@@ -37,9 +37,12 @@ _KDTREE_MIN_PAIRS = 1_000_000
 
 # Query rows per cKDTree.query call: the float64 copy of the queries and SciPy's float64 distances and intp
 # indices are made for this many rows at a time, not the whole cloud. Chamfer 10k (4 calls per direction, int32
-# indices): median peak 1.28 -> 1.01 MiB over 7 fresh processes, for 4-8% more time (docs/backends.md). Below
+# indices): median peak over 7 fresh processes 1.28 -> 1.01-1.18 MiB (PyTorch3D 0.89-0.97), for 4-23% more
+# time (paired with the old code, load-dependent; docs/backends.md). Below
 # ~2500 rows the tree's build (356 KiB at its peak, 228 KiB kept) is the peak, so smaller chunks only cost
-# time. A query's answer does not depend on the other rows of its call: the indices are one call's, ties included.
+# time. Chunks of 1600 rows on a kept 2-thread pool, one single-threaded query each, cost only 6% but read
+# 1.37 MiB (the workers' malloc arenas). A query's answer does not depend on the other rows of its call: the
+# indices are one call's, ties included. Set this above the cloud size to get back the old speed.
 _KDTREE_QUERY_ROWS = 2560
 
 
@@ -54,13 +57,15 @@ def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: i
     from scipy.spatial import cKDTree
 
     N, P1, _ = p1.shape
-    out = torch.zeros((N, P1, K), dtype=torch.int32)
+    out = None  # made after the first tree's build, which is the peak of a one-cloud call (its 356 KiB at 10k)
     for n in range(N):
         m = int(lengths2[n])
         k = min(K, m)
         if k == 0 or P1 == 0:
             continue
         tree = cKDTree(p2[n, :m].double().numpy())
+        if out is None:
+            out = torch.zeros((N, P1, K), dtype=torch.int32)
         for s in range(0, P1, _KDTREE_QUERY_ROWS):
             rows = p1[n, s:s + _KDTREE_QUERY_ROWS]
             _, idx = tree.query(rows.double().numpy(), k=k, p=2 if norm == 2 else 1,
@@ -69,7 +74,7 @@ def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: i
             out[n, s:s + rows.shape[0], :k] = torch.from_numpy(idx.reshape(rows.shape[0], k))
             del idx
         del tree
-    return out
+    return torch.zeros((N, P1, K), dtype=torch.int32) if out is None else out
 
 
 @torch.no_grad()
