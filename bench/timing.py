@@ -196,8 +196,9 @@ class PeakMemory:
     The file subtraction is exact for a warm call (:func:`measure` makes one). A phase (``ctx.phase``) wraps a
     cold loop: file pages first touched *after* its peak moment (code loaded late) are subtracted from a peak
     they were not part of, so the figure can undercount by them, at most the phase's RssFile growth; and a
-    cold phase counts the one-time memory of what its work initialises first (the first ``torch.optim`` step
-    imports ~830 modules, ~68 MiB, on either backend). docs/backends.md gives the measured sizes. Mapped files
+    cold phase counts the one-time memory of what its work initialises first, except torch.optim's lazy
+    imports (~68 MiB), which :class:`bench.context.Phase` does first (:func:`warm_lazy_imports`).
+    docs/backends.md gives the measured sizes. Mapped files
     released again before the exit (munmap) are not subtracted either.
 
     CPU elsewhere (no ``clear_refs``, no glibc, kind ``rss_delta``): the peak resident set size minus the RSS

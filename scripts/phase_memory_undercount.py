@@ -5,7 +5,8 @@ code) first touched *after* the phase's peak moment are subtracted from a peak t
 script runs the mesh_fitting smoke loop (torus, full loss: ico_sphere(3), 1000 samples, 150 iterations) in a
 fresh process per backend inside a measuring phase twice: cold (as a case runs it), then the same loop again
 warm; and in a second fresh process the same after one optimizer step on a dummy parameter (the first
-``torch.optim`` step imports ~830 modules, ~68 MiB, which a cold phase counts). Per backend it prints the
+``torch.optim`` optimizer imports ~830 modules, ~68 MiB; since issue 22's continuation ``Phase`` does that
+itself before its watermark, so both rows read the same). Per backend it prints the
 figures, the cold phase's RssFile growth (the most it can undercount by) and cold minus warm (negative: the
 cold figure is below the warm one, an undercount).
 
