@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from bench.compare.diff import memory_kind_reason
 from bench.errors import UsageError
 from bench.results import CaseResult
 
@@ -54,6 +55,9 @@ def _metrics(by_backend: dict[str, CaseResult], backends: list[str], ref: str,
         first = next(iter(recs.values()))
         values = {b: m.value for b, m in recs.items()}
         comparable = len({repr(sorted(m.fingerprint.items())) for m in recs.values()}) == 1
+        # why a backend's value is not compared with the reference's, where a memory measure differs (issue 22)
+        why = {b: memory_kind_reason(recs[ref].fingerprint, m.fingerprint) for b, m in recs.items()
+               if b != ref and ref in recs}
         diff, rel = {}, {}
         r = values.get(ref)
         for b, v in values.items():
@@ -64,6 +68,7 @@ def _metrics(by_backend: dict[str, CaseResult], backends: list[str], ref: str,
         within = {b: tol.within(values[b], r) for b in diff} if tol is not None else {}
         rows.append({"name": name, "unit": first.unit, "higher_is_better": first.higher_is_better,
                      "values": values, "diff": diff, "rel_diff": rel, "comparable": comparable,
+                     "incomparable": {b: w for b, w in why.items() if w},
                      "tolerance": None if tol is None else {"abs": tol.abs, "rel": tol.rel, "why": tol.why},
                      "within": within})
     return rows
@@ -82,7 +87,8 @@ def _timings(by_backend: dict[str, CaseResult], backends: list[str], ref: str) -
         ratio = {b: m / r for b, m in median.items() if b != ref and _finite(r) and r > 0 and _finite(m)}
         rows.append({"name": name, "median": median, "iqr": {b: t.iqr for b, t in recs.items()},
                      "n": {b: t.n for b, t in recs.items()}, "noisy": {b: t.noisy for b, t in recs.items()},
-                     "peak_memory_bytes": {b: t.peak_memory_bytes for b, t in recs.items()}, "ratio": ratio})
+                     "peak_memory_bytes": {b: t.peak_memory_bytes for b, t in recs.items()},
+                     "memory_kind": {b: t.memory_kind for b, t in recs.items()}, "ratio": ratio})
     return rows
 
 
@@ -169,8 +175,9 @@ def backend_comparison(store: Any, run_id: str, reference: str | None = None) ->
     """Pair a stored run's ``case@backend`` results by base name across backends.
 
     Returns ``{"run_id", "backends", "reference", "cases": [{suite, case, status, backend_versions, errors,
-    metrics: [{name, unit, higher_is_better, values, diff, rel_diff, comparable, tolerance, within}], timings:
-    [{name, median, iqr, n, noisy, peak_memory_bytes, ratio}], known_difference}], "unpaired", "failures",
+    metrics: [{name, unit, higher_is_better, values, diff, rel_diff, comparable, incomparable, tolerance,
+    within}], timings:
+    [{name, median, iqr, n, noisy, peak_memory_bytes, memory_kind, ratio}], known_difference}], "unpaired", "failures",
     "known"}``; per-backend values are dicts keyed by backend; tolerances are the suites' declared
     ``backend_tolerances``, known differences their ``backend_known_differences``.
     """
@@ -219,7 +226,8 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
             row = {"case": label, "metric": m["name"]}
             row.update({b: _fmt(m["values"].get(b)) for b in backends})
             for b in others:
-                row[f"Δ {b}"] = _fmt(m["diff"].get(b)) if m["comparable"] else "fingerprints differ"
+                row[f"Δ {b}"] = _fmt(m["diff"].get(b)) if m["comparable"] else (
+                    m.get("incomparable", {}).get(b) or "fingerprints differ")
                 row[f"Δ% {b}"] = _pct(m["rel_diff"].get(b)) if m["comparable"] else "—"
             tol = m.get("tolerance")
             row["tolerance"] = "—" if tol is None else f"{tol['abs']:g} + {tol['rel']:g}·|ref|"

@@ -93,15 +93,32 @@ class TimingResult:
 
 # --- memory -------------------------------------------------------------------------------
 
+# The CPU measure of a call's own memory (issue 22): RSS peak above the level at entry, after the allocator has
+# returned its free memory to the OS, less the file-backed pages (shared-library code, mapped files) that the call
+# touched. The old kind ``rss_delta`` (peak RSS above entry, library pages and allocator cache included) is what a
+# run records where this recipe is unavailable; stored results keep the kind they were measured with.
+ANON_KIND = "rss_anon_peak"
+RSS_KIND = "rss_delta"
+CUDA_KIND = "cuda_max_allocated"
+
+
 def _read_status_kb(key: str) -> int | None:
+    """One field of ``/proc/self/status`` in KiB (``VmRSS``, ``VmHWM``, ``RssFile``), None where absent."""
+    return _read_status_many((key,)).get(key)
+
+
+def _read_status_many(keys: Sequence[str]) -> dict[str, int]:
+    """Fields of ``/proc/self/status`` in KiB, read at one moment; absent ones are left out."""
+    out: dict[str, int] = {}
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
+                key = line.split(":", 1)[0]
+                if key in keys:
+                    out[key] = int(line.split()[1])
     except OSError:
-        return None
-    return None
+        return {}
+    return out
 
 
 def _reset_peak_rss() -> bool:
@@ -114,45 +131,120 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-class PeakMemory:
-    """Context manager measuring peak memory above the level at entry.
+_TRIM: list[Any] = []  # the glibc malloc_trim function, looked up once ([None] where there is none)
 
-    CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation at entry.
-    CPU: the peak resident set size minus the RSS at entry (``/proc`` watermark reset
-    where Linux allows it, else ``ru_maxrss``, which only sees new process-wide peaks).
+
+def _malloc_trim() -> bool:
+    """glibc ``malloc_trim(0)``: the allocator returns its free heap memory to the OS; False where unavailable."""
+    if not _TRIM:
+        fn = None
+        try:
+            import ctypes
+
+            fn = getattr(ctypes.CDLL(None), "malloc_trim", None)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+        except (OSError, AttributeError):
+            fn = None
+        _TRIM.append(fn)
+    if _TRIM[0] is None:
+        return False
+    _TRIM[0](0)
+    return True
+
+
+
+_WARMED: list[bool] = []  # set once the one-time lazy imports below are done in this process
+
+
+def warm_lazy_imports() -> bool:
+    """Do once per process the one-time lazy imports of ``torch.optim``, so a phase measures its work.
+
+    Constructing the first ``torch.optim`` optimizer of a process imports ``torch._dynamo`` (torch 2.13 CPU:
+    ~830 modules, ~68 MiB of anonymous memory, ~0.9 s; measured with ``timing.PeakMemory`` around
+    ``torch.optim.SGD(...)``, Adam/LBFGS/RMSprop the same, as all share ``torch.optim.Optimizer.__init__``);
+    the first ``step`` adds ~0.2 MiB. A phase wrapping a suite's optimisation loop would count that import as
+    the loop's peak (issue 22), so :class:`bench.context.Phase` calls this before its watermark reset, the way
+    ``torch.cuda.max_memory_allocated`` leaves out the CUDA context. One SGD step on a 1-element dummy
+    parameter; later calls return at once. Returns True when this call did the warm-up.
+    """
+    if _WARMED:
+        return False
+    _WARMED.append(True)
+    import torch
+
+    weight = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    (weight * weight).sum().backward()
+    opt.step()
+    return True
+
+class PeakMemory:
+    """Context manager measuring the peak memory of the work inside it, above the level at entry.
+
+    CUDA (kind ``cuda_max_allocated``): ``torch.cuda.max_memory_allocated`` minus the allocation at entry.
+
+    CPU, Linux with glibc (kind ``rss_anon_peak``): at entry ``malloc_trim(0)`` hands the allocator's free
+    memory back to the OS (about 0.1 ms; Python's cyclic garbage is not collected first: ``gc.collect`` took
+    0.2-0.3 s in a case process, per phase), the kernel's peak-RSS watermark is reset
+    (``/proc/self/clear_refs`` 5) and VmRSS and RssFile are read; at exit
+    ``peak = (VmHWM - VmRSS at entry) - max(0, RssFile growth)``, at least 0. So the allocator's cache kept
+    from earlier work and shared-library code or mapped files the work touched for the first time are not
+    counted; the memory the work itself allocates and touches is. Pages allocated but never touched are not
+    resident and are not counted (CUDA's max_allocated counts them). The Linux counters behind VmHWM lag by
+    a few hundred KiB (per-CPU batching), so figures of about 1 MiB move by up to 1.3x between processes.
+    The file subtraction is exact for a warm call (:func:`measure` makes one). A phase (``ctx.phase``) wraps a
+    cold loop: file pages first touched *after* its peak moment (code loaded late) are subtracted from a peak
+    they were not part of, so the figure can undercount by them, at most the phase's RssFile growth; and a
+    cold phase counts the one-time memory of what its work initialises first, except torch.optim's lazy
+    imports (~68 MiB), which :class:`bench.context.Phase` does first (:func:`warm_lazy_imports`).
+    docs/backends.md gives the measured sizes. Mapped files
+    released again before the exit (munmap) are not subtracted either.
+
+    CPU elsewhere (no ``clear_refs``, no glibc, kind ``rss_delta``): the peak resident set size minus the RSS
+    at entry (``ru_maxrss`` where the watermark cannot be reset: it only sees new process-wide peaks).
     """
 
     def __init__(self, device: str = "cpu"):
         self.device = str(device)
         self.peak_bytes: int | None = None
-        self.kind = "cuda_max_allocated" if self.device.startswith("cuda") else "rss_delta"
+        self.rss_growth_bytes: int | None = None  # CPU: VmHWM above entry before the file subtraction
+        self.kind = CUDA_KIND if self.device.startswith("cuda") else ANON_KIND
 
     def __enter__(self) -> PeakMemory:
-        if self.kind == "cuda_max_allocated":
+        if self.kind == CUDA_KIND:
             import torch
 
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
-        else:
-            self._proc = _reset_peak_rss()
-            rss = _read_status_kb("VmRSS") if self._proc else None
-            if rss is None:
-                self._proc = False
-                self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-            else:
-                self._base = rss * 1024
+            return self
+        self.kind = ANON_KIND if _malloc_trim() else RSS_KIND
+        self._proc = _reset_peak_rss()
+        status = _read_status_many(("VmRSS", "RssFile")) if self._proc else {}
+        if "VmRSS" not in status:
+            self._proc, self.kind = False, RSS_KIND
+            self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            return self
+        if "RssFile" not in status:
+            self.kind = RSS_KIND
+        self._base = status["VmRSS"] * 1024
+        self._file = status.get("RssFile", 0) * 1024
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.kind == "cuda_max_allocated":
+        if self.kind == CUDA_KIND:
             import torch
 
             torch.cuda.synchronize(self.device)
             self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._base)
         elif self._proc:
-            hwm = _read_status_kb("VmHWM")
-            self.peak_bytes = max(0, (hwm or 0) * 1024 - self._base)
+            status = _read_status_many(("VmHWM", "RssFile"))
+            grown = status.get("VmHWM", 0) * 1024 - self._base
+            self.rss_growth_bytes = max(0, grown)
+            if self.kind == ANON_KIND:
+                grown -= max(0, status.get("RssFile", 0) * 1024 - self._file)
+            self.peak_bytes = max(0, grown)
         else:
             self.peak_bytes = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self._base)
 
@@ -223,7 +315,8 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
         fn: the work. Called as ``fn()``, or ``fn(state)`` where ``state = setup()``.
         setup: run once, untimed; its return value is passed to ``fn``.
         device: "cpu" or "cuda[:i]"; selects perf_counter or CUDA events.
-        warmup: untimed calls before measuring (first-call costs, allocator, caches).
+        warmup: untimed calls before measuring (first-call costs, allocator, caches); with ``measure_memory``
+            at least 2, the last of them measured by :class:`PeakMemory` (a warm call).
         min_run_time: keep sampling until this many seconds were measured (and ``min_samples``).
         block_time: calls per sample are chosen so one sample lasts at least this long.
         max_samples: stop after this many samples even if ``min_run_time`` is not reached.
@@ -235,12 +328,15 @@ def measure(fn: Callable[..., Any], *, setup: Callable[[], Any] | None = None, d
     timer = _block_timer(device)
     method = "cuda_event" if str(device).startswith("cuda") else "perf_counter"
 
+    # The memory call is the last of the untimed calls and never the first: first-call costs (code pages, lazy
+    # initialisation, the allocator's first growth) are not the work's memory. With memory measured there are at
+    # least two untimed calls (one warm-up, then the measured one).
     peak = PeakMemory(device) if measure_memory else None
+    for _ in range(max(warmup - 1, 1) if peak is not None else warmup):
+        call()
     if peak is not None:
         with peak:
             call()
-    for _ in range(max(0, warmup - (1 if peak is not None else 0))):
-        call()
 
     # Size the block: double the loop count until one block lasts block_time.
     loops = 1

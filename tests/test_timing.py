@@ -77,7 +77,7 @@ def test_peak_memory_sees_a_large_allocation():
         return int(a[::4096].sum())
 
     res = timing.measure(alloc, min_run_time=0.01, min_samples=1, warmup=1)
-    assert res.memory_kind == "rss_delta"
+    assert res.memory_kind in ("rss_anon_peak", "rss_delta")  # rss_delta where malloc_trim/clear_refs are missing
     assert res.peak_memory_bytes >= 0.9 * size
 
 

@@ -24,8 +24,9 @@ _EPILOG_STATS = (
     "scored (same item ids), Mann-Whitney U when the items differ, and a relative --tolerance when a metric has "
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
     "memory, seconds to a threshold) gets an exact permutation test on its per-process values (needs --repeat 5 "
-    "or more to reach alpha 0.01): marked, but never gating; a CPU RSS peak (memory kind rss_delta) is not "
-    "reproducible between identical runs and is shown, never judged. "
+    "or more to reach alpha 0.01): marked, but never gating; a CPU peak (memory kind rss_delta: RSS growth; "
+    "rss_anon_peak: the work's own memory on a warm call) is not reproducible enough between identical runs and "
+    "is shown, never judged; peaks of different memory kinds are incomparable. "
     "Different metric fingerprints, dataset versions, devices or backends (and machine types, "
     "for timings: CPU model and count, GPU, host class) are listed as incomparable with the reason."
 )

@@ -175,7 +175,7 @@ def collect(
                     continue
                 conv = fingerprint_id(m.fingerprint) if m.fingerprint else ""
                 key = (c.suite, c.case, "metric", m.name, mach, conv)
-                # A CPU RSS peak is not reproducible (diff.RSS_REASON): its steps are shown without a direction.
+                # A CPU RSS-based peak is not reproducible (diff.RSS_REASON, ANON_REASON): its steps have no direction.
                 hib = None if is_cpu_rss(m.fingerprint) else m.higher_is_better
                 s = series.setdefault(key, Series(c.suite, c.case, "metric", m.name, mach, m.unit, hib, conv))
                 s.unit = newer_unit([s.unit, m.unit])  # a unit added later (bench.metrics.units) labels the series

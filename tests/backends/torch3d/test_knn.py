@@ -109,3 +109,28 @@ def test_knn_gather_masks_past_lengths():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         knn_points(**kwargs)
+
+
+def test_kdtree_queries_in_chunks_answer_as_one_scipy_query(monkeypatch):
+    """Issue 22: the KD-tree path queries ``_KDTREE_QUERY_ROWS`` rows per call and keeps int32 indices. On a
+    lattice (every query point equidistant from 8 lattice points: ties) the indices must be those of one
+    scipy.spatial.cKDTree query of all rows (the reference), in both directions' gradients too."""
+    from scipy.spatial import cKDTree
+
+    g = torch.Generator().manual_seed(0)
+    lattice = torch.stack(torch.meshgrid(*[torch.arange(6.0)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    p2 = lattice[torch.randperm(len(lattice), generator=g)][None]  # (1, 216, 3)
+    p1 = (lattice[:100] + 0.5)[None]
+    _, ref = cKDTree(p2[0].double().numpy()).query(p1[0].double().numpy(), k=3)
+    monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 0)
+    grads = []
+    for rows in (7, 10**6):
+        monkeypatch.setattr(knn_module, "_KDTREE_QUERY_ROWS", rows)
+        a, b = p1.clone().requires_grad_(True), p2.clone().requires_grad_(True)
+        out = knn_points(a, b, K=3, return_sorted=False)
+        assert out.idx.dtype == torch.int64
+        np.testing.assert_array_equal(out.idx[0].numpy(), ref)
+        assert out.dists.grad_fn.saved_tensors[2].dtype == torch.int32  # kept as int32 for the backward
+        (out.dists * torch.arange(3.0)).sum().backward()
+        grads.append((a.grad, b.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])

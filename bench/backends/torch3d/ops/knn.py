@@ -35,30 +35,56 @@ def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device,
 _KDTREE_MIN_PAIRS = 1_000_000
 
 
+# Query rows per cKDTree.query call: the float64 copy of the queries and SciPy's float64 distances and intp
+# indices are made for this many rows at a time, not the whole cloud. Chamfer 10k (4 calls per direction, int32
+# indices): median peak over 7 fresh processes 1.28 -> 1.01-1.18 MiB (PyTorch3D 0.89-0.97), for 4-23% more
+# time (paired with the old code, load-dependent; docs/backends.md). Below
+# ~2500 rows the tree's build (356 KiB at its peak, 228 KiB kept) is the peak, so smaller chunks only cost
+# time. Chunks of 1600 rows on a kept 2-thread pool, one single-threaded query each, cost only 6% but read
+# 1.37 MiB (the workers' malloc arenas). A query's answer does not depend on the other rows of its call: the
+# indices are one call's, ties included. Set this above the cloud size to get back the old speed.
+_KDTREE_QUERY_ROWS = 2560
+
+
 def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
-    """(N, P1, K) indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0."""
+    """(N, P1, K) int32 indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0.
+
+    Memory: the float64 copies SciPy needs are made one cloud at a time and freed with its tree; the queries
+    go ``_KDTREE_QUERY_ROWS`` rows per call; indices are kept as int32 (the caller checked P2 < 2**31). The
+    tree is SciPy's default (leafsize 16): another leaf size breaks ties between equidistant points
+    differently, and the indices (so p2's gradient) must stay the same.
+    """
     from scipy.spatial import cKDTree
 
     N, P1, _ = p1.shape
-    out = torch.zeros((N, P1, K), dtype=torch.int64)
-    a, b = p1.double().numpy(), p2.double().numpy()
+    out = None  # made after the first tree's build, which is the peak of a one-cloud call (its 356 KiB at 10k)
     for n in range(N):
         m = int(lengths2[n])
         k = min(K, m)
         if k == 0 or P1 == 0:
             continue
-        _, idx = cKDTree(b[n, :m]).query(a[n], k=k, p=2 if norm == 2 else 1, workers=torch.get_num_threads())
-        out[n, :, :k] = torch.from_numpy(idx.reshape(P1, k))
-    return out
+        tree = cKDTree(p2[n, :m].double().numpy())
+        if out is None:
+            out = torch.zeros((N, P1, K), dtype=torch.int32)
+        for s in range(0, P1, _KDTREE_QUERY_ROWS):
+            rows = p1[n, s:s + _KDTREE_QUERY_ROWS]
+            _, idx = tree.query(rows.double().numpy(), k=k, p=2 if norm == 2 else 1,
+                                workers=torch.get_num_threads())
+            del _
+            out[n, s:s + rows.shape[0], :k] = torch.from_numpy(idx.reshape(rows.shape[0], k))
+            del idx
+        del tree
+    return torch.zeros((N, P1, K), dtype=torch.int32) if out is None else out
 
 
 @torch.no_grad()
 def _nearest_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int,
                  sorted_: bool) -> torch.Tensor:
-    """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1."""
+    """(N, P1, K) indices of the K closest valid p2 points, found chunk by chunk over P1 (int64; int32 from the
+    KD-tree)."""
     N, P1, _ = p1.shape
     P2 = p2.shape[1]
-    if p1.device.type == "cpu" and P1 * P2 >= _KDTREE_MIN_PAIRS and p1.shape[2] <= 8:
+    if p1.device.type == "cpu" and P1 * P2 >= _KDTREE_MIN_PAIRS and p1.shape[2] <= 8 and P2 < 2**31:
         return _kdtree_idx(p1, p2, lengths2, K, norm)
     centre = p2.mean(1, keepdim=True) if P2 else 0.0
     a, b = p1 - centre, p2 - centre  # centring keeps the |a|^2 - 2ab + |b|^2 expansion accurate
@@ -81,6 +107,54 @@ def _nearest_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: 
     if not out:
         return torch.zeros((N, 0, K), dtype=torch.int64, device=p1.device)
     return torch.cat(out, 1)
+
+
+class _NeighbourDists(torch.autograd.Function):
+    """Distances (N, P1, K) of p1 (N, P1, D) to its neighbours p2[idx] (squared L2 or L1), keeping only p1, p2
+    and idx for the backward: the (N, P1, K, D) differences are recomputed there instead of being held from the
+    forward to the backward (issue 22: peak memory). Forward and backward run the same torch ops autograd runs
+    for ``((p1[:, :, None] - knn_gather(p2, idx)) ** 2).sum(-1)`` (sum, mul of diff by itself, sub, gather), in
+    the same order, so values and gradients are bit-identical to it; the backward is written in differentiable
+    ops, so double backward still works. ``idx`` may be int32 (the KD-tree's): it is kept so, half the memory
+    of int64 from the forward to the backward, and widened only for the gathers."""
+
+    @staticmethod
+    def forward(ctx, p1: torch.Tensor, p2: torch.Tensor, idx: torch.Tensor, norm: int) -> torch.Tensor:
+        ctx.save_for_backward(p1, p2, idx)
+        ctx.norm = norm
+        # forward runs without grad: the differences are made and squared in one buffer (-nn + p1 == p1 - nn)
+        diff = knn_gather(p2, idx.long()).neg_().add_(p1[:, :, None, :])
+        return diff.mul_(diff).sum(-1) if norm == 2 else diff.abs_().sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        p1, p2, idx = ctx.saved_tensors
+        idx = idx.long()
+        # Without create_graph the temporaries are reused in place (one (N, P1, K, D) buffer, not four); each
+        # in-place form gives the same bits: -nn + p1 == p1 - nn, diff * g == g * diff, and the gather gradient
+        # of -g is the negated scatter-sum of g (IEEE rounding is symmetric).
+        inplace = not torch.is_grad_enabled()
+        nn = knn_gather(p2, idx)
+        diff = nn.neg_().add_(p1[:, :, None, :]) if inplace else p1[:, :, None, :] - nn
+        del nn
+        g = grad.unsqueeze(-1).expand(diff.shape)  # SumBackward
+        if ctx.norm == 2:  # MulBackward: diff * diff gives grad * diff to each factor, accumulated
+            g_diff = diff.mul_(g) if inplace else g * diff
+            g_diff = g_diff.add_(g_diff) if inplace else g_diff + g_diff
+        else:  # AbsBackward
+            g_diff = diff.sgn_().mul_(g) if inplace else g * diff.sgn()
+        del diff
+        g1 = g2 = None
+        if ctx.needs_input_grad[1]:  # SubBackward (other), then knn_gather's reshape and gather backward
+            N, L, K, U = g_diff.shape
+            index = idx.reshape(N, L * K, 1).expand(-1, -1, U)
+            if inplace:
+                g2 = p2.new_zeros(p2.shape).scatter_add_(1, index, g_diff.reshape(N, L * K, U)).neg_()
+            else:
+                g2 = p2.new_zeros(p2.shape).scatter_add_(1, index, (-g_diff).reshape(N, L * K, U))
+        if ctx.needs_input_grad[0]:  # SubBackward (self), reduced over the broadcast K dimension
+            g1 = (g_diff.sum(2, keepdim=True) if g_diff.shape[2] != 1 else g_diff).squeeze(2)
+        return g1, g2, None, None
 
 
 def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None = None,
@@ -110,9 +184,10 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
         idx = torch.zeros((N, P1, 0), dtype=torch.int64, device=p1.device)
     else:
         idx = _nearest_idx(p1.detach(), p2.detach(), lengths2, Kc, norm, return_sorted)
-    nn = knn_gather(p2, idx)
-    diff = p1[:, :, None, :] - nn
-    dists = (diff * diff).sum(-1) if norm == 2 else diff.abs().sum(-1)
+    if Kc == 0:
+        dists = (p1[:, :, None, :] - knn_gather(p2, idx)).sum(-1)  # (N, P1, 0): nothing to differentiate
+    else:
+        dists = _NeighbourDists.apply(p1, p2, idx, norm)
     if return_sorted and Kc > 1:
         with torch.no_grad():  # re-sort on the exact distances
             key = dists.detach().masked_fill(
@@ -128,6 +203,7 @@ def knn_points(p1: torch.Tensor, p2: torch.Tensor, lengths1: torch.Tensor | None
             (torch.arange(P1, device=p1.device)[None, :, None] < lengths1[:, None, None])
         dists = torch.where(valid, dists, torch.zeros((), dtype=dists.dtype, device=dists.device))
         idx = torch.where(valid, idx, torch.zeros((), dtype=idx.dtype, device=idx.device))
+    idx = idx.long()  # int32 from the KD-tree; the API's indices are int64 as PyTorch3D's
     # as PyTorch3D: knn is knn_gather(p2, idx, lengths2), so a row past lengths1[n] (idx 0) holds p2[n, 0]
     knn = knn_gather(p2, idx, lengths2) if return_nn else None
     return _KNN(dists=dists, idx=idx, knn=knn)
