@@ -393,3 +393,35 @@ def test_row_bands_split_the_candidates_evenly(monkeypatch):
     bands = rm._row_bands(weight, r0.clamp(0, h), r1.clamp(-1, h - 1), h, 1)
     assert len(bands) == 3 and bands[0][0] == 0 and bands[-1][1] == h
     assert all(sum(per_row[lo:hi]) <= total / 3 + max(per_row) for lo, hi in bands)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_run_on_workers_returns_each_call_once_in_order(dynamic):
+    """Every call runs exactly once, its result at its own index, in the caller's grad mode; statically call i
+    runs on worker i % 2, dynamically a worker held by a slow call leaves the rest to the other worker."""
+    import threading
+
+    from bench.backends.torch3d.renderer.utils import run_on_workers, worker_pool
+
+    ran: list[tuple[int, int, bool]] = []
+    release = threading.Event()
+
+    def call(i: int) -> int:
+        if i == 0:  # the first call holds its worker until every other call has run
+            release.wait(5.0)
+        ran.append((i, threading.get_ident(), torch.is_grad_enabled()))
+        if len(ran) == 7:
+            release.set()
+        return i * i
+
+    with torch.no_grad(), worker_pool(2) as pool:
+        if not dynamic:
+            release.set()  # statically worker 0 must run calls 2, 4, ... after call 0
+        out = run_on_workers([lambda i=i: call(i) for i in range(8)], pool, 2, dynamic=dynamic)
+    assert out == [i * i for i in range(8)]
+    assert sorted(i for i, _, _ in ran) == list(range(8)) and not any(g for _, _, g in ran)
+    thread_of = {i: t for i, t, _ in ran}
+    if dynamic:
+        assert ran[-1][0] == 0 and len({thread_of[i] for i in range(1, 8)}) == 1 != thread_of[0]
+    else:
+        assert all(thread_of[i] == thread_of[i % 2] for i in range(8)) and thread_of[0] != thread_of[1]

@@ -7,6 +7,7 @@ single value is shared by every batch element and per-element values can be inde
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -50,22 +51,44 @@ def worker_pool(workers: int) -> Iterator[ThreadPoolExecutor | None]:
         yield pool
 
 
-def run_on_workers(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | None, workers: int) -> list[_T]:
+def run_on_workers(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | None, workers: int,
+                   dynamic: bool = False) -> list[_T]:
     """Results of calls, in order: call i runs on worker i % workers (worker 0 this thread, the others the
     pool's workers - 1 threads), each worker's calls one after another, in the caller's grad mode. Torch
-    releases the GIL inside ops, so the workers overlap."""
+    releases the GIL inside ops, so the workers overlap.
+
+    dynamic: each worker takes the next call not yet started when it is free (balances calls of unequal
+    cost; only for calls whose results do not depend on which worker ran them or in which order).
+    """
     if workers == 1 or pool is None:
         return [call() for call in calls]
 
     grad_mode = torch.is_grad_enabled()  # thread-local: a worker starts with gradients on
+    results: list[Any] = [None] * len(calls)
+    queue = iter(range(len(calls)))  # shared by the workers, read under the lock
+    lock = threading.Lock()
 
-    def run(w: int) -> list[_T]:
+    def take(w: int) -> Iterator[int]:
+        if not dynamic:
+            yield from range(w, len(calls), workers)
+            return
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            yield i
+
+    def run(w: int) -> None:
         with torch.set_grad_enabled(grad_mode):
-            return [call() for call in calls[w::workers]]
+            for i in take(w):
+                results[i] = calls[i]()
 
     futures = [pool.submit(run, w) for w in range(1, workers)]
-    per_worker = [run(0)] + [f.result() for f in futures]
-    return [per_worker[i % workers][i // workers] for i in range(len(calls))]
+    run(0)
+    for f in futures:
+        f.result()
+    return results
 
 
 def _to_tensor(value: Any, dtype: torch.dtype, device: Device) -> torch.Tensor:

@@ -294,7 +294,8 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
     """Non-differentiable search and forward values of the top-k faces of every pixel, per row band.
 
     With torch at 2+ threads and enough candidates, the image is cut into row bands of about equal work,
-    each searched on its own Python thread with one intra-op thread (the bands' pixels are disjoint, so each
+    each taken by the next free Python worker thread (one intra-op thread each; bands of unequal cost
+    balance), the per-face tables built once for all bands (the bands' pixels are disjoint, so each
     band's top-k is final); otherwise one band, on this thread, with one intra-op thread.
     """
     threads = torch.get_num_threads()
@@ -309,23 +310,30 @@ def _select_faces(fv: torch.Tensor, face_mesh: torch.Tensor, h: int, w: int, blu
         bands = _row_bands(torch.where(valid, bw, torch.zeros_like(bw)), r0, r1, h, threads)
         settings = (h, w, blur_radius, k, perspective_correct, clip_barycentric_coords)
         workers = min(threads, len(bands))  # as in _row_bands: bands are a multiple of the workers
+        # Per-face tables, built once for all bands: column-major (30, F) plane coefficients + edge table;
+        # int32 (3, F): box column, width and mesh (index arithmetic in int32 is cheaper; boxes are < H*W).
+        ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), _edge_table(fv)), 1).t().contiguous()
+        itab = torch.stack((c0, bw, face_mesh), 0).to(torch.int32)
         with worker_pool(workers) as pool:
-            return run_on_workers([lambda band=band: _search_rows(fv, face_mesh, valid, (r0, r1, c0, bw), band,
-                                                                settings) for band in bands], pool, workers)
+            return run_on_workers([lambda band=band: _search_rows(fv, valid, (r0, r1, bw), (ftab, itab), band,
+                                                                settings) for band in bands], pool, workers,
+                                  dynamic=True)
 
 
 @torch.no_grad()
-def _search_rows(fv: torch.Tensor, face_mesh: torch.Tensor, valid: torch.Tensor, boxes: tuple, rows: tuple[int, int],
+def _search_rows(fv: torch.Tensor, valid: torch.Tensor, boxes: tuple, tables: tuple, rows: tuple[int, int],
                  settings: tuple) -> _Pairs:
     """The top-k search of the image rows [lo, hi) of every mesh.
 
     Candidates are enumerated face by face over their pixel boxes (cut to the rows), in groups of about
     CHUNK_PAIRS pairs; depth, barycentrics, inside test and edge distance are computed once per candidate and
     carried through the top-k selection (the forward needs no second pass).
-    boxes: (r0, r1, c0, bw) (F,) each, from :func:`_face_pixel_boxes`.
+    boxes: (r0, r1, bw) (F,) each, from :func:`_face_pixel_boxes`; tables: ftab (30, F) float (plane
+    coefficients and edge table, column-major) and itab (3, F) int32 (box column, width, mesh).
     """
     h, w, blur_radius, k, perspective_correct, clip_barycentric_coords = settings
-    r0, r1, c0, bw = boxes
+    r0, r1, bw = boxes
+    ftab, itab = tables
     if rows != (0, h):
         r0, r1 = r0.clamp(min=rows[0]), r1.clamp(max=rows[1] - 1)
     counts = torch.where(valid, bw * (r1 - r0 + 1).clamp(min=0), torch.zeros_like(bw))
@@ -333,10 +341,7 @@ def _search_rows(fv: torch.Tensor, face_mesh: torch.Tensor, valid: torch.Tensor,
     total = int(cum[-1]) if cum.numel() else 0
     starts = cum - counts
     ys, xs = pixel_centers_ndc(h, w, fv.dtype, fv.device)
-    # Per-face tables gathered once per candidate, column-major (30, F): plane coefficients + edge table;
-    # int32 (4, F): box origin, width and mesh (index arithmetic in int32 is cheaper; boxes are < H*W).
-    ftab = torch.cat((_bary_plane_coefficients(fv, perspective_correct), _edge_table(fv)), 1).t().contiguous()
-    itab = torch.stack((r0, c0, bw, face_mesh), 0).to(torch.int32)
+    r0i = r0.to(torch.int32)  # the boxes' first rows in this band
     kept: list[list[torch.Tensor]] = []
     kept_size, merged_size = 0, 0
     bounds = _face_groups(counts, starts, total)
@@ -346,7 +351,8 @@ def _search_rows(fv: torch.Tensor, face_mesh: torch.Tensor, valid: torch.Tensor,
             continue
         fi = torch.repeat_interleave(torch.arange(f0, f1, device=fv.device), counts[f0:f1], output_size=m)
         first = torch.repeat_interleave((starts[f0:f1] - starts[f0]).to(torch.int32), counts[f0:f1], output_size=m)
-        row0, col0, bwi, mesh = itab.index_select(1, fi)
+        col0, bwi, mesh = itab.index_select(1, fi)
+        row0 = r0i.index_select(0, fi)
         off = torch.arange(m, dtype=torch.int32, device=fv.device).sub_(first)
         del first
         q = torch.div(off, bwi, rounding_mode="floor")
@@ -410,7 +416,7 @@ class _KeptPairsFn(torch.autograd.Function):
                                        ("bary", (total, 3), fv.dtype), ("dist", (total,), fv.dtype)):
                 buf = torch.empty(shape, dtype=dtype, device=fv.device)
                 calls = [lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands]
-                run_on_workers(calls, pool, workers)
+                run_on_workers(calls, pool, workers, dynamic=True)  # disjoint rows: any order
                 outs.append(buf)
         ctx.pairs = [(p.slot.to(small), p.face.to(small), p.edge, p.inside) for p in bands]
         ctx.save_for_backward(fv)
