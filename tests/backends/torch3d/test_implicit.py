@@ -192,6 +192,45 @@ def test_volume_sampler_points_along_rays_on_a_linear_field():
     assert f.shape == (1, 10, 4, 0)  # a volume without features samples an empty feature axis
 
 
+
+@pytest.mark.parametrize("shared", [True, False], ids=["grid expanded over the batch", "one grid per item"])
+def test_volume_sampler_fields_sampled_apart_equal_one_sample_of_both(shared):
+    # The sampler samples densities and features with one grid_sample each (as PyTorch3D; issue 22: no copy of
+    # the fields into one tensor). Reference: one grid_sample of the fields concatenated along the channels, at
+    # the same points; the outputs and the fields' gradients must be the same bits.
+    g = torch.Generator().manual_seed(5)
+    n, size = 3, (6, 7, 8)
+    if shared:
+        d0 = torch.rand(1, 1, *size, generator=g).requires_grad_()
+        f0 = torch.rand(1, 2, *size, generator=g).requires_grad_()
+        dens, feats = d0.expand(n, -1, -1, -1, -1), f0.expand(n, -1, -1, -1, -1)
+    else:
+        d0 = torch.rand(n, 1, *size, generator=g).requires_grad_()
+        f0 = torch.rand(n, 2, *size, generator=g).requires_grad_()
+        dens, feats = d0, f0
+    vol = Volumes(dens, features=feats, voxel_size=0.1, volume_translation=(0.05, -0.1, 0.0))
+    rb = RayBundle(origins=torch.randn(n, 5, 3, generator=g) * 0.1, directions=torch.randn(n, 5, 3, generator=g),
+                   lengths=torch.rand(n, 5, 4, generator=g) * 0.4, xys=torch.zeros(n, 5, 2))
+    up_d, up_f = torch.randn(n, 5, 4, 1, generator=g), torch.randn(n, 5, 4, 2, generator=g)
+
+    d, f = VolumeSampler(vol)(rb)
+    torch.autograd.backward([d, f], [up_d, up_f])
+    grads = d0.grad.clone(), f0.grad.clone()
+    d0.grad = f0.grad = None
+
+    # the points as the sampler forms them (rays mapped to local coordinates first, then origin + length * dir)
+    o, dirs = vol.world_to_local_coords(rb.origins), vol.world_to_local_directions(rb.directions)
+    pts = o[..., None, :] + rb.lengths[..., None] * dirs[..., None, :]
+    both = torch.nn.functional.grid_sample(torch.cat((dens, feats), 1), pts.reshape(n, -1, 1, 1, 3),
+                                           align_corners=True, padding_mode="zeros")
+    both = both.reshape(n, 3, 5, 4).permute(0, 2, 3, 1)
+    torch.autograd.backward([both], [torch.cat((up_d, up_f), -1)])
+    assert (both.abs() > 0).float().mean() > 0.5  # most points inside the volume: the check means something
+    torch.testing.assert_close(d, both[..., :1], rtol=0, atol=0)
+    torch.testing.assert_close(f, both[..., 1:], rtol=0, atol=0)
+    torch.testing.assert_close(grads[0], d0.grad, rtol=0, atol=0)
+    torch.testing.assert_close(grads[1], f0.grad, rtol=0, atol=0)
+
 def _slab_volume(sigma_step_dens: list[tuple[int, int, float, list[float]]], depth: int, voxel: float, centre_z: float):
     """A volume wide in x/y whose density/colour is set per z-slice range [k0, k1]."""
     dens = torch.zeros(1, 1, depth, 40, 40)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -111,26 +113,92 @@ def test_bad_input(kwargs, match):
         knn_points(**kwargs)
 
 
-def test_kdtree_queries_in_chunks_answer_as_one_scipy_query(monkeypatch):
-    """Issue 22: the KD-tree path queries ``_KDTREE_QUERY_ROWS`` rows per call and keeps int32 indices. On a
-    lattice (every query point equidistant from 8 lattice points: ties) the indices must be those of one
-    scipy.spatial.cKDTree query of all rows (the reference), in both directions' gradients too."""
-    from scipy.spatial import cKDTree
-
+def _lattice_ties():
+    """(p1, p2): 100 query points each equidistant (L1 and L2) from 8 points of a shuffled 6^3 lattice."""
     g = torch.Generator().manual_seed(0)
     lattice = torch.stack(torch.meshgrid(*[torch.arange(6.0)] * 3, indexing="ij"), -1).reshape(-1, 3)
     p2 = lattice[torch.randperm(len(lattice), generator=g)][None]  # (1, 216, 3)
-    p1 = (lattice[:100] + 0.5)[None]
-    _, ref = cKDTree(p2[0].double().numpy()).query(p1[0].double().numpy(), k=3)
+    return (lattice[:100] + 0.5)[None], p2
+
+
+def test_kdtree_l1_queries_in_chunks_answer_as_one_scipy_query(monkeypatch):
+    """Issue 22: the L1 KD-tree path queries ``_KDTREE_QUERY_ROWS`` rows per scipy.spatial.cKDTree call and keeps
+    int32 indices. On a lattice (ties: 8 equidistant neighbours per query) the indices must be those of one
+    cKDTree query of all rows (the reference), and both directions' gradients the same for any chunk size."""
+    from scipy.spatial import cKDTree
+
+    p1, p2 = _lattice_ties()
+    _, ref = cKDTree(p2[0].double().numpy()).query(p1[0].double().numpy(), k=3, p=1)
     monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 0)
     grads = []
     for rows in (7, 10**6):
         monkeypatch.setattr(knn_module, "_KDTREE_QUERY_ROWS", rows)
         a, b = p1.clone().requires_grad_(True), p2.clone().requires_grad_(True)
-        out = knn_points(a, b, K=3, return_sorted=False)
+        out = knn_points(a, b, K=3, norm=1, return_sorted=False)
         assert out.idx.dtype == torch.int64
         np.testing.assert_array_equal(out.idx[0].numpy(), ref)
         assert out.dists.grad_fn.saved_tensors[2].dtype == torch.int32  # kept as int32 for the backward
         (out.dists * torch.arange(3.0)).sum().backward()
         grads.append((a.grad, b.grad))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kdtree_l2_path_finds_the_nearest_on_ties_and_random_clouds(monkeypatch, dtype):
+    """Issue 22: the L2 KD-tree path is pykdtree on the clouds' own dtype. Against brute force in float64: on a
+    lattice (8 equidistant neighbours per query) every chosen point is at the smallest distances (which of
+    the tied points is the library's choice); on random clouds the indices are the brute-force ones and the
+    distances and gradients equal the brute-force path's."""
+    monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 0)
+    p1, p2 = (t.to(dtype) for t in _lattice_ties())
+    out = knn_points(p1, p2, K=3)
+    assert out.dists.grad_fn is None and out.idx.dtype == torch.int64
+    d_all = ((p1[0, :, None].double() - p2[0, None].double()) ** 2).sum(-1)
+    k_smallest = d_all.sort(-1).values[:, :3]
+    chosen = d_all.gather(1, out.idx[0])
+    assert torch.equal(chosen, k_smallest)  # 0.75 each: all ties
+    assert len(set(out.idx[0].flatten().tolist())) > 20  # the lattice's ties, not one point for every query
+    g = torch.Generator().manual_seed(7)
+    p1, p2 = torch.randn(2, 300, 3, generator=g, dtype=dtype), torch.randn(2, 250, 3, generator=g, dtype=dtype)
+    l2 = torch.tensor([250, 3])
+    ref_d, ref_i = _naive(p1.double().numpy(), p2.double().numpy(), [300, 300], l2.tolist(), 4, 2)
+    res = []
+    for min_pairs in (0, 10**12):  # KD-tree, then brute force
+        monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", min_pairs)
+        a, b = p1.clone().requires_grad_(True), p2.clone().requires_grad_(True)
+        out = knn_points(a, b, lengths2=l2, K=4)
+        np.testing.assert_array_equal(out.idx.numpy(), ref_i)
+        out.dists.sum().backward()
+        res.append((out.dists, a.grad, b.grad))
+    for x, y in zip(*res, strict=True):
+        assert torch.equal(x, y)
+
+
+def test_kdtree_l2_path_uses_the_threads_torch_is_given(monkeypatch):
+    """The L2 KD-tree's OpenMP threads follow ``torch.get_num_threads()`` (``--threads``), read back from
+    pykdtree's own OpenMP runtime while it is limited."""
+    monkeypatch.setattr(knn_module, "_KDTREE_MIN_PAIRS", 0)
+    seen = []
+    real = knn_module._pykdtree_threads
+
+    def spy():
+        sel = real()
+        assert sel is not None, "pykdtree's OpenMP runtime was not found by threadpoolctl"
+
+        class _Spy:
+            @contextlib.contextmanager
+            def limit(self, limits):
+                with sel.limit(limits=limits):
+                    seen.append(sel.info()[0]["num_threads"])  # what pykdtree's runtime now runs on
+                    yield
+        return _Spy()
+
+    monkeypatch.setattr(knn_module, "_pykdtree_threads", spy)
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            knn_points(torch.randn(1, 50, 3), torch.randn(1, 40, 3), K=1)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
 
+import numpy as np
 import torch
 
 _KNN = namedtuple("KNN", "dists idx knn")
@@ -29,52 +31,87 @@ def _lengths(lengths: torch.Tensor | None, n: int, p: int, device: torch.device,
 
 
 # Above this many point pairs (P1 * P2 per cloud), on the CPU, nearest neighbours come from a KD-tree
-# (scipy.spatial.cKDTree, exact: eps=0) instead of every pair's distance: O(P log P) instead of O(P1 P2)
-# time and O(P) instead of O(chunk) memory. The distances and gradients are still computed in torch from
-# the chosen indices (below), so values and gradients are the same as the brute-force path's.
+# (pykdtree for L2, scipy.spatial.cKDTree for L1; exact: eps=0) instead of every pair's distance: O(P log P)
+# instead of O(P1 P2) time and O(P) instead of O(chunk) memory. The distances and gradients are still computed
+# in torch from the chosen indices (below), so values and gradients are the same as the brute-force path's
+# (where several points lie at exactly the same distance, the paths may choose different ones).
 _KDTREE_MIN_PAIRS = 1_000_000
 
 
-# Query rows per cKDTree.query call: the float64 copy of the queries and SciPy's float64 distances and intp
-# indices are made for this many rows at a time, not the whole cloud. Chamfer 10k (4 calls per direction, int32
-# indices): median peak over 7 fresh processes 1.28 -> 1.01-1.18 MiB (PyTorch3D 0.89-0.97), for 4-23% more
-# time (paired with the old code, load-dependent; docs/backends.md). Below
-# ~2500 rows the tree's build (356 KiB at its peak, 228 KiB kept) is the peak, so smaller chunks only cost
-# time. Chunks of 1600 rows on a kept 2-thread pool, one single-threaded query each, cost only 6% but read
-# 1.37 MiB (the workers' malloc arenas). A query's answer does not depend on the other rows of its call: the
-# indices are one call's, ties included. Set this above the cloud size to get back the old speed.
+# Query rows per cKDTree.query call (norm 1): the float64 copy of the queries and SciPy's float64 distances and
+# intp indices are made for this many rows at a time, not the whole cloud. A query's answer does not depend on
+# the other rows of its call: the indices are one call's, ties included.
 _KDTREE_QUERY_ROWS = 2560
+
+
+_PYKDTREE_OMP = None  # (selection or None,) once looked up
+
+
+def _pykdtree_threads():
+    """A threadpoolctl selection of pykdtree's own OpenMP runtime (its wheel bundles one), or None."""
+    global _PYKDTREE_OMP
+    if _PYKDTREE_OMP is None:
+        from threadpoolctl import ThreadpoolController
+
+        ctrl = ThreadpoolController()
+        paths = [i["filepath"] for i in ctrl.info() if "pykdtree" in i["filepath"] and i["user_api"] == "openmp"]
+        _PYKDTREE_OMP = (ctrl.select(filepath=paths),) if paths else (None,)
+    return _PYKDTREE_OMP[0]
 
 
 def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
     """(N, P1, K) int32 indices of the K closest valid p2 points by KD-tree (CPU); slots past lengths2[n] are 0.
 
-    Memory: the float64 copies SciPy needs are made one cloud at a time and freed with its tree; the queries
-    go ``_KDTREE_QUERY_ROWS`` rows per call; indices are kept as int32 (the caller checked P2 < 2**31). The
-    tree is SciPy's default (leafsize 16): another leaf size breaks ties between equidistant points
-    differently, and the indices (so p2's gradient) must stay the same.
+    Squared L2 (norm 2, what Chamfer and the mesh losses use): pykdtree, on the clouds as they are (float32 or
+    float64, no copy), all rows in one query on ``torch.get_num_threads()`` OpenMP threads; it compares
+    distances in the clouds' own precision, as PyTorch3D's brute-force kernel does. Issue 22: SciPy's
+    cKDTree takes float64 only, and its copy of a 10k cloud, its build and its query's float64 buffers were
+    ~0.6 MiB of Chamfer 10k's peak; pykdtree's build and query take ~0.16 MiB (docs/backends.md).
+    L1 (norm 1, which pykdtree lacks): scipy.spatial.cKDTree on float64 copies made one cloud at a time,
+    ``_KDTREE_QUERY_ROWS`` query rows per call. Both trees keep leaves of 16 points; among points at exactly the
+    same distance the two libraries (and PyTorch3D) may choose differently. Indices are kept as int32 (the
+    caller checked P2 < 2**31).
     """
-    from scipy.spatial import cKDTree
-
     N, P1, _ = p1.shape
-    out = None  # made after the first tree's build, which is the peak of a one-cloud call (its 356 KiB at 10k)
+    out = torch.zeros((N, P1, K), dtype=torch.int32)
     for n in range(N):
         m = int(lengths2[n])
         k = min(K, m)
         if k == 0 or P1 == 0:
             continue
-        tree = cKDTree(p2[n, :m].double().numpy())
-        if out is None:
-            out = torch.zeros((N, P1, K), dtype=torch.int32)
-        for s in range(0, P1, _KDTREE_QUERY_ROWS):
-            rows = p1[n, s:s + _KDTREE_QUERY_ROWS]
-            _, idx = tree.query(rows.double().numpy(), k=k, p=2 if norm == 2 else 1,
-                                workers=torch.get_num_threads())
-            del _
-            out[n, s:s + rows.shape[0], :k] = torch.from_numpy(idx.reshape(rows.shape[0], k))
-            del idx
-        del tree
-    return torch.zeros((N, P1, K), dtype=torch.int32) if out is None else out
+        if norm == 2:
+            out[n, :, :k] = _pykdtree_query(p1[n], p2[n, :m], k)
+        else:
+            _ckdtree_query_l1(p1[n], p2[n, :m], k, out[n, :, :k])
+    return out
+
+
+def _ckdtree_query_l1(q: torch.Tensor, pts: torch.Tensor, k: int, out: torch.Tensor) -> None:
+    """Write into ``out`` (P1, k) the indices into ``pts`` (M, D) of the k nearest points (L1) to each row of q."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pts.double().numpy())
+    for s in range(0, q.shape[0], _KDTREE_QUERY_ROWS):
+        rows = q[s:s + _KDTREE_QUERY_ROWS]
+        _, found = tree.query(rows.double().numpy(), k=k, p=1, workers=torch.get_num_threads())
+        del _
+        out[s:s + rows.shape[0]] = torch.from_numpy(found.reshape(rows.shape[0], k))
+        del found
+
+
+def _pykdtree_query(q: torch.Tensor, pts: torch.Tensor, k: int) -> torch.Tensor:
+    """(P1, k) int32 indices into ``pts`` (M, D) of the k nearest points to each row of ``q`` (P1, D), L2."""
+    from pykdtree.kdtree import KDTree
+
+    dtype = pts.dtype if pts.dtype in (torch.float32, torch.float64) else torch.float32
+    tree = KDTree(pts.to(dtype).contiguous().numpy(), leafsize=16)
+    limit = _pykdtree_threads()
+    with limit.limit(limits=torch.get_num_threads()) if limit is not None else contextlib.nullcontext():
+        _, found = tree.query(q.to(dtype).contiguous().numpy(), k=k)
+    del _, tree
+    # uint32 indices below 2**31 (P2 < 2**31): the same bits read as int32, no copy
+    return torch.from_numpy(found.reshape(q.shape[0], k).view(np.int32) if found.dtype == np.uint32
+                            else found.reshape(q.shape[0], k).astype(np.int32))
 
 
 @torch.no_grad()

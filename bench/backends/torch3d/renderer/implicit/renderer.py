@@ -53,6 +53,14 @@ class VolumeSampler(torch.nn.Module):
         self._volumes = volumes
         self._sample_mode = sample_mode
 
+    def _sample(self, field: torch.Tensor, grid: torch.Tensor, batch_shape: torch.Size) -> torch.Tensor:
+        """``field`` (N, C, D, H, W) at ``grid`` (N, M, 1, 1, 3): (*batch_shape, C), M = prod(batch_shape[1:])."""
+        sampled = torch.nn.functional.grid_sample(
+            field, grid.to(field.dtype), mode=self._sample_mode, padding_mode="zeros",
+            align_corners=self._volumes.get_align_corners())  # (N, C, M, 1, 1)
+        sampled = sampled.reshape(sampled.shape[0], sampled.shape[1], -1).transpose(1, 2)
+        return sampled.reshape(*batch_shape, field.shape[1])
+
     def forward(self, ray_bundle: RayBundle, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
         """(densities (N, ..., P, density_dim), features (N, ..., P, feature_dim)) at the ray points."""
         _validate_ray_bundle_variables(ray_bundle.origins, ray_bundle.directions, ray_bundle.lengths)
@@ -68,17 +76,18 @@ class VolumeSampler(torch.nn.Module):
         points_local = ray_bundle_variables_to_ray_points(origins_local, directions_local, ray_bundle.lengths)
         dens = vols.densities()
         feats = vols.features()
-        data = dens if feats is None else torch.cat((dens, feats), dim=1)
-        grid = points_local.reshape(points_local.shape[0], -1, 1, 1, 3).to(data.dtype)
-        # One grid_sample of both fields (the sample coordinates are computed once), split, not sliced:
-        # a slice's backward zero-fills a whole (N, ..., P, C) gradient per field, a split's is one cat.
-        sampled = torch.nn.functional.grid_sample(
-            data, grid, mode=self._sample_mode, padding_mode="zeros", align_corners=vols.get_align_corners()
-        )  # (N, C, M, 1, 1)
-        sampled = sampled.reshape(sampled.shape[0], sampled.shape[1], -1).transpose(1, 2)
-        sampled = sampled.reshape(*points_local.shape[:-1], data.shape[1])
-        n_dens = dens.shape[1]
-        rays_densities, rays_features = sampled.split([n_dens, data.shape[1] - n_dens], dim=-1)
+        grid = points_local.reshape(points_local.shape[0], -1, 1, 1, 3)
+        # One grid_sample per field, as PyTorch3D: a single call on the fields concatenated along the
+        # channels would copy both into one (N, C, D, H, W) tensor (for a grid expanded over a batch of views,
+        # the whole batch), and the backward of splitting its output concatenates the two gradients again:
+        # 2.5 MiB more at the volumes suite's smoke step, for ~3% less sampler time (issue 22, docs/backends.md).
+        # Outputs and the fields' gradients are the same bits as the one call's; a gradient to the sample points
+        # is summed over the two calls instead of over the channels of one (rounding).
+        rays_densities = self._sample(dens, grid, points_local.shape[:-1])
+        if feats is None:
+            rays_features = rays_densities[..., :0]
+        else:
+            rays_features = self._sample(feats, grid, points_local.shape[:-1])
         return rays_densities, rays_features
 
 
