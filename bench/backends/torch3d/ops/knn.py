@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -44,19 +45,15 @@ _KDTREE_MIN_PAIRS = 1_000_000
 _KDTREE_QUERY_ROWS = 2560
 
 
-_PYKDTREE_OMP = None  # (selection or None,) once looked up
-
-
+@functools.cache
 def _pykdtree_threads():
-    """A threadpoolctl selection of pykdtree's own OpenMP runtime (its wheel bundles one), or None."""
-    global _PYKDTREE_OMP
-    if _PYKDTREE_OMP is None:
-        from threadpoolctl import ThreadpoolController
+    """A threadpoolctl selection of pykdtree's own OpenMP runtime (its wheel bundles one), or None; looked up once,
+    after pykdtree is imported (its runtime is found among the loaded libraries)."""
+    from threadpoolctl import ThreadpoolController
 
-        ctrl = ThreadpoolController()
-        paths = [i["filepath"] for i in ctrl.info() if "pykdtree" in i["filepath"] and i["user_api"] == "openmp"]
-        _PYKDTREE_OMP = (ctrl.select(filepath=paths),) if paths else (None,)
-    return _PYKDTREE_OMP[0]
+    ctrl = ThreadpoolController()
+    paths = [i["filepath"] for i in ctrl.info() if "pykdtree" in i["filepath"] and i["user_api"] == "openmp"]
+    return ctrl.select(filepath=paths) if paths else None
 
 
 def _kdtree_idx(p1: torch.Tensor, p2: torch.Tensor, lengths2: torch.Tensor, K: int, norm: int) -> torch.Tensor:
@@ -109,9 +106,9 @@ def _pykdtree_query(q: torch.Tensor, pts: torch.Tensor, k: int) -> torch.Tensor:
     with limit.limit(limits=torch.get_num_threads()) if limit is not None else contextlib.nullcontext():
         _, found = tree.query(q.to(dtype).contiguous().numpy(), k=k)
     del _, tree
+    found = found.reshape(q.shape[0], k)
     # uint32 indices below 2**31 (P2 < 2**31): the same bits read as int32, no copy
-    return torch.from_numpy(found.reshape(q.shape[0], k).view(np.int32) if found.dtype == np.uint32
-                            else found.reshape(q.shape[0], k).astype(np.int32))
+    return torch.from_numpy(found.view(np.int32) if found.dtype == np.uint32 else found.astype(np.int32))
 
 
 @torch.no_grad()
