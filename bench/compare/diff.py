@@ -256,12 +256,14 @@ def _metric_row(suite: str, case: str, b: MetricRecord, n: MetricRecord, s: Sett
 
 def run_setting_differences(base: RunRecord, new: RunRecord) -> list[str]:
     """The settings of two runs that change what their timings mean, where they differ: the torch threads a case
-    ran with (``--threads``, else torch's default, recorded as the environment's ``torch_threads``) and the C
+    ran with (the environment's ``torch_threads``: ``--threads``, else torch's default), where either run set
+    ``--threads`` (two defaults differ only with the machines' CPUs, which the machine type covers), and the C
     allocator's set-up (``--cpu-memory``; runs stored before it was recorded ran the default, ``process``)."""
     eb, en = base.environment or {}, new.environment or {}
     out = []
     tb, tn = eb.get("torch_threads"), en.get("torch_threads")
-    if tb is not None and tn is not None and tb != tn:
+    chosen = any(r.settings is not None and r.settings.threads for r in (base, new))
+    if tb is not None and tn is not None and tb != tn and chosen:
         out.append(f"torch threads {tb} != {tn}")
     mb, mn = eb.get("cpu_memory") or "process", en.get("cpu_memory") or "process"
     if mb != mn:

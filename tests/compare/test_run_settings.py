@@ -7,12 +7,16 @@ from __future__ import annotations
 import pytest
 
 from bench.compare import diff
-from bench.results import CaseResult, MetricRecord, RunRecord, TimingRecord
+from bench.results import CaseResult, MetricRecord, RunRecord, RunSettings, TimingRecord
 
 
-def _run(run_id: str, **env) -> RunRecord:
+def _run(run_id: str, threads: int | None = None, **env) -> RunRecord:
+    """A run; ``threads``: its --threads (recorded as the environment's torch_threads), None: torch's default."""
+    if threads is not None:
+        env["torch_threads"] = threads
     return RunRecord(run_id=run_id, created_at="2024-05-01T00:00:00+00:00", profile="smoke", device="cpu", seed=0,
-                     status="ok", suites=["fit"], git_commit="a" * 40, machine="m1", environment=env)
+                     status="ok", suites=["fit"], git_commit="a" * 40, machine="m1", environment=env,
+                     settings=RunSettings(threads=threads))
 
 
 def _case(seconds: float) -> CaseResult:
@@ -29,7 +33,8 @@ def _rows(base_env: dict, new_env: dict) -> tuple[dict, list[str]]:
 
 
 @pytest.mark.parametrize("base_env, new_env, reason", [
-    ({"torch_threads": 1}, {"torch_threads": 2}, "torch threads 1 != 2"),
+    ({"threads": 1}, {"threads": 2}, "torch threads 1 != 2"),
+    ({"threads": 1}, {"torch_threads": 2}, "torch threads 1 != 2"),  # --threads 1 vs torch's default of 2
     ({"cpu_memory": "process"}, {"cpu_memory": "exact"}, "--cpu-memory process != exact"),
     ({}, {"cpu_memory": "exact"}, "--cpu-memory process != exact"),  # stored before the setting: the default
 ])
@@ -42,9 +47,10 @@ def test_timings_of_different_run_settings_are_incomparable(base_env, new_env, r
 
 
 @pytest.mark.parametrize("base_env, new_env", [
-    ({"torch_threads": 2, "cpu_memory": "process"}, {"torch_threads": 2, "cpu_memory": "process"}),
+    ({"threads": 2, "cpu_memory": "process"}, {"threads": 2, "cpu_memory": "process"}),
     ({}, {"cpu_memory": "process"}),
-    ({"torch_threads": 2}, {}),  # a thread count not recorded is unknown, not different
+    ({"threads": 2}, {}),  # a thread count not recorded is unknown, not different
+    ({"torch_threads": 2}, {"torch_threads": 16}),  # two defaults: the machine type (CPUs) tells them apart
 ])
 def test_the_same_settings_compare_timings(base_env, new_env):
     rows, notes = _rows(base_env, new_env)
