@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..utils import one_intra_op_thread, run_on_workers, worker_pool
+from ..utils import empty_huge, one_intra_op_thread, run_on_workers, worker_pool
 from .rasterize_geometry import (
     _EPS,
     _bary_depth_backward,
@@ -321,7 +321,7 @@ class _KeptPairsFn(torch.autograd.Function):
             # the columns scattered before it (peak memory).
             for name, shape, dtype in (("face", (total,), torch.long), ("pz", (total,), fv.dtype),
                                        ("bary", (total, 3), fv.dtype), ("dist", (total,), fv.dtype)):
-                buf = torch.empty(shape, dtype=dtype, device=fv.device)
+                buf = empty_huge(shape, dtype, fv.device)
                 calls = [lambda p=p, b=buf, c=name: _scatter_column(b, p, c, n, h) for p in bands]
                 run_on_workers(calls, pool, workers, dynamic=True)  # disjoint rows: any order
                 outs.append(buf)
