@@ -23,6 +23,7 @@ from bench.errors import Interrupted, StoreError, UsageError, unknown_name
 from bench.liveness import runner_gone, this_runner
 from bench.results import CaseResult, RunRecord, RunSettings
 from bench.suite import Case, Registry, Suite
+from bench.timing import CPU_MEMORY_MODES
 
 DEFAULT_OUT = Path("reports")
 DB_ENV = "BENCH3D_DB"
@@ -57,6 +58,7 @@ class RunRequest:
     seed: int = 0
     timeout: float = 900.0
     threads: int | None = None
+    cpu_memory: str | None = None  # --cpu-memory (None: process, or the resumed run's)
     repeat: int | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     data_root: Path | None = None
@@ -235,6 +237,8 @@ def _check_numbers(req: RunRequest) -> None:
         raise UsageError(f"--seed {req.seed}: expected an integer from 0 to {SEED_LIMIT - 1} (numpy's seed range)")
     if req.threads is not None and (not _is_int(req.threads) or not 1 <= req.threads <= MAX_THREADS):
         raise UsageError(f"--threads {req.threads}: expected a positive number of threads (at most {MAX_THREADS})")
+    if req.cpu_memory is not None and req.cpu_memory not in CPU_MEMORY_MODES:
+        raise UsageError(f"--cpu-memory {req.cpu_memory!r}: expected one of {', '.join(CPU_MEMORY_MODES)}")
     if req.repeat is not None and (not _is_int(req.repeat) or not 1 <= req.repeat <= MAX_REPEAT):
         raise UsageError(f"--repeat {req.repeat}: expected a number of processes per case >= 1 "
                          f"(at most {MAX_REPEAT})")
@@ -265,6 +269,7 @@ def plan(store: Any, req: RunRequest, executor: Mapping[str, Any] | None = None
             raise UsageError(f"--resume {req.resume}: run {run.run_id} is still being run by pid "
                              f"{st.runner.get('pid')} on {st.runner.get('host')}; wait for it or stop it first")
         st.threads = _same(req.threads, st.threads, "--threads", run)
+        st.cpu_memory = _same(req.cpu_memory, st.cpu_memory, "--cpu-memory", run) or "process"
         st.repeat = _same(req.repeat, st.repeat, "--repeat", run) or 1
         st.overrides = _same(format_overrides(req.overrides), st.overrides, "--set", run)
         st.timeout = req.timeout
@@ -290,7 +295,8 @@ def plan(store: Any, req: RunRequest, executor: Mapping[str, Any] | None = None
     cases = expand_backends(select_cases(suites, req.profile, req.cases, req.overrides), parse_backends(req.backend))
     device = resolve_device(req.device)
     settings = RunSettings(profile=req.profile, device=device, seed=req.seed, backend=req.backend,
-                           timeout=req.timeout, threads=req.threads, repeat=req.repeat or 1,
+                           timeout=req.timeout, threads=req.threads, cpu_memory=req.cpu_memory or "process",
+                           repeat=req.repeat or 1,
                            overrides=format_overrides(req.overrides),
                            planned_cases=[f"{c.suite}/{c.name}" for c in cases],
                            data_root=str(req.data_root) if req.data_root else None, runner=this_runner())

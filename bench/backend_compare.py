@@ -203,7 +203,7 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
     """Markdown tables (metrics side by side with differences; timings with time ratios) of a comparison."""
     import pandas as pd
 
-    from bench.report.model import fmt_seconds
+    from bench.report.model import fmt_bytes, fmt_seconds
 
     backends, ref = comparison["backends"], comparison["reference"]
     others = [b for b in backends if b != ref]
@@ -216,6 +216,7 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
            f"Reference backend: `{ref}`; differences are `backend - {ref}`, time ratio is "
            f"`median(backend) / median({ref})` (> 1: slower than {ref}).", ""]
     metric_rows, timing_rows, not_ok = [], [], []
+    kinds: set[str] = set()
     for c in comparison["cases"]:
         label = f"{c['suite']}/{c['case']}"
         for b, status in c["status"].items():
@@ -239,11 +240,16 @@ def backend_comparison_markdown(comparison: dict[str, Any]) -> str:
             row = {"case": label, "timing": t["name"]}
             row.update({b: fmt_seconds(t["median"].get(b)) for b in backends})
             row.update({f"ratio {b}": (f"{t['ratio'][b]:.3g}x" if b in t["ratio"] else "—") for b in others})
+            row.update({f"peak {b}": fmt_bytes(t["peak_memory_bytes"].get(b)) for b in backends})
+            kinds.update(k for k in t.get("memory_kind", {}).values() if k)
             timing_rows.append(row)
     if metric_rows:
         out += ["## Metrics", "", table(metric_rows), ""]
     if timing_rows:
         out += ["## Timings (median)", "", table(timing_rows), ""]
+        if kinds:
+            out += [f"Peaks: the timed work's peak memory, measured as {', '.join(sorted(kinds))} "
+                    "(`bench3d compare --help` says what each measure is).", ""]
     if not_ok:
         out += ["## Not compared", "", *not_ok, ""]
     if comparison.get("failures"):

@@ -62,6 +62,11 @@ def add_case_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for torch, numpy and random (default 0)")
     p.add_argument("--timeout", type=float, default=900.0, help="per-case timeout in seconds (default 900)")
     p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
+    p.add_argument("--cpu-memory", choices=("process", "exact"), default=None,
+                   help="CPU peak memory: process (default; the process's resident memory, glibc's allocator as "
+                        "it is) or exact (glibc unmaps every freed block of 64 KiB or more, so a peak is the memory "
+                        "live at that moment and repeats between processes; the work runs slower and its timings "
+                        "are never compared with a process run's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                    help="set a configuration field for every selected case (JSON values), e.g. --set iterations=50; "
                         "checked against the suite's fields (bench3d list --suite S); setting a grid field runs "
@@ -73,7 +78,8 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     """The :class:`~bench.api.RunRequest` of ``bench3d run``'s options."""
     return RunRequest(suites=list(args.suite or []), cases=list(args.case or []), profile=args.profile,
                       device=args.device, backend=args.backend, seed=args.seed, timeout=args.timeout,
-                      threads=args.threads, repeat=args.repeat, overrides=parse_overrides(args.overrides),
+                      threads=args.threads, cpu_memory=getattr(args, "cpu_memory", None),
+                      repeat=args.repeat, overrides=parse_overrides(args.overrides),
                       data_root=args.data_root, out=out_dir(args), db=args.db,
                       reports=not getattr(args, "no_report", False), resume=getattr(args, "resume", None),
                       argv=sys.argv[1:], executor=getattr(args, "executor", None) or "local",

@@ -162,6 +162,7 @@ class RunSettings:
     backend: str = "auto"
     timeout: float = 900.0
     threads: int | None = None
+    cpu_memory: str = "process"  # --cpu-memory: process (glibc's defaults) or exact (bench.timing.exact_malloc)
     repeat: int = 1
     overrides: list[str] = field(default_factory=list)
     planned_cases: list[str] = field(default_factory=list)

@@ -60,6 +60,7 @@ def make_run_record(settings: RunSettings, suites: Sequence[Suite], argv: Sequen
     environment = envmod.capture()
     if settings.threads:
         environment["torch_threads"] = settings.threads
+    environment["cpu_memory"] = settings.cpu_memory
     return RunRecord(
         run_id=new_run_id(), created_at=datetime.now(timezone.utc).isoformat(), profile=settings.profile,
         device=settings.device, seed=settings.seed, backend=settings.backend, argv=list(argv),
@@ -130,7 +131,7 @@ def run_case_subprocess(case: Case, run: RunRecord, opts: RunSettings, run_dir: 
             "device": run.device, "seed": run.seed,
             "backend": case.backend or opts.backend, "case_backend": case.backend,  # per case: --backend a,b
             "artifact_root": str(artifacts), "result_path": str(result_path),
-            "data_root": opts.data_root, "threads": opts.threads,
+            "data_root": opts.data_root, "threads": opts.threads, "cpu_memory": opts.cpu_memory,
             "repeat": repeat, "runner_pid": os.getpid()}
     # The liveness pipe: this process keeps the write end until the worker has ended; the worker watches
     # the read end and kills its process group at EOF, i.e. when this runner dies (bench.worker).

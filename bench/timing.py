@@ -98,6 +98,7 @@ class TimingResult:
 # touched. The old kind ``rss_delta`` (peak RSS above entry, library pages and allocator cache included) is what a
 # run records where this recipe is unavailable; stored results keep the kind they were measured with.
 ANON_KIND = "rss_anon_peak"
+EXACT_KIND = "rss_anon_exact"  # ANON_KIND in a process whose glibc malloc hands every large block back (exact_malloc)
 RSS_KIND = "rss_delta"
 CUDA_KIND = "cuda_max_allocated"
 
@@ -154,6 +155,44 @@ def _malloc_trim() -> bool:
 
 
 
+# ``bench3d run --cpu-memory``: how a case process's C allocator is set up (RunSettings.cpu_memory).
+CPU_MEMORY_MODES = ("process", "exact")
+EXACT_MALLOC_BYTES = 64 * 1024  # glibc's mmap and trim thresholds in the exact mode
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
+_EXACT: list[bool] = []  # set once exact_malloc() succeeded in this process
+
+
+def exact_malloc() -> bool:
+    """Make glibc's allocator hold no freed large block, so ``rss_anon_peak`` is the memory live at the peak.
+
+    glibc serves a request at or above its mmap threshold (128 KiB at start) with a fresh mapping that is
+    returned on free, and raises the threshold to the size of each such block freed (up to 32 MiB), after which
+    blocks of that size come from the heap, where freed space stays resident and new blocks that do not fit the
+    holes grow it. Over an optimisation loop that makes the resident peak a matter of allocation order: the
+    NeRF smoke iteration phase (200 steps in one process) read 65.6-74.7 MiB on one backend and 70.1-71.9 on the
+    other over three processes each, while the same loops with both thresholds fixed at 64 KiB read
+    39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising), so every
+    block of 64 KiB or more is mapped on allocation and unmapped on free, and the heap is trimmed past 64 KiB of
+    free space at its top. Work gets slower (the NeRF loop 2x: every large tensor is page-faulted anew), so
+    timings of this mode are never compared with those of the default one. Returns False where there is no
+    glibc ``mallopt`` (peaks then keep their ordinary kind)."""
+    if _EXACT:
+        return True
+    try:
+        import ctypes
+
+        fn = getattr(ctypes.CDLL(None), "mallopt", None)
+    except (OSError, AttributeError):
+        fn = None
+    if fn is None or not _malloc_trim():
+        return False
+    fn.argtypes, fn.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if not (fn(_M_MMAP_THRESHOLD, EXACT_MALLOC_BYTES) and fn(_M_TRIM_THRESHOLD, EXACT_MALLOC_BYTES)):
+        return False
+    _EXACT.append(True)
+    return True
+
+
 _WARMED: list[bool] = []  # set once the one-time lazy imports below are done in this process
 
 
@@ -201,6 +240,10 @@ class PeakMemory:
     docs/backends.md gives the measured sizes. Mapped files
     released again before the exit (munmap) are not subtracted either.
 
+    CPU in a process that called :func:`exact_malloc` (``bench3d run --cpu-memory exact``; kind
+    ``rss_anon_exact``): the same recipe, but freed blocks of 64 KiB or more are no longer kept resident by the
+    allocator, so the peak is the memory live at that moment.
+
     CPU elsewhere (no ``clear_refs``, no glibc, kind ``rss_delta``): the peak resident set size minus the RSS
     at entry (``ru_maxrss`` where the watermark cannot be reset: it only sees new process-wide peaks).
     """
@@ -219,7 +262,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
-        self.kind = ANON_KIND if _malloc_trim() else RSS_KIND
+        self.kind = (EXACT_KIND if _EXACT else ANON_KIND) if _malloc_trim() else RSS_KIND
         self._proc = _reset_peak_rss()
         status = _read_status_many(("VmRSS", "RssFile")) if self._proc else {}
         if "VmRSS" not in status:
@@ -242,7 +285,7 @@ class PeakMemory:
             status = _read_status_many(("VmHWM", "RssFile"))
             grown = status.get("VmHWM", 0) * 1024 - self._base
             self.rss_growth_bytes = max(0, grown)
-            if self.kind == ANON_KIND:
+            if self.kind in (ANON_KIND, EXACT_KIND):
                 grown -= max(0, status.get("RssFile", 0) * 1024 - self._file)
             self.peak_bytes = max(0, grown)
         else:

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bench import timing
 from bench.errors import NotAvailable
 from bench.results import CaseResult
 
@@ -79,6 +80,8 @@ def run_spec(spec: dict[str, Any]) -> CaseResult:
         if failure is not None:
             raise failure
         set_seeds(int(spec["seed"]))
+        if spec.get("cpu_memory") == "exact" and not timing.exact_malloc():
+            ctx.log("--cpu-memory exact: no glibc mallopt in this process; peaks keep the ordinary CPU measure")
         if spec.get("threads"):
             import torch
 

@@ -99,9 +99,28 @@ def test_markdown_tables(store):
     iou = next(ln for ln in lines if "demo/x" in ln and "| iou" in ln)
     assert "fingerprints differ" in iou
     step = next(ln for ln in lines if "demo/x" in ln and "| step" in ln)
-    assert [c.strip() for c in step.strip("|").split("|")] == ["demo/x", "step", "200 ms", "400 ms", "2x"]
+    # the peak columns: none recorded here (test_markdown_shows_each_backend_s_peak_and_its_measure)
+    assert [c.strip() for c in step.strip("|").split("|")] == ["demo/x", "step", "200 ms", "400 ms", "2x", "—", "—"]
+    assert "Peaks:" not in md
     assert "- **demo/y@pytorch3d**: `error`: RuntimeError: boom" in md and "traceback line" not in md
     assert "demo/z" in md
+
+
+def test_markdown_shows_each_backend_s_peak_and_its_measure():
+    import dataclasses
+
+    def with_peak(name: str, seconds: list[float], mib: float) -> CaseResult:
+        c = _case(name, seconds=seconds)
+        c.timings = [dataclasses.replace(c.timings[0], peak_memory_bytes=int(mib * 2**20),
+                                         memory_kind="rss_anon_exact")]
+        return c
+
+    md = backend_comparison_markdown({"run_id": "r", **compare_cases(
+        [with_peak("x@torch", [0.2, 0.2], 39.5), with_peak("x@pytorch3d", [0.1, 0.1], 40.25)], reference="pytorch3d")})
+    step = next(ln for ln in md.splitlines() if "| step" in ln)
+    assert [c.strip() for c in step.strip("|").split("|")] == ["demo/x", "step", "200 ms", "100 ms", "2x",
+                                                               "39.5 MiB", "40.25 MiB"]
+    assert "measured as rss_anon_exact" in md
 
 
 def test_cli_compare_backends(store, tmp_path, capsys):

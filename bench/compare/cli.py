@@ -25,10 +25,12 @@ _EPILOG_STATS = (
     "no per-item values. A metric without items that varies between the processes of --repeat runs (peak "
     "memory, seconds to a threshold) gets an exact permutation test on its per-process values (needs --repeat 5 "
     "or more to reach alpha 0.01): marked, but never gating; a CPU peak (memory kind rss_delta: RSS growth; "
-    "rss_anon_peak: the work's own memory on a warm call) is not reproducible enough between identical runs and "
+    "rss_anon_peak: the work's own memory on a warm call; rss_anon_exact: the same under run --cpu-memory exact, "
+    "live memory only) is not reproducible enough between identical runs and "
     "is shown, never judged; peaks of different memory kinds are incomparable. "
     "Different metric fingerprints, dataset versions, devices or backends (and machine types, "
-    "for timings: CPU model and count, GPU, host class) are listed as incomparable with the reason."
+    "for timings: CPU model and count, GPU, host class; and the runs' torch threads and --cpu-memory) are "
+    "listed as incomparable with the reason."
 )
 
 

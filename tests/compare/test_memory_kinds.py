@@ -8,7 +8,7 @@ import pytest
 from bench.compare import diff, stats
 from bench.results import CaseResult, MetricRecord, RunRecord
 
-KINDS = ("rss_delta", "rss_anon_peak", "cuda_max_allocated")
+KINDS = ("rss_delta", "rss_anon_peak", "rss_anon_exact", "cuda_max_allocated")
 
 
 def _run(run_id: str) -> RunRecord:
@@ -80,3 +80,9 @@ def test_two_anonymous_peaks_are_shown_never_judged():
         assert row.mark == stats.CHANGED and row.reason == diff.ANON_REASON and not row.is_regression
     assert _row("rss_anon_peak", 10.0, "rss_anon_peak", 10.0).mark == stats.UNCHANGED
     assert diff.is_cpu_rss({"kind": "rss_anon_peak"}) and not diff.is_cpu_rss({"kind": "cuda_max_allocated"})
+
+
+def test_two_exact_peaks_are_shown_never_judged():
+    """rss_anon_exact (run --cpu-memory exact) repeats to 0.5 % at tens of MiB but not at ~1 MiB: shown only."""
+    row = _row("rss_anon_exact", 10.0, "rss_anon_exact", 15.0)
+    assert row.mark == stats.CHANGED and row.reason == diff.EXACT_REASON and not row.is_regression

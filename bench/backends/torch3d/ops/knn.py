@@ -8,6 +8,7 @@ from collections import namedtuple
 
 import numpy as np
 import torch
+from pykdtree.kdtree import KDTree
 
 _KNN = namedtuple("KNN", "dists idx knn")
 
@@ -98,8 +99,6 @@ def _ckdtree_query_l1(q: torch.Tensor, pts: torch.Tensor, k: int, out: torch.Ten
 
 def _pykdtree_query(q: torch.Tensor, pts: torch.Tensor, k: int) -> torch.Tensor:
     """(P1, k) int32 indices into ``pts`` (M, D) of the k nearest points to each row of ``q`` (P1, D), L2."""
-    from pykdtree.kdtree import KDTree
-
     dtype = pts.dtype if pts.dtype in (torch.float32, torch.float64) else torch.float32
     tree = KDTree(pts.to(dtype).contiguous().numpy(), leafsize=16)
     limit = _pykdtree_threads()
@@ -259,3 +258,9 @@ def knn_gather(x: torch.Tensor, idx: torch.Tensor, lengths: torch.Tensor | None 
         mask = torch.arange(K, device=x.device)[None, None, :, None] < lengths.to(x.device)[:, None, None, None]
         out = torch.where(mask, out, torch.zeros((), dtype=out.dtype, device=out.device))
     return out
+
+
+# Looked up when the backend is imported, as PyTorch3D loads its extension: done lazily, the first knn call of a
+# process paid ~0.1 s and ~2.9 MiB for threadpoolctl's scan of the loaded libraries, inside the first timed loop
+# that called it (issue 22: a mesh-fitting iteration phase read 1.17 vs PyTorch3D's 0.85 MiB for that alone).
+_pykdtree_threads()

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from .utils import one_intra_op_thread, run_on_workers, worker_pool
+from .utils import empty_huge, one_intra_op_thread, run_on_workers, worker_pool
 
 
 class BlendParams(NamedTuple):
@@ -73,7 +73,7 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, dists: torch.Tensor, pix_to_face: torch.Tensor, sigma: float) -> torch.Tensor:
-        empty = torch.empty(pix_to_face.shape, dtype=torch.bool, device=pix_to_face.device)
+        empty = empty_huge(pix_to_face.shape, torch.bool, pix_to_face.device)
         prod = dists.new_empty(dists.shape[:-1])
         d, e, out = dists.reshape(-1, dists.shape[-1]), empty.view(-1, dists.shape[-1]), prod.view(-1)
         p2f = pix_to_face.reshape(-1, dists.shape[-1])
@@ -98,7 +98,7 @@ class _SilhouetteAlphaFn(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha: torch.Tensor):
         dists, empty, prod = ctx.saved_tensors
-        grad = torch.empty(dists.shape, dtype=dists.dtype, device=dists.device)
+        grad = empty_huge(dists.shape, dists.dtype, dists.device)
         g, d, e = grad.view(-1, dists.shape[-1]), dists.reshape(-1, dists.shape[-1]), empty.view(-1, dists.shape[-1])
         ga, pr = grad_alpha.reshape(-1), prod.view(-1)
 

@@ -7,6 +7,8 @@ single value is shared by every batch element and per-element values can be inde
 from __future__ import annotations
 
 import contextlib
+import math
+import mmap
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +91,44 @@ def run_on_workers(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | Non
     for f in futures:
         f.result()
     return results
+
+
+# Transparent huge pages for the rasteriser's large CPU buffers (Linux, THP mode "always" or "madvise"): a
+# buffer on 2 MiB pages takes 1/512 of the page faults on first touch (soft silhouette 256/k100: ~32k -> ~2.6k
+# faults per forward + backward, docs/backends.md). Each such buffer is its own private anonymous mapping,
+# advised before anything is written and unmapped when the tensor is freed, as glibc maps blocks this large
+# anyway; torch's THP_MEM_ALLOC_ENABLE does the same for every allocation of a process.
+HUGE_MIN_BYTES = 4 << 20  # smaller buffers come from torch's allocator as usual
+_THP: list[bool] = []  # whether this kernel lets a mapping ask for transparent huge pages
+
+
+def _thp_advisable() -> bool:
+    if not _THP:
+        ok = hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
+                mode = fh.read()
+            ok = ok and ("[always]" in mode or "[madvise]" in mode)
+        except OSError:
+            ok = False
+        _THP.append(ok)
+    return _THP[0]
+
+
+def empty_huge(shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> torch.Tensor:
+    """``torch.empty(shape, dtype=dtype, device=device)``; a CPU buffer of at least ``HUGE_MIN_BYTES`` lives in
+    a mapping advised as transparent huge pages where the kernel allows it. Contents are undefined (zeros for a
+    fresh mapping); the tensor keeps its mapping alive. Not resizable in place."""
+    numel = math.prod(shape)
+    nbytes = numel * torch.empty((), dtype=dtype).element_size()
+    if torch.device(device).type != "cpu" or nbytes < max(1, HUGE_MIN_BYTES) or not _thp_advisable():
+        return torch.empty(shape, dtype=dtype, device=device)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        buf.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # advice refused: ordinary pages
+        pass
+    return torch.frombuffer(buf, dtype=dtype, count=numel).view(shape)
 
 
 def _to_tensor(value: Any, dtype: torch.dtype, device: Device) -> torch.Tensor:
