@@ -46,7 +46,7 @@ def test_a_large_buffer_is_an_advised_mapping_released_with_the_tensor():
     assert flags is None or "hg" not in flags  # unmapped (or the address reused by another mapping)
 
 
-def test_small_buffers_and_other_devices_are_plain_torch_empty(monkeypatch):
+def test_small_buffers_and_buffers_below_the_threshold_are_plain_torch_empty(monkeypatch):
     small = utils.empty_huge((100,), torch.int64, "cpu")
     assert small.shape == (100,) and small.dtype == torch.int64
     assert utils.empty_huge((0, 3), torch.float32, "cpu").shape == (0, 3)
