@@ -227,8 +227,11 @@ class PoseSuite(Suite):
         if scene_name == "multiview" and p["rig_targets"] == "soft":
             fit_masks = render_soft_masks(renderers, mesh, scene.R.to(dev), scene.T.to(dev))
         threshold = loss_threshold(p, float(fit_masks.sum()))
+        rule = {"threshold_per_area": float(p["loss_threshold_per_area"])} if p.get("loss_threshold_per_area") \
+            else None
         ocfg = OptConfig(iterations=int(p["iterations"]), lr=float(p["lr"]), loss_threshold=threshold,
-                         texture_weight=float(p["texture_weight"]), frame_every=int(p["frame_every"]))
+                         texture_weight=float(p["texture_weight"]), frame_every=int(p["frame_every"]),
+                         threshold_rule=rule)
         ctx.log(f"pose {scene_name}: {scene.about['faces']} faces, {scene.views} view(s), {rcfg.image_size}px, "
                 f"K={rcfg.faces_per_pixel}, threshold {threshold:g}, {k} random starts on {ctx.device}")
         return SimpleNamespace(scene=scene, k=k, ref_model=ref_model, rand_model=rand_model, mesh=mesh,

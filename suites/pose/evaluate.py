@@ -50,9 +50,8 @@ def report_reference(ctx: Context, t3d: Any, scene: Scene, renderers: Renderers,
     stop = res.stop_iter[0]
     ctx.metric("final_loss", res.final_loss(0))
     reached = res.reached[0]
-    ctx.metric("iterations_to_threshold", stop if reached else None, fingerprint={"threshold": cfg.loss_threshold})
-    ctx.metric("seconds_to_threshold", res.seconds[0] if reached else None,
-               fingerprint={"threshold": cfg.loss_threshold})
+    ctx.metric("iterations_to_threshold", stop if reached else None, fingerprint=cfg.threshold_fingerprint())
+    ctx.metric("seconds_to_threshold", res.seconds[0] if reached else None, fingerprint=cfg.threshold_fingerprint())
     if not reached:
         ctx.log(f"reference start did not get below the loss threshold {cfg.loss_threshold:g} in "
                 f"{len(res.losses)} iterations (final loss {res.final_loss(0):.2f})")

@@ -20,13 +20,22 @@ from suites.pose.render import Renderers
 
 @dataclass(frozen=True)
 class OptConfig:
-    """Adam lr 0.05 (book); ``loss_threshold`` on the per-start loss; texture weight 0.1 (book's cow)."""
+    """Adam lr 0.05 (book); ``loss_threshold`` on the per-start loss; texture weight 0.1 (book's cow).
+
+    ``threshold_rule``: the convention the threshold was set by, as the threshold metrics' fingerprint; None: the
+    absolute ``loss_threshold`` itself. A threshold derived from the rendered targets (per area) names its rule,
+    not its value, which moves with the renderer's float rounding (the two backends: 28.835393 vs 28.835391).
+    """
 
     iterations: int = 200
     lr: float = 0.05
     loss_threshold: float = 500.0
     texture_weight: float = 0.1
     frame_every: int = 10
+    threshold_rule: dict | None = None
+
+    def threshold_fingerprint(self) -> dict:
+        return dict(self.threshold_rule) if self.threshold_rule else {"threshold": self.loss_threshold}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from bench.data.assets import COW_OBJ
 from bench.errors import UsageError
 from bench.worker import run_spec
 from suites.pose import PoseSuite, build_models
-from suites.pose.optimize import pose_loss
+from suites.pose.optimize import OptConfig, pose_loss
 from suites.pose.render import RenderConfig, make_renderers, render_targets
 from suites.pose.scenes import make_scene
 from tests.conftest import bench3d_cmd
@@ -93,3 +93,21 @@ def test_missing_cow_is_not_available(tmp_path):
     spec = _spec(tmp_path, scene="cow", cow_obj=str(tmp_path / "nope.obj"))
     res = run_spec(spec)
     assert res.status == "skipped" and "nope.obj" in res.error
+
+
+@pytest.mark.parametrize("scene, rule", [("multiview", {"threshold_per_area": 0.02}), ("teapot", {"threshold": 90.0})])
+def test_threshold_metrics_name_the_stop_rule(tmp_path, scene, rule):
+    """The rig's threshold is 0.02 x the rendered targets' area, which moves with the renderer's float rounding
+    (28.835393 built-in vs 28.835391 PyTorch3D at smoke): its fingerprint names the rule, so two backends' runs
+    stay comparable; an absolute threshold is its own rule."""
+    res = run_spec(_spec(tmp_path, scene=scene, iterations=2, random_starts=0, start_iterations=1, image_size=32))
+    assert res.status == "ok", res.error
+    fps = {m.name: m.fingerprint for m in res.metrics if m.name in ("iterations_to_threshold", "seconds_to_threshold")}
+    assert fps == {"iterations_to_threshold": rule, "seconds_to_threshold": rule}
+
+
+def test_a_derived_threshold_s_fingerprint_does_not_carry_its_value():
+    a = OptConfig(loss_threshold=28.835393, threshold_rule={"threshold_per_area": 0.02})
+    b = OptConfig(loss_threshold=28.835391, threshold_rule={"threshold_per_area": 0.02})
+    assert a.threshold_fingerprint() == b.threshold_fingerprint() == {"threshold_per_area": 0.02}
+    assert OptConfig(loss_threshold=90.0).threshold_fingerprint() == {"threshold": 90.0}
