@@ -41,6 +41,14 @@ def views_of(c):
                          test_every=c.test_every)[0]
 
 
+def _descend(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss``, as the suites' loops take it; the loss as a float."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
 def nerf_steps(names: list[str]) -> dict[str, Callable[[int], float]]:
     from suites.nerf.model import FieldConfig, NeuralRadianceField
     from suites.nerf.train import TrainConfig, mc_renderer
@@ -68,12 +76,8 @@ def nerf_steps(names: list[str]) -> dict[str, Callable[[int], float]]:
             out, bundle = renderer(cameras=train.cameras(t3d, idx, "cpu"), volumetric_function=nerf)
             rgb, alpha = composite(out, train.background)
             xy = bundle.xys.reshape(bs, -1, 2)
-            loss = (huber(rgb, sample_at_ndc(images[idx], xy).reshape(rgb.shape)).mean()
-                    + huber(alpha, sample_at_ndc(masks[idx], xy).reshape(alpha.shape)).mean())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return float(loss.detach())
+            return _descend(opt, huber(rgb, sample_at_ndc(images[idx], xy).reshape(rgb.shape)).mean()
+                            + huber(alpha, sample_at_ndc(masks[idx], xy).reshape(alpha.shape)).mean())
         steps[name] = step
     return steps
 
@@ -95,11 +99,7 @@ def volumes_steps(names: list[str]) -> dict[str, Callable[[int], float]]:
         def step(seed: int, t3d=t3d, model=model, opt=opt) -> float:
             idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:bs]
             rgb, alpha = composite(model(train.cameras(t3d, idx, "cpu")), train.background)
-            loss = huber(rgb, train.images[idx]).mean() + huber(alpha, train.masks[idx]).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return float(loss.detach())
+            return _descend(opt, huber(rgb, train.images[idx]).mean() + huber(alpha, train.masks[idx]).mean())
         steps[name] = step
     return steps
 

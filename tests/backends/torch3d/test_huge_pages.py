@@ -55,6 +55,9 @@ def test_small_buffers_and_buffers_below_the_threshold_are_plain_torch_empty(mon
     monkeypatch.setattr(utils, "HUGE_MIN_BYTES", 1 << 62)
     big = utils.empty_huge((8 * MiB,), torch.uint8, "cpu")
     assert big.shape == (8 * MiB,)
+    if sys.platform.startswith("linux"):
+        big.fill_(1)
+        assert "hg" not in (_vma_flags(big.data_ptr() + 4 * MiB) or [])  # above the size, but not advised
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -7,6 +7,7 @@ single value is shared by every batch element and per-element values can be inde
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import mmap
 import threading
@@ -99,20 +100,17 @@ def run_on_workers(calls: list[Callable[[], _T]], pool: ThreadPoolExecutor | Non
 # advised before anything is written and unmapped when the tensor is freed, as glibc maps blocks this large
 # anyway; torch's THP_MEM_ALLOC_ENABLE does the same for every allocation of a process.
 HUGE_MIN_BYTES = 4 << 20  # smaller buffers come from torch's allocator as usual
-_THP: list[bool] = []  # whether this kernel lets a mapping ask for transparent huge pages
-
-
+@functools.cache
 def _thp_advisable() -> bool:
-    if not _THP:
-        ok = hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")
-        try:
-            with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
-                mode = fh.read()
-            ok = ok and ("[always]" in mode or "[madvise]" in mode)
-        except OSError:
-            ok = False
-        _THP.append(ok)
-    return _THP[0]
+    """Whether this kernel lets a mapping ask for transparent huge pages (read once)."""
+    if not (hasattr(mmap, "MADV_HUGEPAGE") and hasattr(mmap, "MAP_ANONYMOUS")):
+        return False
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
+            mode = fh.read()
+    except OSError:
+        return False
+    return "[always]" in mode or "[madvise]" in mode
 
 
 def empty_huge(shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> torch.Tensor:
@@ -120,7 +118,7 @@ def empty_huge(shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> torch
     a mapping advised as transparent huge pages where the kernel allows it. Contents are undefined (zeros for a
     fresh mapping); the tensor keeps its mapping alive. Not resizable in place."""
     numel = math.prod(shape)
-    nbytes = numel * torch.empty((), dtype=dtype).element_size()
+    nbytes = numel * torch.empty(0, dtype=dtype).element_size()
     if torch.device(device).type != "cpu" or nbytes < max(1, HUGE_MIN_BYTES) or not _thp_advisable():
         return torch.empty(shape, dtype=dtype, device=device)
     buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
