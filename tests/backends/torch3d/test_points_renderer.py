@@ -224,6 +224,32 @@ def test_non_finite_features_reach_only_the_pixels_that_hold_their_point(mode, f
     torch.testing.assert_close(got, ref, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_compositing_leaves_its_inputs_unchanged(dtype):
+    # the rasterizer's ids are int32 (N, H, W, K): the compositor clamps a copy of them, never the caller's fragments
+    torch.manual_seed(6)
+    frags = torch.randint(-1, 9, (2, 3, 5, 4), dtype=dtype)  # (N, H, W, K), as PointFragments.idx
+    alphas, feats = torch.rand(2, 4, 3, 5), torch.rand(3, 9)
+    before = [t.clone() for t in (frags, alphas, feats)]
+    for fn in (alpha_composite, norm_weighted_sum, weighted_sum):
+        fn(frags.permute(0, 3, 1, 2), alphas, feats)  # the renderer's layout: a view of the fragments
+        fn(frags.permute(0, 3, 1, 2).contiguous(), alphas, feats)
+    for a, b in zip((frags, alphas, feats), before, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("fn", [alpha_composite, norm_weighted_sum, weighted_sum])
+def test_compositing_gradients_match_finite_differences(fn):
+    # the compositors' own backwards (slot by slot; alpha's back-to-front recurrence), with empty slots and opaque
+    # points (alpha exactly 1, where a division by 1 - a would fail), against finite differences in float64
+    torch.manual_seed(7)
+    idx = torch.randint(-1, 6, (2, 5, 3, 4))
+    alphas = torch.rand(2, 5, 3, 4, dtype=torch.float64)
+    alphas[0, 1, 0, :] = 1.0
+    feats = torch.rand(3, 6, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a, f: fn(idx, a, f), (alphas.requires_grad_(), feats.requires_grad_()))
+
+
 def test_rasterize_and_composite_gradcheck():
     # image(points, features): gradients through dists (xy) and features, vs finite differences
     torch.manual_seed(3)

@@ -21,6 +21,31 @@ def _check(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor
         raise ValueError(f"features must be (C, P) packed point features; got {tuple(features.shape)}")
 
 
+class _BagSum(torch.autograd.Function):
+    """out[b] = sum_k wts[b, k] * table[ids[b, k]] -> (B, C) (``embedding_bag``); ids (B, K) valid rows.
+
+    The backward takes one slot layer k at a time (two (B, C) temporaries), where embedding_bag's own sorts every
+    id and keeps several (B, K) copies of them: the points renderer's backward peak."""
+
+    @staticmethod
+    def forward(ctx, ids: torch.Tensor, wts: torch.Tensor, table: torch.Tensor):  # noqa: ANN205
+        ctx.save_for_backward(ids, wts, table)
+        return F.embedding_bag(ids, table, mode="sum", per_sample_weights=wts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: ANN205
+        ids, wts, table = ctx.saved_tensors
+        grad_w = torch.empty_like(wts) if ctx.needs_input_grad[1] else None
+        grad_t = torch.zeros_like(table) if ctx.needs_input_grad[2] else None
+        for k in range(ids.shape[1]):
+            layer = ids[:, k].contiguous()
+            if grad_w is not None:
+                grad_w[:, k] = (table.index_select(0, layer) * grad).sum(1)
+            if grad_t is not None:
+                grad_t.index_add_(0, layer, grad * wts[:, k, None])
+        return None, grad_w, grad_t
+
+
 def _weighted_gather(pointsidx: torch.Tensor, weights: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """sum_k weights[n,k,y,x] * features[:, idx[n,k,y,x]] over the non-empty slots -> (N, C, H, W).
 
@@ -33,8 +58,8 @@ def _weighted_gather(pointsidx: torch.Tensor, weights: torch.Tensor, features: t
     wts = weights.permute(0, 2, 3, 1).reshape(-1, k).to(features.dtype)
     table = features.t()  # (P, C): contiguous for the renderer's packed features
     if features.shape[1] == 0 or bool(torch.isfinite(features[:, 0]).all()):
-        safe = idx.to(torch.int32 if table.shape[0] < 2**31 else torch.long).clamp_(min=0)
-        out = F.embedding_bag(safe, table, mode="sum", per_sample_weights=wts)
+        safe = idx.to(torch.int32 if table.shape[0] < 2**31 else torch.long, copy=True).clamp_(min=0)  # not idx
+        out = _BagSum.apply(safe, wts, table)
     else:
         filled = torch.nonzero(idx.reshape(-1) >= 0, as_tuple=True)[0]  # pixel-major: bags are contiguous
         counts = torch.bincount(filled // k, minlength=n * h * w)
@@ -44,11 +69,33 @@ def _weighted_gather(pointsidx: torch.Tensor, weights: torch.Tensor, features: t
     return out.view(n, h, w, -1).permute(0, 3, 1, 2)
 
 
+class _AlphaWeights(torch.autograd.Function):
+    """w_k = a_k prod_{j<k} (1 - a_j) along dim 1 of a (N, K, H, W). Saves a alone (autograd's graph of cumprod
+    and products would hold three more copies); the backward runs PyTorch3D's recurrence back to front:
+    dL/da_k = T_k (g_k - S_k), S_k = sum_{m>k} g_m a_m prod_{k<j<m} (1 - a_j), with no division by 1 - a_k."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor):  # noqa: ANN205
+        trans = torch.cumprod(1.0 - a, dim=1)
+        ctx.save_for_backward(a)
+        return torch.cat((a[:, :1], a[:, 1:] * trans[:, :-1]), dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: ANN205
+        (a,) = ctx.saved_tensors
+        trans = torch.cumprod(1.0 - a, dim=1)  # T_k = trans[:, k - 1], T_0 = 1
+        out = torch.empty_like(a)
+        s = torch.zeros_like(a[:, 0])
+        for k in reversed(range(a.shape[1])):
+            g = grad[:, k]
+            out[:, k] = g - s if k == 0 else trans[:, k - 1] * (g - s)
+            s = g * a[:, k] + (1.0 - a[:, k]) * s
+        return out
+
+
 def _alpha_weights(pointsidx: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
     """a_k prod_{j<k} (1 - a_j), with a = 0 in the empty slots (N, K, H, W)."""
-    a = torch.where(pointsidx >= 0, alphas, torch.zeros_like(alphas))
-    trans = torch.cumprod(1.0 - a, dim=1)
-    return torch.cat((a[:, :1], a[:, 1:] * trans[:, :-1]), dim=1)
+    return _AlphaWeights.apply(torch.where(pointsidx >= 0, alphas, torch.zeros_like(alphas)))
 
 
 def alpha_composite(pointsidx: torch.Tensor, alphas: torch.Tensor, pt_clds: torch.Tensor) -> torch.Tensor:

@@ -109,6 +109,51 @@ def _rasterize_indices(
     return out.view(n, h, w, k)
 
 
+def _slot_geometry(points: torch.Tensor, idx: torch.Tensor, h: int, w: int):
+    """For the filled slots of idx (N, H, W, K): (slots, point ids, dx, dy, z), dx/dy from the pixel centre."""
+    flat = idx.view(-1)
+    slots = torch.nonzero(flat >= 0, as_tuple=True)[0]
+    pid = flat[slots].long()
+    sel = points.reshape(-1, 3)[pid]
+    pixel = torch.div(slots, idx.shape[-1], rounding_mode="floor").remainder_(h * w)  # y * w + x
+    xs, ys = pixel_centers_ndc(h, w, points.device, points.dtype)
+    dx = sel[:, 0] - xs.repeat(h)[pixel]
+    dy = sel[:, 1] - ys.repeat_interleave(w)[pixel]
+    return slots, pid, dx, dy, sel[:, 2]
+
+
+class _SlotValues(torch.autograd.Function):
+    """zbuf (view z) and dists (squared NDC xy distance to the pixel centre) of the points in idx's slots, -1 in the
+    empty ones. Saves only the points and idx (PyTorch3D's backward keeps the same two): the per-slot gathers
+    are made again in the backward instead of being held from forward to backward."""
+
+    @staticmethod
+    def forward(ctx, points: torch.Tensor, idx: torch.Tensor, h: int, w: int):  # noqa: ANN205
+        slots, _, dx, dy, z = _slot_geometry(points, idx, h, w)
+        zbuf = points.new_full((idx.numel(),), -1.0).index_put_((slots,), z).view(idx.shape)
+        dists = points.new_full((idx.numel(),), -1.0).index_put_((slots,), dx * dx + dy * dy).view(idx.shape)
+        ctx.save_for_backward(points, idx)
+        ctx.hw = (h, w)
+        ctx.set_materialize_grads(False)
+        return zbuf, dists
+
+    @staticmethod
+    def backward(ctx, grad_zbuf: torch.Tensor | None, grad_dists: torch.Tensor | None):  # noqa: ANN205
+        points, idx = ctx.saved_tensors
+        if not ctx.needs_input_grad[0] or (grad_zbuf is None and grad_dists is None):
+            return None, None, None, None
+        slots, pid, dx, dy, _ = _slot_geometry(points, idx, *ctx.hw)
+        per_slot = points.new_zeros(slots.numel(), 3)
+        if grad_dists is not None:
+            g = grad_dists.reshape(-1)[slots]
+            per_slot[:, 0] = (g * dx).mul_(2.0)  # d(dx^2 + dy^2)/d(dx) = 2 dx, as autograd's g dx + g dx
+            per_slot[:, 1] = (g * dy).mul_(2.0)
+        if grad_zbuf is not None:
+            per_slot[:, 2] = grad_zbuf.reshape(-1)[slots]
+        grad = points.new_zeros(points.shape[0] * points.shape[1], 3).index_add_(0, pid, per_slot)
+        return grad.view(points.shape), None, None, None
+
+
 def rasterize_points_padded(
     points: torch.Tensor,
     num_points: torch.Tensor | None = None,
@@ -141,17 +186,7 @@ def rasterize_points_padded(
     valid = torch.arange(p, device=points.device)[None] < num_points.to(points.device)[:, None]
     valid &= (pts[..., 2] >= 0) & torch.isfinite(pts).all(-1)
     idx = _rasterize_indices(pts, valid, rad.detach(), h, w, points_per_pixel)
-    # differentiable values only for the filled slots: gather their points, scatter into -1 buffers
-    flat = idx.view(-1)
-    slots = torch.nonzero(flat >= 0, as_tuple=True)[0]
-    sel = points.reshape(-1, 3)[flat[slots]]
-    pixel = torch.div(slots, points_per_pixel, rounding_mode="floor").remainder_(h * w)  # y * w + x
-    xs, ys = pixel_centers_ndc(h, w, points.device, points.dtype)
-    dx = sel[:, 0] - xs.repeat(h)[pixel]
-    dy = sel[:, 1] - ys.repeat_interleave(w)[pixel]
-    del pixel
-    zbuf = points.new_full((flat.numel(),), -1.0).index_put_((slots,), sel[:, 2]).view(idx.shape)
-    dists = points.new_full((flat.numel(),), -1.0).index_put_((slots,), dx * dx + dy * dy).view(idx.shape)
+    zbuf, dists = _SlotValues.apply(points, idx, h, w)
     return idx, zbuf, dists
 
 
