@@ -5,7 +5,8 @@ load change between them moves the ratio: NeRF's iteration read 0.99x, 1.05x and
 code. Here both backends' models start from the same weights and take the same steps, interleaved call by call
 (the order alternates), after warm-up calls; the ratio of each pair's times is taken and their median reported,
 so a slow moment hits both sides of a pair. The step is the suite's own (same smoke configuration, same helpers):
-rays through a random minibatch of the built-in views, forward, loss, backward and the optimiser's step.
+rays through a random minibatch of the built-in views, forward, loss, backward and the optimiser's step;
+``synsin-reproject`` is the backend's work in SynSin's evaluate phase (the points renderer on the test pairs).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/paired_iterations.py --suite nerf,volumes --calls 60 --threads 1
 """
@@ -104,7 +105,34 @@ def volumes_steps(names: list[str]) -> dict[str, Callable[[int], float]]:
     return steps
 
 
-BUILDERS = {"nerf": nerf_steps, "volumes": volumes_steps}
+def synsin_reproject_steps(names: list[str]) -> dict[str, Callable[[int], float]]:
+    """The backend's share of SynSin's evaluate phase: "reproject with true depth" of the smoke case's test pairs
+    (the points renderer, no gradients); the rest of that phase (PSNR / SSIM scoring) is the same code on both."""
+    import tempfile
+
+    from bench.data.generated.view_pairs import generate_view_pairs, load_view_pairs
+    from suites.synsin import _view_pairs_params, split
+    from suites.synsin.model import ModelConfig, reproject
+
+    c = smoke_config("synsin")
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_view_pairs(Path(tmp), 0, **_view_pairs_params(c, None))
+        test = split(load_view_pairs(Path(tmp)), "test")
+    cfg = ModelConfig(radius_px=c.radius_px, points_per_pixel=8)  # as the suite's evaluate phase
+    steps = {}
+    for name in names:
+        t3d = load(name)
+
+        @torch.no_grad()
+        def step(seed: int, t3d=t3d) -> float:
+            img, _ = reproject(t3d, test["src_images"].permute(0, 3, 1, 2), test["src_depth"], test["R_rel"],
+                               test["T_rel"], test["focal"], test["principal_point"], cfg)
+            return float(img.sum())
+        steps[name] = step
+    return steps
+
+
+BUILDERS = {"nerf": nerf_steps, "volumes": volumes_steps, "synsin-reproject": synsin_reproject_steps}
 
 
 def paired(steps: dict[str, Callable[[int], float]], calls: int, warmup: int) -> dict[str, list[float]]:

@@ -1,12 +1,17 @@
 """Point rasterization and compositing against brute-force loops, geometry and finite differences."""
 
 import importlib
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from bench import timing
 from bench.backends.torch3d.renderer.cameras import FoVPerspectiveCameras, look_at_view_transform
 from bench.backends.torch3d.renderer.points import (
     AlphaCompositor,
@@ -75,6 +80,40 @@ def test_chunked_selection_equals_single_pass(monkeypatch):
     many = rasterize_points_padded(pts, None, 40, 0.2, 5)
     for a, b in zip(one, many, strict=True):
         torch.testing.assert_close(a, b)
+    # pixels fill across chunks: each chunk's hits start after the slots earlier chunks took
+    np.testing.assert_array_equal(many[0].numpy(), _brute_force(pts.numpy(), [400], 40, 40, 0.2, 5))
+
+
+# 200k points of radius 2.2 pixels: a 6 x 6 window each, 7.2M candidate (pixel, point) pairs. The rasterizer holds
+# the output, per-point arrays and one chunk of pairs; before chunks were bounded by a pixel count per pixel it held
+# every pair at once (228 MiB here). Run with the harness's exact measure (live memory) in a fresh process.
+MEMORY_CHILD = """
+import importlib, json, sys, torch
+sys.path.insert(0, {root!r})
+from bench import timing
+timing.exact_malloc()
+torch.set_num_threads(1)
+rp = importlib.import_module("bench.backends.torch3d.renderer.points.rasterize_points")
+g = torch.Generator().manual_seed(0)
+pts = torch.rand(1, 200_000, 3, generator=g) * 2 - 1
+pts[..., 2] += 2.0
+rp.rasterize_points_padded(pts, None, 64, 2.2 * 2 / 64, 2)
+with timing.PeakMemory() as pm:
+    rp.rasterize_points_padded(pts, None, 64, 2.2 * 2 / 64, 2)
+print(json.dumps({{"peak": pm.peak_bytes, "kind": pm.kind}}))
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and timing._malloc_trim()),
+                    reason="the exact CPU peak needs Linux /proc and glibc mallopt/malloc_trim")
+def test_rasterizer_memory_is_not_proportional_to_candidate_pairs():
+    root = str(Path(__file__).resolve().parents[3])
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD.format(root=root)], capture_output=True, text=True,
+                         check=True, timeout=300)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["kind"] == timing.EXACT_KIND
+    candidates = 200_000 * 6 * 6
+    assert got["peak"] < 4 * candidates  # less than one float32 per candidate pair (measured ~15 MiB of 27.5)
 
 
 def test_single_point_renders_a_disc_of_area_pi_r_squared():
@@ -167,6 +206,48 @@ def test_compositing_matches_hand_loop(mode, fn):
     alphas = torch.rand(2, 4, 3, 5, dtype=torch.float64)
     feats = torch.rand(3, 9, dtype=torch.float64)
     torch.testing.assert_close(fn(idx, alphas, feats), _loop_composite(idx, alphas, feats, mode))
+
+
+@pytest.mark.parametrize("mode, fn", [("alpha", alpha_composite), ("norm", norm_weighted_sum), ("sum", weighted_sum)])
+def test_non_finite_features_reach_only_the_pixels_that_hold_their_point(mode, fn):
+    # empty slots are gathered as point 0 with weight 0: with point 0's features infinite or NaN that would be
+    # 0 * inf = NaN in every pixel with an empty slot; the compositor gathers only filled slots then
+    torch.manual_seed(4)
+    idx = torch.randint(-1, 9, (2, 4, 3, 5))
+    alphas = torch.rand(2, 4, 3, 5, dtype=torch.float64)
+    feats = torch.rand(3, 9, dtype=torch.float64)
+    feats[0, 0], feats[2, 0] = math.inf, math.nan
+    got, ref = fn(idx, alphas, feats), _loop_composite(idx, alphas, feats, mode)
+    holds_zero = (idx == 0).any(1, keepdim=True).expand_as(got)
+    assert holds_zero.any() and (~holds_zero).any()
+    assert torch.isfinite(got[~holds_zero]).all()
+    torch.testing.assert_close(got, ref, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_compositing_leaves_its_inputs_unchanged(dtype):
+    # the rasterizer's ids are int32 (N, H, W, K): the compositor clamps a copy of them, never the caller's fragments
+    torch.manual_seed(6)
+    frags = torch.randint(-1, 9, (2, 3, 5, 4), dtype=dtype)  # (N, H, W, K), as PointFragments.idx
+    alphas, feats = torch.rand(2, 4, 3, 5), torch.rand(3, 9)
+    before = [t.clone() for t in (frags, alphas, feats)]
+    for fn in (alpha_composite, norm_weighted_sum, weighted_sum):
+        fn(frags.permute(0, 3, 1, 2), alphas, feats)  # the renderer's layout: a view of the fragments
+        fn(frags.permute(0, 3, 1, 2).contiguous(), alphas, feats)
+    for a, b in zip((frags, alphas, feats), before, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("fn", [alpha_composite, norm_weighted_sum, weighted_sum])
+def test_compositing_gradients_match_finite_differences(fn):
+    # the compositors' own backwards (slot by slot; alpha's back-to-front recurrence), with empty slots and opaque
+    # points (alpha exactly 1, where a division by 1 - a would fail), against finite differences in float64
+    torch.manual_seed(7)
+    idx = torch.randint(-1, 6, (2, 5, 3, 4))
+    alphas = torch.rand(2, 5, 3, 4, dtype=torch.float64)
+    alphas[0, 1, 0, :] = 1.0
+    feats = torch.rand(3, 6, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a, f: fn(idx, a, f), (alphas.requires_grad_(), feats.requires_grad_()))
 
 
 def test_rasterize_and_composite_gradcheck():
