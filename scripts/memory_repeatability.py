@@ -7,7 +7,7 @@ recorded (before the file subtraction; the cold call's ``rss_anon_peak`` is kept
 table gives, per kernel and backend, the figures of every process, their median and their spread
 (max/min): ``compare`` judges a ``rss_anon_peak`` peak only if this spread stays inside what it can tell apart
 (bench.compare.diff). Processes run one after another. ``--cpu-memory exact`` makes each process call
-:func:`bench.timing.exact_malloc` first, as ``bench3d run --cpu-memory exact`` does (kind ``rss_anon_exact``).
+:func:`bench.timing.exact_malloc` first, as ``bench3d run --cpu-memory exact`` does (kind ``rss_anon_exact_page``).
 
     OMP_NUM_THREADS=2 PYTHONPATH=. python scripts/memory_repeatability.py --repeats 5 --threads 2 \\
         --backend torch,pytorch3d --kernel chamfer_10k,sample_points_10k,mesh_fit_step
@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import timing  # noqa: E402
 
 CHILD = """
 import json, sys, torch
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)
     rows = []
-    kind = "rss_anon_exact" if args.cpu_memory == "exact" else "rss_anon_peak"
+    kind = timing.EXACT_KIND if args.cpu_memory == "exact" else timing.ANON_KIND
     print(f"| kernel | backend | warm call, {kind} (MiB) per process | median | max/min "
           "| first call's RSS growth (old rss_delta), median |")
     print("|---|---|---|---|---|---|")

@@ -173,7 +173,15 @@ class SynSinSuite(Suite):
     # (9.32, 24.08, 0.826, 20.1) lie inside; PyTorch3D's own runs at lr_g x (1 +- 1e-6) (20261206-034800-3ad1,
     # -034902-1eeb) give final loss 11.62, 10.56, SSIM 0.811, 0.813. Only the final loss exceeds the suite bound
     # (rel 0.05, 11.6% apart in b65e): it gets the range over both backends' runs (8.75-11.62) rounded up.
+    # loss=l1: final_loss is one minibatch's L1 loss at the last step. Spread study as above (issue 22, eighth session,
+    # lr_g x (1 + d), d = +-1e-6, +-1e-5, with the unperturbed run 20261207-010350-fc21): built-in 0.03138-0.03306
+    # (runs 20261207-011153-58a5, -011223-d767, -011252-7bbb, -011320-5073), PyTorch3D 0.03095-0.03244 (-011637-51a0,
+    # -011711-721d, -011741-a753, -011817-fb32); the unperturbed pair 0.03306 vs 0.03095 (6.8%) is outside the suite's
+    # rel 0.05 but inside both backends' spread: the range over both (0.00211) rounded up.
     backend_case_tolerances = {
+        "dataset=builtin,loss=l1": {
+            "final_loss": BackendTolerance(abs=0.003, why="both backends' spread under lr_g x (1 +- 1e-6, 1e-5) at "
+                                                          "smoke: 0.03095-0.03306 (study in docs/backends.md)")},
         "dataset=builtin,loss=l1+gan": {
             "final_loss": BackendTolerance(abs=3.0, why="both backends' spread under lr_g x (1 +- 1e-6, 1e-5) at "
                                                         "smoke: 8.75-11.62 (study in docs/backends.md)")},
