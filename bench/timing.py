@@ -174,12 +174,13 @@ def exact_malloc() -> bool:
     NeRF smoke iteration phase (200 steps in one process) read 65.6-74.7 MiB on one backend and 70.1-71.9 on the
     other over three processes each, while the same loops with both thresholds fixed at 64 KiB read
     39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising) at one
-    page, so a block of a page or more that no free chunk of the heap fits is mapped on allocation and unmapped on
-    free, and the heap is trimmed past a page of free space at its top. At 64 KiB (kind ``rss_anon_exact``, until issue 22's eighth session)
-    the blocks below it still left a long loop's heap with holes that later small blocks fault back in: SynSin's
-    reprojection after 20 training steps read 13.7-14.2 MiB on the built-in backend (11.1-11.4 without the
-    training before it), at one page 9.79 MiB three times, its tensors' live peak 10.0 MiB by torch's profiler.
-    Work gets slower (the NeRF loop 2x at 64 KiB: every large tensor is page-faulted anew), so
+    page, so a block of a page or more that no free chunk of the heap fits is mapped on allocation and unmapped
+    on free, and the heap is trimmed past a page of free space at its top. At 64 KiB (kind ``rss_anon_exact``,
+    until issue 22's eighth session) the blocks below it still left a long loop's heap with holes that later
+    small blocks fault back in: SynSin's reprojection after 20 training steps read 13.7-14.2 MiB on the built-in
+    backend (11.1-11.4 without the training before it); at one page 9.79 MiB three times, its tensors' live
+    peak 10.0 MiB by torch's profiler. Work gets slower (the NeRF loop 2x at 64 KiB: every large tensor is
+    page-faulted anew), so
     timings of this mode are never compared with those of the default one. Returns False where there is no
     glibc ``mallopt`` (peaks then keep their ordinary kind)."""
     if _EXACT:
