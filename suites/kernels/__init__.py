@@ -2,10 +2,11 @@
 
 One case per kernel: the book's soft silhouette of ico_sphere(4) (128x128, 50 faces per pixel; 256x256,
 100 faces per pixel) forward + backward, Chamfer of 10k x 10k points forward + backward, and
-``sample_points_from_meshes`` of 10k points, and one mesh-fitting iteration of the book's settings
-(ico_sphere(4), 5000 samples, the four losses) forward + backward. Each is timed with ``ctx.timeit``
-(warm-up, autorange, raw samples, peak memory) and checked against closed forms (the sphere's projected
-disc, points on the sphere).
+``sample_points_from_meshes`` of 10k points, one mesh-fitting iteration of the book's settings
+(ico_sphere(4), 5000 samples, the four losses) forward + backward, and SynSin's smoke splatting (the points
+renderer with the alpha compositor, 16 clouds x 1600 points at 40x40) forward + backward. Each is timed with
+``ctx.timeit`` (warm-up, autorange, raw samples, peak memory) and checked against closed forms (the sphere's
+projected disc, points on the sphere, one point's disc of alpha 1 - d^2 / r^2).
 
 Expected time: smoke ~30 s on 2 CPU cores; standard (one GPU) well under a minute, a few hundred MB of
 GPU memory at most (all inputs are small; the timed loops dominate).
@@ -44,8 +45,8 @@ class KernelsConfig:
 class KernelsSuite(Suite):
     name = "kernels"
     description = ("Backend kernels: soft silhouette fwd+bwd (ico_sphere(4), 128/k50 and 256/k100), Chamfer 10k "
-                   "fwd+bwd, sample_points_from_meshes 10k, one mesh-fitting iteration (book settings); timings, "
-                   "peak memory and closed-form checks.")
+                   "fwd+bwd, sample_points_from_meshes 10k, one mesh-fitting iteration (book settings), the points "
+                   "renderer at SynSin's smoke size fwd+bwd; timings, peak memory and closed-form checks.")
     Config = KernelsConfig
     grid = {"kernel": list(KERNEL_NAMES)}
     profiles = {
@@ -68,6 +69,10 @@ class KernelsSuite(Suite):
         MetricSpec("sample_max_radius", LENGTH, None, "largest distance of a sample from the centre (<= 1)"),
         MetricSpec("fit_loss", ARBITRARY, None, "the mesh-fitting objective at the fixed start (seeded samples)"),
         MetricSpec("fit_grad_norm", ARBITRARY, None, "L2 norm of its gradient w.r.t. the vertex offsets"),
+        MetricSpec("points_image_sum", ARBITRARY, None, "sum of the rendered point-cloud images (cross-backend check)"),
+        MetricSpec("point_disc_weight_sum", "px", None,
+                   "image sum of one point of feature 1 at a pixel centre: sum of 1 - d^2 / r^2 over covered pixels"),
+        MetricSpec("point_disc_rel_err", "", False, "|that sum - its closed form| / closed form"),
     )
 
     # Same inputs on both backends (docs/backends.md, tests/backends/conformance for the op-level rules).
@@ -84,6 +89,9 @@ class KernelsSuite(Suite):
         "sample_max_radius": BackendTolerance(abs=6e-5, why=_SAMPLED + " (sd 6.8e-6)"),
         "fit_loss": BackendTolerance(rel=6e-3, why=_SAMPLED + " (relative sd 7e-4)"),
         "fit_grad_norm": BackendTolerance(rel=2.5e-2, why=_SAMPLED + " (relative sd 2.7e-3)"),
+        "points_image_sum": BackendTolerance(rel=1e-5, why=_ROUNDING + "; equal at smoke"),
+        "point_disc_weight_sum": BackendTolerance(rel=1e-5, why=_ROUNDING + " (1.7e-6 apart at 40x40)"),
+        "point_disc_rel_err": BackendTolerance(abs=1e-5, why="the disc sum's tolerance over its closed form"),
     }
 
     def run(self, case: Case, ctx: Context) -> None:

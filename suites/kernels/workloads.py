@@ -27,6 +27,10 @@ KERNELS: dict[str, dict[str, Any]] = {
     "chamfer_10k": {"kind": "chamfer", "points": 10_000},
     "sample_points_10k": {"kind": "sample_points", "points": 10_000, "level": 4},
     "mesh_fit_step": {"kind": "mesh_fit_step", "points": 5_000, "level": 4},
+    # SynSin's smoke splatting (suites/synsin, profile smoke): 16 clouds of one point per pixel at 40x40, radius
+    # 1.5 px, 8 points per pixel, 16 feature channels
+    "points_render_synsin": {"kind": "points_render", "image_size": 40, "points": 1600, "clouds": 16,
+                             "radius_px": 1.5, "points_per_pixel": 8, "channels": 16},
 }
 # The book's mesh-fitting objective (ch. 4, as suites/mesh_fitting/fit.py's "full"): Chamfer 1, edge 1,
 # normal consistency 0.01, uniform Laplacian 0.1.
@@ -155,9 +159,58 @@ def mesh_fit_step(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
                                 "Chamfer + edge + normal + Laplacian, forward + backward")
 
 
+def expected_point_disc_weight_sum(radius_px: float) -> float:
+    """Sum over pixel centres of 1 - d^2 / r^2 within radius r (pixels) of a point at a pixel centre: the image of
+    one isolated point of feature 1 under PyTorch3D's points renderer (alpha 1 - d^2 / r^2, strict d < r)."""
+    reach = int(math.ceil(radius_px))
+    return sum(1.0 - (dx * dx + dy * dy) / radius_px**2 for dx in range(-reach, reach + 1)
+               for dy in range(-reach, reach + 1) if dx * dx + dy * dy < radius_px**2)
+
+
+def points_render(t3d: Any, device: str, settings: dict[str, Any]) -> Workload:
+    """``PointsRenderer`` (``PointsRasterizer`` + ``AlphaCompositor``) of ``clouds`` random clouds seen by an
+    orthographic camera, forward + backward to points and features. Output (clouds, S, S, channels)."""
+    size, n = _positive_int(settings, "image_size"), _positive_int(settings, "points")
+    clouds, k, c = (_positive_int(settings, key) for key in ("clouds", "points_per_pixel", "channels"))
+    radius = float(settings["radius_px"]) * 2.0 / size  # NDC units: the image spans [-1, 1]
+    r = t3d.renderer
+    g = torch.Generator().manual_seed(int(settings.get("seed", 0)))
+    xy = torch.rand(clouds, n, 2, generator=g) * 2.0 - 1.0
+    pts0 = torch.cat((xy, 1.0 + torch.rand(clouds, n, 1, generator=g)), -1).to(device)  # depth in [1, 2]
+    feats0 = torch.rand(clouds, n, c, generator=g).to(device)
+    cameras = r.FoVOrthographicCameras(device=device)
+
+    def renderer(points_per_pixel: int):
+        raster = r.PointsRasterizationSettings(image_size=size, radius=radius, points_per_pixel=points_per_pixel)
+        return r.PointsRenderer(rasterizer=r.PointsRasterizer(cameras=cameras, raster_settings=raster),
+                                compositor=r.AlphaCompositor())
+
+    render = renderer(k)
+
+    def run() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pts, feats = pts0.clone().requires_grad_(True), feats0.clone().requires_grad_(True)
+        images = render(t3d.structures.Pointclouds(points=list(pts), features=list(feats)))
+        images.sum().backward()
+        return images.detach(), pts.grad, feats.grad
+
+    def check() -> dict[str, float]:
+        images, g_pts, g_feats = run()
+        # one point at the centre of pixel (size // 2, size // 2): NDC x = y = 1 - (2 (size // 2) + 1) / size
+        centre = 1.0 - (2 * (size // 2) + 1) / size
+        one = torch.tensor([[[centre, centre, 1.5]]], device=device)
+        disc = renderer(1)(t3d.structures.Pointclouds(points=list(one), features=[torch.ones(1, 1, device=device)]))
+        got, expected = float(disc.sum()), expected_point_disc_weight_sum(float(settings["radius_px"]))
+        return {"points_image_sum": float(images.sum()), "point_disc_weight_sum": got,
+                "point_disc_rel_err": abs(got - expected) / expected,
+                "grad_norm": float(torch.cat((g_pts.flatten(), g_feats.flatten())).norm())}
+
+    return Workload(run, check, f"points renderer {size}x{size}, {clouds} clouds x {n} points, radius "
+                                f"{settings['radius_px']} px, points_per_pixel {k}, {c} channels, forward + backward")
+
+
 BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], Workload]] = {
     "soft_silhouette": soft_silhouette, "chamfer": chamfer, "sample_points": sample_points,
-    "mesh_fit_step": mesh_fit_step,
+    "mesh_fit_step": mesh_fit_step, "points_render": points_render,
 }
 
 

@@ -92,6 +92,25 @@ def test_sampled_points_lie_between_the_faces_and_the_unit_sphere():
     assert torch.equal(torch.get_rng_state(), state)  # and check() leaves the global generator alone
 
 
+def test_point_disc_closed_form():
+    # pixel offsets with dx^2 + dy^2 < r^2 (strict), each weighing 1 - d^2 / r^2, by hand
+    assert wl.expected_point_disc_weight_sum(1.0) == pytest.approx(1.0)  # the neighbours at d = 1 are out
+    assert wl.expected_point_disc_weight_sum(1.5) == pytest.approx(1 + 4 * (1 - 1 / 2.25) + 4 * (1 - 2 / 2.25))
+    assert wl.expected_point_disc_weight_sum(2.0) == pytest.approx(1 + 4 * 0.75 + 4 * 0.5)
+
+
+@pytest.mark.parametrize("radius_px", [1.5, 2.0])
+def test_points_render_workload_renders_the_disc_and_has_gradients(radius_px):
+    w = wl.points_render(T3D, "cpu", {**wl.KERNELS["points_render_synsin"], "image_size": 24, "points": 300,
+                                      "radius_px": radius_px})
+    images, g_pts, g_feats = w.step()
+    assert images.shape == (16, 24, 24, 16)
+    assert torch.isfinite(g_pts).all() and g_pts.abs().sum() > 0 and torch.isfinite(g_feats).all()
+    figures = w.check()
+    assert figures["point_disc_weight_sum"] == pytest.approx(wl.expected_point_disc_weight_sum(radius_px), rel=1e-5)
+    assert figures["point_disc_rel_err"] < 1e-5 and figures["points_image_sum"] == pytest.approx(float(images.sum()))
+
+
 def test_unknown_kernel_and_bad_settings_are_one_line_errors():
     with pytest.raises(UsageError, match="unknown kernel: 'chamfer_1k'.*chamfer_10k"):
         wl.build(T3D, "chamfer_1k", "cpu")
