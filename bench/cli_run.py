@@ -64,7 +64,7 @@ def add_case_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads per case (default: torch's default, all cores)")
     p.add_argument("--cpu-memory", choices=("process", "exact"), default=None,
                    help="CPU peak memory: process (default; the process's resident memory, glibc's allocator as "
-                        "it is) or exact (glibc unmaps every freed block of a page or more, so a peak is the memory "
+                        "it is) or exact (glibc unmaps every freed block of 64 KiB or more, so a peak is the memory "
                         "live at that moment and repeats between processes; the work runs slower and its timings "
                         "are never compared with a process run's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",

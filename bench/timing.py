@@ -98,8 +98,7 @@ class TimingResult:
 # touched. The old kind ``rss_delta`` (peak RSS above entry, library pages and allocator cache included) is what a
 # run records where this recipe is unavailable; stored results keep the kind they were measured with.
 ANON_KIND = "rss_anon_peak"
-EXACT_KIND = "rss_anon_exact_page"  # ANON_KIND where glibc malloc hands back every freed block of a page or more
-EXACT_KIND_64K = "rss_anon_exact"  # the same with 64 KiB thresholds (stored runs before the page threshold)
+EXACT_KIND = "rss_anon_exact"  # ANON_KIND in a process whose glibc malloc hands every large block back (exact_malloc)
 RSS_KIND = "rss_delta"
 CUDA_KIND = "cuda_max_allocated"
 
@@ -158,8 +157,7 @@ def _malloc_trim() -> bool:
 
 # ``bench3d run --cpu-memory``: how a case process's C allocator is set up (RunSettings.cpu_memory).
 CPU_MEMORY_MODES = ("process", "exact")
-EXACT_MALLOC_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096  # glibc's mmap and trim
-# thresholds in the exact mode: one page
+EXACT_MALLOC_BYTES = 64 * 1024  # glibc's mmap and trim thresholds in the exact mode
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
 _EXACT: list[bool] = []  # set once exact_malloc() succeeded in this process
 
@@ -173,14 +171,9 @@ def exact_malloc() -> bool:
     holes grow it. Over an optimisation loop that makes the resident peak a matter of allocation order: the
     NeRF smoke iteration phase (200 steps in one process) read 65.6-74.7 MiB on one backend and 70.1-71.9 on the
     other over three processes each, while the same loops with both thresholds fixed at 64 KiB read
-    39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising) at one
-    page, so a block of a page or more that no free chunk of the heap fits is mapped on allocation and unmapped
-    on free, and the heap is trimmed past a page of free space at its top. At 64 KiB (kind ``rss_anon_exact``,
-    until issue 22's eighth session) the blocks below it still left a long loop's heap with holes that later
-    small blocks fault back in: SynSin's reprojection after 20 training steps read 13.7-14.2 MiB on the built-in
-    backend (11.1-11.4 without the training before it); at one page 9.79 MiB three times, its tensors' live
-    peak 10.0 MiB by torch's profiler. Work gets slower (the NeRF loop 2x at 64 KiB: every large tensor is
-    page-faulted anew), so
+    39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising), so every
+    block of 64 KiB or more is mapped on allocation and unmapped on free, and the heap is trimmed past 64 KiB of
+    free space at its top. Work gets slower (the NeRF loop 2x: every large tensor is page-faulted anew), so
     timings of this mode are never compared with those of the default one. Returns False where there is no
     glibc ``mallopt`` (peaks then keep their ordinary kind)."""
     if _EXACT:
@@ -248,7 +241,7 @@ class PeakMemory:
     released again before the exit (munmap) are not subtracted either.
 
     CPU in a process that called :func:`exact_malloc` (``bench3d run --cpu-memory exact``; kind
-    ``rss_anon_exact_page``): the same recipe, but freed blocks of a page or more are no longer kept resident by the
+    ``rss_anon_exact``): the same recipe, but freed blocks of 64 KiB or more are no longer kept resident by the
     allocator, so the peak is the memory live at that moment.
 
     CPU elsewhere (no ``clear_refs``, no glibc, kind ``rss_delta``): the peak resident set size minus the RSS

@@ -7,7 +7,7 @@ recorded (before the file subtraction; the cold call's ``rss_anon_peak`` is kept
 table gives, per kernel and backend, the figures of every process, their median and their spread
 (max/min): ``compare`` judges a ``rss_anon_peak`` peak only if this spread stays inside what it can tell apart
 (bench.compare.diff). Processes run one after another. ``--cpu-memory exact`` makes each process call
-:func:`bench.timing.exact_malloc` first, as ``bench3d run --cpu-memory exact`` does (kind ``rss_anon_exact_page``).
+:func:`bench.timing.exact_malloc` first, as ``bench3d run --cpu-memory exact`` does (kind ``rss_anon_exact``).
 
     OMP_NUM_THREADS=2 PYTHONPATH=. python scripts/memory_repeatability.py --repeats 5 --threads 2 \\
         --backend torch,pytorch3d --kernel chamfer_10k,sample_points_10k,mesh_fit_step

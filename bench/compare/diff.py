@@ -185,16 +185,15 @@ ANON_REASON = ("CPU anonymous-memory peak (rss_anon_peak) varies up to 1.3x (0.1
 # bench.timing.exact_malloc): the NeRF smoke iteration phase read 39.5-39.8 MiB over six processes (0.5 %) where
 # the default allocator gave 65.6-74.7 MiB; figures of about 1 MiB keep the counters' lag of a few hundred KiB.
 # Shown, never judged either: no tolerance fits 0.5 % of 40 MiB and 30 % of 1 MiB at once.
-EXACT_REASON = ("CPU anonymous-memory peak with freed blocks unmapped (rss_anon_exact_page, rss_anon_exact) repeats "
-                "to ~0.5 % of "
+EXACT_REASON = ("CPU anonymous-memory peak with large blocks unmapped on free (rss_anon_exact) repeats to ~0.5 % of "
                 "tens of MiB, but figures of ~1 MiB move by a few hundred KiB between processes; shown, never judged")
 
 
 def is_cpu_rss(fingerprint: Any) -> bool:
     """Whether a metric's fingerprint says it is a CPU RSS-based peak (kind ``rss_delta``, ``rss_anon_peak`` or
-    ``rss_anon_exact[_page]``), which compare shows but never judges."""
+    ``rss_anon_exact``), which compare shows but never judges."""
     return isinstance(fingerprint, dict) and fingerprint.get("kind") in ("rss_delta", "rss_anon_peak",
-                                                                          "rss_anon_exact", "rss_anon_exact_page")
+                                                                          "rss_anon_exact")
 
 
 def _rss_reason(*fingerprints: Any) -> str:
@@ -206,10 +205,7 @@ def _rss_reason(*fingerprints: Any) -> str:
 MEMORY_KINDS = {
     "cuda_max_allocated": "CUDA max_memory_allocated above the allocation at entry",
     "rss_anon_peak": "CPU peak RSS above entry after malloc_trim, less file-backed pages (a warm call)",
-    "rss_anon_exact_page": "rss_anon_peak with glibc unmapping every freed block of a page or more (--cpu-memory "
-                           "exact)",
-    "rss_anon_exact": "rss_anon_peak with glibc unmapping every freed block of 64 KiB or more (--cpu-memory exact "
-                      "before issue 22's eighth session; smaller blocks' heap holes could add a few MiB)",
+    "rss_anon_exact": "rss_anon_peak with glibc unmapping every freed block of 64 KiB or more (--cpu-memory exact)",
     "rss_delta": "CPU peak RSS growth above entry, library pages and allocator cache included",
 }
 

@@ -8,7 +8,7 @@ import pytest
 from bench.compare import diff, stats
 from bench.results import CaseResult, MetricRecord, RunRecord
 
-KINDS = ("rss_delta", "rss_anon_peak", "rss_anon_exact", "rss_anon_exact_page", "cuda_max_allocated")
+KINDS = ("rss_delta", "rss_anon_peak", "rss_anon_exact", "cuda_max_allocated")
 
 
 def _run(run_id: str) -> RunRecord:
@@ -84,8 +84,5 @@ def test_two_anonymous_peaks_are_shown_never_judged():
 
 def test_two_exact_peaks_are_shown_never_judged():
     """rss_anon_exact (run --cpu-memory exact) repeats to 0.5 % at tens of MiB but not at ~1 MiB: shown only."""
-    for kind in ("rss_anon_exact_page", "rss_anon_exact"):  # the page threshold, and the 64 KiB one of older runs
-        row = _row(kind, 10.0, kind, 15.0)
-        assert row.mark == stats.CHANGED and row.reason == diff.EXACT_REASON and not row.is_regression
-    old_new = _row("rss_anon_exact", 10.0, "rss_anon_exact_page", 10.0)
-    assert old_new.mark == diff.INCOMPARABLE and "rss_anon_exact vs rss_anon_exact_page" in old_new.reason
+    row = _row("rss_anon_exact", 10.0, "rss_anon_exact", 15.0)
+    assert row.mark == stats.CHANGED and row.reason == diff.EXACT_REASON and not row.is_regression
