@@ -171,10 +171,13 @@ def exact_malloc() -> bool:
     holes grow it. Over an optimisation loop that makes the resident peak a matter of allocation order: the
     NeRF smoke iteration phase (200 steps in one process) read 65.6-74.7 MiB on one backend and 70.1-71.9 on the
     other over three processes each, while the same loops with both thresholds fixed at 64 KiB read
-    39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising), so every
-    block of 64 KiB or more is mapped on allocation and unmapped on free, and the heap is trimmed past 64 KiB of
-    free space at its top. Work gets slower (the NeRF loop 2x: every large tensor is page-faulted anew), so
-    timings of this mode are never compared with those of the default one. Returns False where there is no
+    39.5-39.7 and 39.7-39.8 MiB. This fixes both thresholds (``mallopt``, which also stops the raising), so a
+    block of 64 KiB or more is mapped on allocation and unmapped on free (unless a free chunk of the heap fits
+    it: glibc maps only what it cannot place), and the heap is trimmed past 64 KiB of free space at its top.
+    Smaller blocks still live in the heap, whose holes a long loop leaves and later blocks fault back in: a few
+    MiB after SynSin's training (docs/backends.md, issue 22's eighth session). Work gets slower (the NeRF loop
+    2x: every large tensor is page-faulted anew), so timings of this mode are never compared with those of the
+    default one. Returns False where there is no
     glibc ``mallopt`` (peaks then keep their ordinary kind)."""
     if _EXACT:
         return True
