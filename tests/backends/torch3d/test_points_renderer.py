@@ -199,23 +199,27 @@ def _loop_composite(idx, alphas, feats, mode):
     return out
 
 
-@pytest.mark.parametrize("mode, fn", [("alpha", alpha_composite), ("norm", norm_weighted_sum), ("sum", weighted_sum)])
-def test_compositing_matches_hand_loop(mode, fn):
-    torch.manual_seed(2)
+COMPOSITORS = [("alpha", alpha_composite), ("norm", norm_weighted_sum), ("sum", weighted_sum)]
+
+
+def _composite_inputs(seed):
+    """Random ids (2, 4, 3, 5) with empty slots (-1) among 9 points, float64 alphas and 3-channel features."""
+    torch.manual_seed(seed)
     idx = torch.randint(-1, 9, (2, 4, 3, 5))
-    alphas = torch.rand(2, 4, 3, 5, dtype=torch.float64)
-    feats = torch.rand(3, 9, dtype=torch.float64)
+    return idx, torch.rand(2, 4, 3, 5, dtype=torch.float64), torch.rand(3, 9, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("mode, fn", COMPOSITORS)
+def test_compositing_matches_hand_loop(mode, fn):
+    idx, alphas, feats = _composite_inputs(2)
     torch.testing.assert_close(fn(idx, alphas, feats), _loop_composite(idx, alphas, feats, mode))
 
 
-@pytest.mark.parametrize("mode, fn", [("alpha", alpha_composite), ("norm", norm_weighted_sum), ("sum", weighted_sum)])
+@pytest.mark.parametrize("mode, fn", COMPOSITORS)
 def test_non_finite_features_reach_only_the_pixels_that_hold_their_point(mode, fn):
     # empty slots are gathered as point 0 with weight 0: with point 0's features infinite or NaN that would be
     # 0 * inf = NaN in every pixel with an empty slot; the compositor gathers only filled slots then
-    torch.manual_seed(4)
-    idx = torch.randint(-1, 9, (2, 4, 3, 5))
-    alphas = torch.rand(2, 4, 3, 5, dtype=torch.float64)
-    feats = torch.rand(3, 9, dtype=torch.float64)
+    idx, alphas, feats = _composite_inputs(4)
     feats[0, 0], feats[2, 0] = math.inf, math.nan
     got, ref = fn(idx, alphas, feats), _loop_composite(idx, alphas, feats, mode)
     holds_zero = (idx == 0).any(1, keepdim=True).expand_as(got)
